@@ -1,0 +1,309 @@
+r"""Check a student's numbers against ``torch.autograd`` and say what is wrong, in Korean and English.
+
+The reference is always computed in float64 at the student's inputs. A value passes when every element
+satisfies
+
+.. math:: |s - r| \le \mathrm{atol} + \mathrm{rtol}\cdot|r|
+
+with ``RTOL = 1e-5`` and ``ATOL = 1e-6`` unless the exercise says otherwise: loose enough for an answer
+computed in float32 (machine epsilon 1.2e-7) over a few dozen operations, tight enough that a dropped
+constant, a wrong sign or a missing term is always caught at the course's test points (|r| of order 1).
+
+Checks run in a fixed order, and the first that fails gives the message: None, then type, then a tensor
+still attached to a graph, then shape, then NaN/inf, then the values.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .messages import render
+
+RTOL = 1e-5
+ATOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of comparing one named value: ``key`` names its message in ``messages.toml``."""
+
+    name: str
+    key: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.key == "passed"
+
+    def message(self, lang: str | None = None) -> str:
+        return render(self.key, lang, name=self.name, **self.params)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The verdicts of one check, one per compared value; it passes when all of them pass."""
+
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def message(self, lang: str | None = None) -> str:
+        return "\n".join(v.message(lang) for v in self.verdicts)
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython display
+        printer.text(self.message())
+
+
+class CheckFailed(AssertionError):
+    """Raised by the ``assert_*`` functions; its text is the bilingual message."""
+
+
+class _Rejected(Exception):
+    """Internal: a value could not be turned into numbers; carries the message key and parameters."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+# ---------------------------------------------------------------------------------------- coercion
+
+
+def _type_name(value: object) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def as_array(value: object) -> np.ndarray:
+    """``value`` (tensor, ndarray, number or nested list of those) as a float64 array.
+
+    Raises ``_Rejected`` with the message key when it cannot be read as plain numbers.
+    """
+    if value is None:
+        raise _Rejected("is_none")
+    if isinstance(value, torch.Tensor):
+        if value.requires_grad:
+            raise _Rejected("attached")
+        if value.is_complex() or value.dtype == torch.bool:
+            raise _Rejected("wrong_type", given_type=f"torch.Tensor ({value.dtype})")
+        return value.detach().cpu().to(torch.float64).numpy()
+    if isinstance(value, (bool, np.bool_)):
+        raise _Rejected("wrong_type", given_type=_type_name(value))
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.dtype.kind in "iuf":
+            return np.asarray(value, dtype=np.float64)
+        if value.dtype.kind == "O":
+            return as_array(value.tolist())
+        raise _Rejected("wrong_type", given_type=f"numpy.ndarray ({value.dtype})")
+    if isinstance(value, numbers.Real):
+        return np.asarray(float(value), dtype=np.float64)
+    if isinstance(value, (list, tuple)):
+        parts = [as_array(item) for item in value]
+        if len({part.shape for part in parts}) > 1:
+            raise _Rejected("ragged")
+        return np.stack(parts) if parts else np.zeros(0)
+    raise _Rejected("wrong_type", given_type=_type_name(value))
+
+
+def _index_text(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(i) for i in index) + "]" if index else "[]"
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+# -------------------------------------------------------------------------------------- comparison
+
+
+def compare(given: object, expected: object, name: str, *, rtol: float = RTOL, atol: float = ATOL) -> Verdict:
+    """One verdict for ``given`` against the trusted ``expected`` value."""
+    reference = np.asarray(
+        expected.detach().to(torch.float64).numpy() if isinstance(expected, torch.Tensor) else expected,
+        dtype=np.float64,
+    )
+    if not np.all(np.isfinite(reference)):
+        raise ValueError(f"the reference value for {name!r} is not finite: fix the exercise, not the answer")
+    try:
+        answer = as_array(given)
+    except _Rejected as rejected:
+        return Verdict(name, rejected.key, rejected.params)
+
+    if answer.shape != reference.shape:
+        if answer.size == 1 and reference.size == 1:
+            answer = answer.reshape(reference.shape)
+        else:
+            return Verdict(
+                name,
+                "shape",
+                {"expected_shape": _shape_text(reference.shape), "given_shape": _shape_text(answer.shape)},
+            )
+
+    finite = np.isfinite(answer)
+    if not finite.all():
+        bad = sorted({"NaN" if np.isnan(v) else "inf" for v in answer[~finite].ravel()})
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        return Verdict(
+            name,
+            "not_finite",
+            {"bad": "/".join(bad), "count": int((~finite).sum()), "index": _index_text(first)},
+        )
+
+    error = np.abs(answer - reference)
+    outside = error > atol + rtol * np.abs(reference)
+    max_error = float(error.max()) if error.size else 0.0
+    if not outside.any():
+        return Verdict(name, "passed", {"max_error": max_error})
+    worst = np.unravel_index(int(np.argmax(error)), error.shape)
+    return Verdict(
+        name,
+        "mismatch" if reference.size > 1 else "mismatch_scalar",
+        {
+            "count": int(outside.sum()),
+            "total": int(outside.size),
+            "rtol": rtol,
+            "atol": atol,
+            "index": _index_text(tuple(int(i) for i in worst)),
+            "expected": float(reference[worst]),
+            "given": float(answer[worst]),
+            "max_error": max_error,
+        },
+    )
+
+
+def check_value(
+    given: object, expected: object, name: str = "value", *, rtol: float = RTOL, atol: float = ATOL
+) -> Report:
+    """Compare a value the student computed (a forward value, say) with the expected one."""
+    return Report((compare(given, expected, name, rtol=rtol, atol=atol),))
+
+
+# ---------------------------------------------------------------------------------------- gradients
+
+
+def _leaf(value: object) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(torch.float64).clone().requires_grad_(True)
+    return torch.tensor(np.asarray(value, dtype=np.float64)).requires_grad_(True)
+
+
+def reference_gradient(
+    f: Callable[..., torch.Tensor], *inputs: object, grad_output: object = None
+) -> tuple[torch.Tensor, ...]:
+    """The gradient of ``f`` with respect to each input, by ``torch.autograd`` in float64.
+
+    ``f`` must return a scalar, unless ``grad_output`` (the upstream gradient, same shape as the output)
+    is given: then the result is the vector-Jacobian product ``grad_output · J``.
+    """
+    leaves = tuple(_leaf(x) for x in inputs)
+    with torch.enable_grad():  # a student's cell may have switched autograd off globally
+        out = f(*leaves)
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"the reference function must return a tensor, not {_type_name(out)}")
+        if grad_output is None:
+            if out.numel() != 1:
+                raise ValueError("the reference function returns a non-scalar: pass grad_output")
+            upstream = torch.ones_like(out)
+        else:
+            upstream = _leaf(grad_output).detach().reshape(out.shape)
+        if not out.requires_grad:  # f does not depend on its inputs at all
+            return tuple(torch.zeros_like(leaf).detach() for leaf in leaves)
+        grads = torch.autograd.grad(out, leaves, upstream, allow_unused=True, materialize_grads=True)
+    return tuple(g.detach() for g in grads)
+
+
+def parameter_names(f: Callable, count: int) -> tuple[str, ...]:
+    """The names of ``f``'s first ``count`` positional parameters, ``input0``, ... where it has none."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(f).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    if len(params) < count:
+        params = [f"input{i}" for i in range(count)]
+    return tuple(params[:count])
+
+
+def _split(given: object, names: Sequence[str], params: Sequence[str]) -> list[object] | Verdict:
+    """The student's answer as one gradient per input, or a verdict saying the count is wrong."""
+    if len(names) == 1:
+        return [given]
+    if isinstance(given, Mapping):
+        missing = [p for p in params if p not in given]
+        if missing:
+            return Verdict(
+                "", "wrong_count", {"expected": len(names), "given": len(given), "names": ", ".join(names)}
+            )
+        return [given[p] for p in params]
+    if isinstance(given, (list, tuple)) and len(given) == len(names):
+        return list(given)
+    count = len(given) if isinstance(given, (list, tuple)) else 1
+    return Verdict("", "wrong_count", {"expected": len(names), "given": count, "names": ", ".join(names)})
+
+
+def check_gradient(
+    given: object,
+    f: Callable[..., torch.Tensor],
+    *inputs: object,
+    names: Sequence[str] | None = None,
+    grad_output: object = None,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+) -> Report:
+    """Compare the student's gradient(s) of ``f`` at ``inputs`` with torch.autograd's.
+
+    With one input, ``given`` is that input's gradient. With several, it is a list or tuple holding one
+    gradient per input, in order, or a dict keyed by ``f``'s parameter names.
+    """
+    references = reference_gradient(f, *inputs, grad_output=grad_output)
+    params = parameter_names(f, len(inputs))
+    names = tuple(names) if names is not None else tuple(f"∂f/∂{p}" for p in params)
+    parts = _split(given, names, params)
+    if isinstance(parts, Verdict):
+        return Report((parts,))
+    return Report(
+        tuple(
+            compare(part, ref, name, rtol=rtol, atol=atol)
+            for part, ref, name in zip(parts, references, names, strict=True)
+        )
+    )
+
+
+# ------------------------------------------------------------------------------ for nbgrader test cells
+
+
+def _assert(report: Report) -> Report:
+    if not report.ok:
+        raise CheckFailed("\n" + report.message())
+    print(report.message())
+    return report
+
+
+def assert_value(given: object, expected: object, name: str = "value", **tolerances: float) -> Report:
+    """``check_value``, printing the pass message or raising ``CheckFailed`` with the diagnosis."""
+    return _assert(check_value(given, expected, name, **tolerances))
+
+
+def assert_gradient(
+    given: object, f: Callable[..., torch.Tensor], *inputs: object, **options: object
+) -> Report:
+    """``check_gradient``, printing the pass message or raising ``CheckFailed`` with the diagnosis."""
+    return _assert(check_gradient(given, f, *inputs, **options))

@@ -1,0 +1,66 @@
+"""`course build` and `course build --check` on the real course: clean when fresh, loud when stale."""
+
+import subprocess
+import sys
+
+import nbformat
+
+
+def course_cli(*args, root=None):
+    command = [sys.executable, "-m", "autograder.cli"]
+    if root:
+        command += ["--root", str(root)]
+    return subprocess.run([*command, *args], capture_output=True, text=True)
+
+
+def test_committed_generated_files_are_fresh(course):
+    done = course_cli("build", "--check", root=course.root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "up to date" in done.stdout
+
+
+def test_check_names_every_stale_file_and_build_repairs_them(scratch_course):
+    root = scratch_course.root
+    lecture = sorted((root / "notebooks" / "en").glob("*.ipynb"))[0]
+    nb = nbformat.read(lecture, as_version=4)
+    nb.cells[0].source += " (edited by hand)"
+    nbformat.write(nb, lecture)
+    figure = sorted((root / "img").glob("*.svg"))[0]
+    figure.unlink()
+    extra = root / "release" / "unit01" / "leftover.txt"
+    extra.write_text("not made by the build")
+
+    done = course_cli("build", "--check", root=root)
+    assert done.returncode == 1
+    rel = lambda p: p.relative_to(root).as_posix()  # noqa: E731
+    assert f"differs  {rel(lecture)}" in done.stdout
+    assert f"missing  {rel(figure)}" in done.stdout
+    assert f"extra    {rel(extra)}" in done.stdout
+
+    assert course_cli("build", root=root).returncode == 0
+    again = course_cli("build", "--check", root=root)
+    assert again.returncode == 0, again.stdout
+
+
+def test_broken_pair_is_refused_with_the_file_named(scratch_course):
+    root = scratch_course.root
+    source = sorted((root / "notebooks" / "bilingual").glob("*.ipynb"))[0]
+    nb = nbformat.read(source, as_version=4)
+    del nb.cells[1]  # the English twin of the title
+    nbformat.write(nb, source)
+    done = course_cli("build", "--check", root=root)
+    assert done.returncode == 2
+    assert source.name in done.stderr and "lang-en" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_assignment_gets_a_one_line_bilingual_message(course, tmp_path):
+    done = course_cli("release", "no_such_unit", "--output", str(tmp_path), root=course.root)
+    assert done.returncode == 2
+    assert "과제가 없습니다" in done.stderr and "no assignment 'no_such_unit'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_outside_a_course(tmp_path):
+    done = course_cli("build", "--check", root=tmp_path)
+    assert done.returncode == 2 and "no course" in done.stderr

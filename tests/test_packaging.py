@@ -1,0 +1,111 @@
+"""Packaging: pyproject and environment.yml agree; the README's two commands are what CI and users run."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import tomllib
+import yaml
+
+from tests.conftest import ROOT
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def readme_command(marker: str) -> str:
+    """The shell command in the fenced block right after ``<!-- marker -->`` in the README."""
+    match = re.search(rf"<!-- {marker} -->\s*```(?:bash|sh)\n(.+?)\n```", README, re.S)
+    assert match, f"README.md has no block marked <!-- {marker} -->"
+    return match.group(1).strip()
+
+
+def test_environment_yml_declares_the_same_dependencies():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    declared = set(PYPROJECT["project"]["dependencies"]) | set(
+        PYPROJECT["project"]["optional-dependencies"]["test"]
+    )
+    conda_pip = {r for r in pip_section if r not in ("-e .", "torch==2.13.0")}
+    assert conda_pip == declared, (
+        f"only in environment.yml: {conda_pip - declared}; only in pyproject: {declared - conda_pip}"
+    )
+    assert "-e ." in pip_section
+
+
+def test_torch_requirement_admits_the_cpu_build():
+    torch_req = [r for r in PYPROJECT["project"]["dependencies"] if r.startswith("torch")]
+    assert torch_req == ["torch>=2.4,<3"]
+
+
+def test_readme_opens_with_the_two_commands():
+    start, test = readme_command("start-command"), readme_command("test-command")
+    assert "course lab" in start and "torch==2.13.0" in start
+    assert "pytest" in test and "torch==2.13.0" in test
+    assert README.index("start-command") < 1500, "the two commands come first in the README"
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "test-command" in ci, ".ci/run must take its test command from the README"
+    assert ci.index("torch==2.13.0") < ci.index("test-command")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_course_lab_serves_the_course_on_localhost(tmp_path):
+    """The README's start command (`course lab`) starts a real JupyterLab that lists the lectures."""
+    port, token = free_port(), "course-test-token"
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "autograder.cli",
+            "--root",
+            str(ROOT),
+            "lab",
+            "--port",
+            str(port),
+            "--no-browser",
+            f"--IdentityProvider.token={token}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        listing = None
+        for _ in range(120):
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/api/contents/notebooks/ko",
+                    headers={"Authorization": f"token {token}"},
+                )
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    listing = response.read().decode()
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()
+                time.sleep(0.5)
+        assert listing is not None, "JupyterLab did not answer within 60 s"
+        assert "unit01_computation_graphs.ipynb" in listing
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=5) as response:
+            assert response.status == 200 and "JupyterLab" in response.read().decode()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
