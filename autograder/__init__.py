@@ -12,6 +12,7 @@ from .checker import (
     check_gradient,
     check_value,
     reference_gradient,
+    returned,
 )
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "check_gradient",
     "check_value",
     "reference_gradient",
+    "returned",
 ]
 __version__ = "0.1.0"

@@ -246,6 +246,8 @@ def _split(given: object, names: Sequence[str], params: Sequence[str]) -> list[o
     """The student's answer as one gradient per input, or a verdict saying the count is wrong."""
     if len(names) == 1:
         return [given]
+    if given is None:
+        return Verdict(", ".join(names), "is_none")
     if isinstance(given, Mapping):
         missing = [p for p in params if p not in given]
         if missing:
@@ -275,7 +277,8 @@ def check_gradient(
     """
     references = reference_gradient(f, *inputs, grad_output=grad_output)
     params = parameter_names(f, len(inputs))
-    names = tuple(names) if names is not None else tuple(f"∂f/∂{p}" for p in params)
+    output = "f" if grad_output is None else "L"  # with an upstream gradient the result is ∂L/∂input
+    names = tuple(names) if names is not None else tuple(f"∂{output}/∂{p}" for p in params)
     parts = _split(given, names, params)
     if isinstance(parts, Verdict):
         return Report((parts,))
@@ -288,6 +291,23 @@ def check_gradient(
 
 
 # ------------------------------------------------------------------------------ for nbgrader test cells
+
+
+def returned(result: object, *names: str) -> tuple:
+    """The values a student's function returned, checked to be ``len(names)`` of them.
+
+    ``a, b = returned(f(x), "a", "b")`` fails with a bilingual message instead of an unpacking error
+    when the function returned None or the wrong number of values.
+    """
+    listed = ", ".join(names)
+    if result is None:
+        raise CheckFailed("\n" + render("returned_none", expected=len(names), names=listed))
+    values = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+    if len(values) != len(names):
+        raise CheckFailed(
+            "\n" + render("returned_count", given=len(values), expected=len(names), names=listed)
+        )
+    return values
 
 
 def _assert(report: Report) -> Report:

@@ -103,14 +103,29 @@ def unit01_fork() -> Figure:
     (x0, y0), (xq, yq), (xf, yf) = pos["x"], pos["q"], pos["f"]
     # Edge x → q is straight: label it just above its midpoint, inside the wedge below the curved edge.
     mx, my = (x0 + radius + xq - radius) / 2, (y0 + yq) / 2
-    ax.text(mx + 0.05, my + 0.12, rf"$\leftarrow {_signed(via_q)}$", color=GRAD_COLOUR, fontsize=12,
-            ha="left", va="bottom")
-    # Edge x → f skips a column and is drawn as an arc3 curve; label it above the top of the curve.
+    ax.text(
+        mx + 0.05,
+        my + 0.12,
+        rf"$\leftarrow {_signed(via_q)}$",
+        color=GRAD_COLOUR,
+        fontsize=12,
+        ha="left",
+        va="bottom",
+    )
+    # Edge x → f skips a column, so Graph.draw bends it upwards (an arc3 curve with rad = -SKIP_BEND, as it
+    # lies in the upper half). The midpoint of that quadratic Bézier is halfway to its control point.
     (ax0, ay0), (ax1, ay1) = (x0 + radius, y0), (xf - radius, yf)
-    top_x = (ax0 + ax1) / 2 + SKIP_BEND / 2 * (ay1 - ay0)
+    top_x = (ax0 + ax1) / 2 - SKIP_BEND / 2 * (ay1 - ay0)
     top_y = (ay0 + ay1) / 2 + SKIP_BEND / 2 * (ax1 - ax0)
-    ax.text(top_x, top_y + 0.12, rf"$\leftarrow {_signed(direct)}$", color=GRAD_COLOUR, fontsize=12,
-            ha="center", va="bottom")
+    ax.text(
+        top_x,
+        top_y + 0.12,
+        rf"$\leftarrow {_signed(direct)}$",
+        color=GRAD_COLOUR,
+        fontsize=12,
+        ha="center",
+        va="bottom",
+    )
     ax.set_ylim(ax.get_ylim()[0], max(ax.get_ylim()[1], top_y + 0.8))
     return fig
 

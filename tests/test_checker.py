@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import ATOL, RTOL, CheckFailed, assert_gradient, assert_value, check_gradient, check_value
+from autograder import (
+    ATOL,
+    RTOL,
+    CheckFailed,
+    assert_gradient,
+    assert_value,
+    check_gradient,
+    check_value,
+    returned,
+)
 from autograder.checker import reference_gradient
 
 
@@ -225,3 +234,24 @@ def test_language_can_be_chosen(monkeypatch):
 def test_function_that_ignores_its_input_has_zero_gradient():
     assert check_gradient(0.0, lambda x: torch.tensor(3.0, dtype=torch.float64), 1.0).ok
     assert not check_gradient(1.0, lambda x: torch.tensor(3.0, dtype=torch.float64), 1.0).ok
+
+
+def test_none_for_several_gradients_is_reported_as_none():
+    assert verdict(check_gradient(None, mul_add, -2.0, 5.0, 4.0)).key == "is_none"
+
+
+def test_names_say_L_when_an_upstream_gradient_is_given():
+    report = check_gradient([3.0, 2.0], lambda x, y: x * y, 2.0, 3.0, grad_output=1.0)
+    assert [v.name for v in report.verdicts] == ["∂L/∂x", "∂L/∂y"] and report.ok
+
+
+def test_returned_unpacks_or_explains():
+    assert returned((1, 2), "a", "b") == (1, 2)
+    assert returned([1, 2], "a", "b") == (1, 2)
+    assert returned(5.0, "a") == (5.0,)
+    with pytest.raises(CheckFailed, match="returned None"):
+        returned(None, "a", "b")
+    with pytest.raises(CheckFailed, match="returned 3 value"):
+        returned((1, 2, 3), "a", "b")
+    with pytest.raises(CheckFailed, match="returned 1 value"):
+        returned(torch.zeros(2), "a", "b")
