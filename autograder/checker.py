@@ -101,7 +101,11 @@ def as_array(value: object) -> np.ndarray:
             raise _Rejected("attached")
         if value.is_complex() or value.dtype == torch.bool:
             raise _Rejected("wrong_type", given_type=f"torch.Tensor ({value.dtype})")
-        return value.detach().cpu().to(torch.float64).numpy()
+        try:
+            dense = value.to_dense() if value.layout != torch.strided else value
+            return dense.detach().cpu().to(torch.float64).numpy()
+        except (RuntimeError, TypeError, NotImplementedError):  # meta tensors, exotic layouts
+            raise _Rejected("wrong_type", given_type=f"torch.Tensor ({value.layout}, {value.device})") from None
     if isinstance(value, (bool, np.bool_)):
         raise _Rejected("wrong_type", given_type=_type_name(value))
     if isinstance(value, (np.ndarray, np.generic)):
@@ -111,7 +115,10 @@ def as_array(value: object) -> np.ndarray:
             return as_array(value.tolist())
         raise _Rejected("wrong_type", given_type=f"numpy.ndarray ({value.dtype})")
     if isinstance(value, numbers.Real):
-        return np.asarray(float(value), dtype=np.float64)
+        try:
+            return np.asarray(float(value), dtype=np.float64)
+        except OverflowError:  # an int beyond float range is, for comparison, infinite
+            return np.asarray(np.inf if value > 0 else -np.inf)
     if isinstance(value, (list, tuple)):
         parts = [as_array(item) for item in value]
         if len({part.shape for part in parts}) > 1:

@@ -129,3 +129,38 @@ def test_perturbed_gradient_always_fails_and_is_located(problem, data):
     assert verdict.key in ("mismatch", "mismatch_scalar")
     if verdict.key == "mismatch":
         assert verdict.params["index"] == expected_index and verdict.params["count"] == 1
+
+
+anything = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**400), max_value=10**400),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.complex_numbers(),
+        st.text(max_size=3),
+        st.binary(max_size=3),
+        st.builds(torch.randn, st.integers(0, 3)),
+        st.builds(lambda n: torch.randn(n, requires_grad=True), st.integers(0, 3)),
+        st.builds(lambda n: torch.zeros(n).to_sparse(), st.integers(1, 3)),
+        st.builds(lambda n: torch.empty(n, device="meta"), st.integers(1, 3)),
+        st.builds(lambda n: np.arange(n, dtype=object), st.integers(0, 3)),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(st.text(max_size=2), inner, max_size=2),
+        st.sets(st.integers(), max_size=2),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(anything, st.sampled_from([0.5, [1.0, 2.0], [[1.0], [2.0]]]))
+def test_checker_never_raises_on_a_student_value(value, expected):
+    """Whatever a student returns, the checker answers with a verdict, never a traceback of its own."""
+    report = check_gradient(value, lambda x: (x**2).sum() / 2, expected)
+    assert report.message("en")
+    if not report.ok:
+        assert report.message("en").startswith("✘")

@@ -1,6 +1,7 @@
 """The nbgrader contract, with real nbgrader: validate, validate --invert, autograde full and zero marks,
 and Korean-only, English-only and bilingual releases grading into one gradebook."""
 
+import csv
 import re
 import shutil
 import subprocess
@@ -98,7 +99,9 @@ def test_stated_total_equals_the_points(path):
     assert int(re.search(r"(\d+)\s+points in total", en).group(1)) == points
 
 
-def test_solutions_get_full_marks_and_blank_releases_zero(class_dir):
+@pytest.fixture(scope="module")
+def graded(class_dir):
+    """Every assignment autograded for two students: the sources as submitted, and the blank release."""
     for assignment in COURSE.assignments():
         sources = {
             p.name: nbformat.read(p, as_version=4) for p in (COURSE.source / assignment).glob("*.ipynb")
@@ -110,10 +113,32 @@ def test_solutions_get_full_marks_and_blank_releases_zero(class_dir):
         submit(class_dir, "blank", assignment, blanks)
         code, out = nbgrader("autograde", assignment, "--force", cwd=class_dir)
         assert code == 0, out
-        got = scores(class_dir, assignment)
+    return class_dir
+
+
+def test_solutions_get_full_marks_and_blank_releases_zero(graded):
+    for assignment in COURSE.assignments():
+        got = scores(graded, assignment)
         score, maximum = got["solution"]
-        assert maximum > 0 and score == maximum, out
+        assert maximum > 0 and score == maximum
         assert got["blank"] == (0.0, maximum)
+
+
+def test_feedback_and_export_close_the_cycle(graded):
+    """nbgrader's own feedback and CSV export carry the grades that autograde stored."""
+    for assignment in COURSE.assignments():
+        code, out = nbgrader("generate_feedback", assignment, "--force", cwd=graded)
+        assert code == 0, out
+        feedback = next((graded / "feedback" / "solution" / assignment).glob("*.html")).read_text()
+        assert "✔" in feedback and "passed" in feedback and "통과" in feedback
+    code, out = nbgrader("export", "--to", "grades.csv", cwd=graded)
+    assert code == 0, out
+    with open(graded / "grades.csv", newline="") as handle:
+        rows = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(handle)}
+    for assignment in COURSE.assignments():
+        for student, (score, maximum) in scores(graded, assignment).items():
+            assert float(rows[assignment, student]["score"]) == score
+            assert float(rows[assignment, student]["max_score"]) == maximum
 
 
 def test_korean_english_and_bilingual_releases_grade_into_one_gradebook(class_dir, tmp_path):
