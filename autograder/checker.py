@@ -105,7 +105,8 @@ def as_array(value: object) -> np.ndarray:
             dense = value.to_dense() if value.layout != torch.strided else value
             return dense.detach().cpu().to(torch.float64).numpy()
         except (RuntimeError, TypeError, NotImplementedError):  # meta tensors, exotic layouts
-            raise _Rejected("wrong_type", given_type=f"torch.Tensor ({value.layout}, {value.device})") from None
+            kind = f"torch.Tensor ({value.layout}, {value.device})"
+            raise _Rejected("wrong_type", given_type=kind) from None
     if isinstance(value, (bool, np.bool_)):
         raise _Rejected("wrong_type", given_type=_type_name(value))
     if isinstance(value, (np.ndarray, np.generic)):
