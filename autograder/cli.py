@@ -3,7 +3,7 @@
 course build            rebuild every generated file (lectures ko/en, figures, releases)
 course build --check    rebuild into a temporary folder; fail, naming the files, if anything differs
 course release unit01 --lang ko [--output DIR]
-course lab [--port 8888]  start JupyterLab on the course (127.0.0.1)
+course lab [--port 8888] [--lang ko|en]   start JupyterLab on the course (127.0.0.1)
 """
 
 from __future__ import annotations
@@ -64,8 +64,11 @@ def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI machines often run as root
+    env = dict(os.environ)
+    if args.lang:
+        env["COURSE_LANG"] = args.lang  # kernels inherit it: the checker then speaks one language
     try:
-        return subprocess.call([*command, *extra])
+        return subprocess.call([*command, *extra], env=env)
     except KeyboardInterrupt:
         return 0
 
@@ -89,6 +92,9 @@ def parser() -> argparse.ArgumentParser:
 
     lab = sub.add_parser("lab", help="start JupyterLab on the course, on 127.0.0.1")
     lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument(
+        "--lang", choices=["ko", "en"], help="the language of the checker's messages (default: both)"
+    )
     return top
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import tomllib
 import yaml
@@ -80,6 +81,8 @@ def test_course_lab_serves_the_course_on_localhost(tmp_path):
             "lab",
             "--port",
             str(port),
+            "--lang",
+            "ko",
             "--no-browser",
             f"--IdentityProvider.token={token}",
         ],
@@ -104,6 +107,11 @@ def test_course_lab_serves_the_course_on_localhost(tmp_path):
                 time.sleep(0.5)
         assert listing is not None, "JupyterLab did not answer within 60 s"
         assert "unit01_computation_graphs.ipynb" in listing
+        children = (
+            (Path("/proc") / str(server.pid) / "task" / str(server.pid) / "children").read_text().split()
+        )
+        environ = (Path("/proc") / children[0] / "environ").read_bytes().split(b"\0")
+        assert b"COURSE_LANG=ko" in environ, "`course lab --lang ko` must hand the language to the kernels"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=5) as response:
             assert response.status == 200 and "JupyterLab" in response.read().decode()
     finally:
