@@ -29,6 +29,11 @@ def test_check_names_every_stale_file_and_build_repairs_them(scratch_course):
     figure.unlink()
     extra = root / "release" / "unit01" / "leftover.txt"
     extra.write_text("not made by the build")
+    source = root / "source" / "unit01" / "exercises.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    nb.cells[1].source += " Good luck!"  # an edit to the source that the release has not seen
+    nbformat.write(nb, source)
+    release = root / "release" / "unit01" / "exercises.ipynb"
 
     done = course_cli("build", "--check", root=root)
     assert done.returncode == 1
@@ -36,6 +41,7 @@ def test_check_names_every_stale_file_and_build_repairs_them(scratch_course):
     assert f"differs  {rel(lecture)}" in done.stdout
     assert f"missing  {rel(figure)}" in done.stdout
     assert f"extra    {rel(extra)}" in done.stdout
+    assert f"differs  {rel(release)}" in done.stdout
 
     assert course_cli("build", root=root).returncode == 0
     again = course_cli("build", "--check", root=root)
