@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 VALUE_COLOUR = "#1b7837"
-GRAD_COLOUR = "#c51b7d"
+GRAD_COLOUR = "#d62728"
 SKIP_BEND = 0.3  # curvature of an edge that skips a column (matplotlib arc3 rad)
 
 
