@@ -9,8 +9,8 @@ course lab [--port 8888] [--lang ko|en]   start JupyterLab on the course (127.0.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +51,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
     course = Course.find(args.root)
-    if shutil.which("jupyter-lab") is None and shutil.which("jupyter") is None:
+    if importlib.util.find_spec("jupyterlab") is None:
         raise CourseError("cli_no_jupyterlab")
     command = [
         sys.executable,
