@@ -7,9 +7,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 import tomllib
 import yaml
 
@@ -117,3 +119,36 @@ def test_course_lab_serves_the_course_on_localhost(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_readme_start_command_as_written(tmp_path):
+    """The README's first command, run verbatim in the course root, serves JupyterLab on 127.0.0.1:8888."""
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8888)) == 0:
+            pytest.fail("port 8888 is taken: the README's command could not be tested as written")
+    shell = subprocess.Popen(
+        ["bash", "-c", readme_command("start-command")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        status = None
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:8888/api/status", timeout=2) as response:
+                    status = response.status
+            except urllib.error.HTTPError as refused:  # 403 without a token: the server is up
+                status = refused.code
+            except OSError:
+                assert shell.poll() is None, shell.stdout.read().decode()
+                time.sleep(0.5)
+                continue
+            break
+        assert status in (200, 403), "nothing answered on 127.0.0.1:8888 within 120 s"
+    finally:
+        os.killpg(shell.pid, signal.SIGTERM)
+        shell.wait(timeout=30)
