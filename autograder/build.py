@@ -76,11 +76,15 @@ def build_figures(course: Course, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .plotting import use_korean_font
+
     written = []
     for name, draw in sorted(load_figures(course).items()):
         target = out / "img" / name
         target.parent.mkdir(parents=True, exist_ok=True)
+        # Glyphs are stored as paths, so the Korean font is needed to build a figure, not to view it.
         with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}):
+            use_korean_font()
             figure = draw()
             figure.savefig(target, bbox_inches="tight", metadata={"Date": None, "Creator": None})
         plt.close(figure)
