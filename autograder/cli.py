@@ -4,6 +4,9 @@ course build            rebuild every generated file (lectures ko/en, figures, r
 course build --check    rebuild into a temporary folder; fail, naming the files, if anything differs
 course release unit01 --lang ko [--output DIR]
 course lab [--port 8888] [--lang ko|en]   start JupyterLab on the course (127.0.0.1)
+course grade unit01 [--jobs N] [--scheduler ADDR] [--force] [--no-sandbox]
+course feedback unit01    per-student feedback in both languages, without hidden tests
+course export [--to grades.csv]
 """
 
 from __future__ import annotations
@@ -73,6 +76,57 @@ def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
         return 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .grade import GradeError, Grader, Options
+    from .sandbox import Limits
+
+    course = Course.find(args.root)
+    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout)
+    options = Options(
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        sandbox=not args.no_sandbox,
+        force=args.force,
+        students=args.student or [],
+        limits=limits,
+    )
+    try:
+        summary = Grader(course.root, args.assignment, options).run()
+    except GradeError as error:
+        print(error, file=sys.stderr)
+        return 2
+    failed = summary["failed"]
+    print(
+        render(
+            "grade_done",
+            assignment=args.assignment,
+            count=len(summary["graded"]) + len(summary["skipped"]),
+            failed=len(failed),
+            seconds=summary["seconds"],
+        )
+    )
+    if failed:
+        listing = "\n".join(f"  {student}: {why}" for student, why in sorted(failed.items()))
+        print(render("grade_failed_students", count=len(failed), students=listing), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from .feedback import write_feedback
+
+    course = Course.find(args.root)
+    count, path = write_feedback(course.root, args.assignment, args.student or [])
+    print(render("feedback_done", assignment=args.assignment, count=count, path=str(path)))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    course = Course.find(args.root)
+    command = [sys.executable, "-m", "nbgrader", "export", "--to", args.to]
+    return subprocess.call(command, cwd=course.root)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="course", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -95,6 +149,23 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument(
         "--lang", choices=["ko", "en"], help="the language of the checker's messages (default: both)"
     )
+
+    g = sub.add_parser("grade", help="grade every submission of an assignment, sandboxed and in parallel")
+    g.add_argument("assignment")
+    g.add_argument("--jobs", type=int, default=0, help="submissions at once (default: every core)")
+    g.add_argument("--scheduler", help="a Dask scheduler address, to grade on a cluster")
+    g.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    g.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    g.add_argument("--no-sandbox", action="store_true", help="run student code without isolation")
+    g.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+    g.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default 600)")
+
+    f = sub.add_parser("feedback", help="write each student's feedback (ko + en), never showing hidden tests")
+    f.add_argument("assignment")
+    f.add_argument("--student", action="append", help="only this student (repeatable)")
+
+    e = sub.add_parser("export", help="export the gradebook to CSV (nbgrader export)")
+    e.add_argument("--to", default="grades.csv")
     return top
 
 
@@ -107,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_build(args)
         if args.command == "release":
             return cmd_release(args)
+        if args.command in ("grade", "feedback", "export"):
+            return {"grade": cmd_grade, "feedback": cmd_feedback, "export": cmd_export}[args.command](args)
         return cmd_lab(args, extra)
     except CourseError as error:
         print(error, file=sys.stderr)

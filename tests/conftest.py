@@ -28,6 +28,7 @@ def copy_course(target: Path) -> Course:
         "autograded",
         "feedback",
         "test-artifacts",
+        "course_results",
     )
     shutil.copytree(ROOT, target, ignore=ignore)
     return Course(target)
