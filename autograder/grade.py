@@ -91,6 +91,42 @@ def _resources(coursedir, assignment: str, student: str, notebook: str) -> dict:
     }
 
 
+def _canonical_marks(nb, gb, notebook: str, assignment: str) -> None:
+    """Grade metadata as the gradebook knows it: unknown grade ids dropped, known ones rewritten whole.
+
+    A student can add, alter or break cell metadata; nbgrader's ``CheckCellMetadata`` would then refuse
+    the notebook. What a cell is (answer, test, locked) is decided by the gradebook, not by the file.
+    """
+    source = gb.find_notebook(notebook, assignment)
+    known = {c.name: c for c in source.source_cells}
+    grades = {c.name: c.max_score for c in source.grade_cells}
+    solutions = {c.name for c in source.solution_cells}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if grade_id not in known:
+            cell.metadata.pop("nbgrader", None)
+            continue
+        canonical = {
+            "grade_id": grade_id,
+            "locked": bool(known[grade_id].locked),
+            "solution": grade_id in solutions,
+            "grade": grade_id in grades,
+            "schema_version": 3,
+        }
+        if grade_id in grades:
+            canonical["points"] = grades[grade_id]
+        checksum = meta.get("checksum")
+        if isinstance(checksum, str):
+            canonical["checksum"] = checksum
+        if cell.cell_type != known[grade_id].cell_type:
+            cell.metadata.pop("nbgrader", None)  # a student's cell of another type; the original is restored
+            continue
+        cell.metadata["nbgrader"] = canonical
+
+
 def _sanitize(nb, coursedir, resources: dict):
     from nbgrader.preprocessors import (
         CheckCellMetadata,
@@ -101,7 +137,12 @@ def _sanitize(nb, coursedir, resources: dict):
     )
 
     config = coursedir.config
-    for kind in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+    for kind in (ClearOutput, DeduplicateIds):
+        nb, resources = kind(config=config).preprocess(nb, resources)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader") == {}:
+            del cell.metadata["nbgrader"]  # DeduplicateIds empties the metadata of a repeated cell
+    for kind in (OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
         nb, resources = kind(config=config).preprocess(nb, resources)
     return nb
 
@@ -167,9 +208,7 @@ def _find_notebooks(folder: Path, expected: list[str]) -> tuple[dict[str, Path |
     found = {name: (path if path.is_file() else None) for name, path in found.items()}
     notes = []
     missing = [name for name, path in found.items() if path is None]
-    extra = sorted(
-        p for p in folder.glob("*.ipynb") if p.stem not in expected and not p.name.startswith(".")
-    )
+    extra = sorted(p for p in folder.glob("*.ipynb") if p.stem not in expected and not p.name.startswith("."))
     if len(missing) == 1 and len(extra) == 1:
         found[missing[0]] = extra[0]
         notes.append(render("grade_renamed_notebook", notebook=f"{missing[0]}.ipynb", found=extra[0].name))
@@ -216,7 +255,9 @@ def grade_task(task: dict) -> dict:
         for name, nb_dict in task["notebooks"].items():
             nb = nbformat.from_dict(nb_dict)
             try:
-                with Session(folder, limits=limits, sandbox=task["sandbox"], slot=os.getpid() % 4000) as session:
+                with Session(
+                    folder, limits=limits, sandbox=task["sandbox"], slot=os.getpid() % 4000
+                ) as session:
                     cells = [c.as_dict() for c in run_notebook(nb, session)]
             except (WorkerDied, WorkerTimeout, SandboxUnavailable, OSError) as error:
                 message = render("grade_died") + f"\n({type(error).__name__}: {error})"
@@ -225,8 +266,14 @@ def grade_task(task: dict) -> dict:
                     if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
                         if not cell.metadata["nbgrader"].get("solution"):
                             cell.outputs = [_error("TestFailed", message)]
-                            cells.append({"grade_id": cell.metadata["nbgrader"]["grade_id"], "passed": False,
-                                          "messages": [message], "hidden_failed": False})
+                            cells.append(
+                                {
+                                    "grade_id": cell.metadata["nbgrader"]["grade_id"],
+                                    "passed": False,
+                                    "messages": [message],
+                                    "hidden_failed": False,
+                                }
+                            )
             out["notebooks"][name] = {"notebook": nb, "cells": cells}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -281,7 +328,9 @@ class Grader:
             for name in names:
                 path = paths[name]
                 if path is None:
-                    record["notebooks"][name] = {"zero": render("grade_missing_notebook", notebook=f"{name}.ipynb")}
+                    record["notebooks"][name] = {
+                        "zero": render("grade_missing_notebook", notebook=f"{name}.ipynb")
+                    }
                     continue
                 try:
                     nb = nbformat.read(path, as_version=4)
@@ -296,6 +345,7 @@ class Grader:
                 ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells]
                 dupes = sorted({i for i in ids if i and ids.count(i) > 1})
                 resources = _resources(self.coursedir, self.assignment, student, name)
+                _canonical_marks(nb, gb, name, self.assignment)
                 nb = _sanitize(nb, self.coursedir, resources)
                 template = self.root / "source" / self.assignment / f"{name}.ipynb"
                 restored = _restore_cells(nb, gb, name, self.assignment, template)
@@ -333,7 +383,9 @@ class Grader:
         from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 
         student = record["student"]
-        target = Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
+        target = Path(
+            self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment)
+        )
         staging = Path(tempfile.mkdtemp(prefix=".grading-", dir=self.root))
         try:
             graded = (outcome or {}).get("notebooks", {})
@@ -432,7 +484,10 @@ class Grader:
         if not tasks:
             return
         if self.options.scheduler:
-            from distributed import Client, as_completed
+            try:
+                from distributed import Client, as_completed
+            except ImportError:
+                raise GradeError(render("grade_no_dask")) from None
 
             with Client(self.options.scheduler, timeout="30s") as client:
                 submitted = {client.submit(grade_task, t, pure=False): t["student"] for t in tasks}
@@ -445,8 +500,9 @@ class Grader:
             return
         jobs = self.options.jobs or os.cpu_count() or 1
         context = multiprocessing.get_context("spawn")
-        with futures.ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
-                                         initializer=_worker_init) as pool:
+        with futures.ProcessPoolExecutor(
+            max_workers=min(jobs, len(tasks)), mp_context=context, initializer=_worker_init
+        ) as pool:
             submitted = {pool.submit(grade_task, t): t["student"] for t in tasks}
             for future in futures.as_completed(submitted):
                 student = submitted[future]

@@ -122,8 +122,13 @@ class RemoteFunction:
                     "test cells may pass data to a student's function, not functions "
                     f"(passed {type(value).__name__} to {self.__name__})"
                 )
-        reply = _ask(self._session, "call", name=self.__name__, args=[wire.encode(a) for a in args],
-                     kwargs={k: wire.encode(v) for k, v in kwargs.items()})
+        reply = _ask(
+            self._session,
+            "call",
+            name=self.__name__,
+            args=[wire.encode(a) for a in args],
+            kwargs={k: wire.encode(v) for k, v in kwargs.items()},
+        )
         if "error" in reply:
             raise wire.RemoteError(str(reply["error"].get("ename")), str(reply["error"].get("evalue")))
         after = reply.get("args_after") or []
@@ -232,21 +237,29 @@ class Judge:
             self.gone = gone
             result.messages.append(render(gone.key, **gone.params))
         except wire.RemoteError as error:
-            result.messages.append(render("grade_student_error", ename=error.ename, evalue=error.evalue[:500]))
+            result.messages.append(
+                render("grade_student_error", ename=error.ename, evalue=error.evalue[:500])
+            )
         except NameError as error:
-            result.messages.append(render("grade_name_error", name=getattr(error, "name", None) or str(error)))
+            result.messages.append(
+                render("grade_name_error", name=getattr(error, "name", None) or str(error))
+            )
         except AssertionError as error:
             text = str(error).strip()
             result.messages.append(text if text else render("grade_assert_failed"))
         except Exception as error:  # noqa: BLE001 - whatever the test hit, it is this cell's failure
-            result.messages.append(render("grade_test_error", ename=type(error).__name__, evalue=str(error)[:500]))
+            result.messages.append(
+                render("grade_test_error", ename=type(error).__name__, evalue=str(error)[:500])
+            )
         result.hidden_failed = not result.passed and stage == "hidden"
         if result.hidden_failed:
             result.messages.insert(0, render("grade_hidden_failed"))
         lines = [line for line in printed.getvalue().splitlines() if line.strip()]
         if result.passed:
             result.messages = lines[-40:]
-            cell.outputs = [{"output_type": "stream", "name": "stdout", "text": "\n".join(lines[-40:]) + "\n"}]
+            cell.outputs = [
+                {"output_type": "stream", "name": "stdout", "text": "\n".join(lines[-40:]) + "\n"}
+            ]
         else:
             cell.outputs = [_error("TestFailed", "\n".join(result.messages))]
         return result

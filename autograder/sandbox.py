@@ -87,7 +87,9 @@ def _readonly_roots() -> list[Path]:
         roots.add(Path(entry))
     roots.add(Path(__file__).resolve().parent)  # this package, wherever it is installed from
     system = (Path("/usr"), Path("/etc"), Path("/opt"))
-    kept = sorted(r for r in roots if r.is_absolute() and r.is_dir() and not any(r.is_relative_to(s) for s in system))
+    kept = sorted(
+        r for r in roots if r.is_absolute() and r.is_dir() and not any(r.is_relative_to(s) for s in system)
+    )
     return [r for r in kept if not any(r != other and r.is_relative_to(other) for other in kept)]
 
 
@@ -134,7 +136,23 @@ def _bwrap_prefix(exe: str, job_dir: Path, slot: int, tmp_bytes: int = Limits.tm
     return args
 
 
+def _user_tasks() -> int:
+    """How many processes and threads this user runs now (what RLIMIT_NPROC counts)."""
+    uid, count = os.geteuid(), 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            if int(fields["Uid"].split()[1]) == uid:
+                count += int(fields.get("Threads", "1"))
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+    return count
+
+
 def _limit(limits: Limits, sandboxed: bool):
+    # Not root: the limit counts all of the instructor's processes, so it is set above what runs now.
+    nproc = limits.processes if os.geteuid() == 0 else _user_tasks() + limits.processes
+
     def apply() -> None:
         os.setsid()
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
@@ -143,9 +161,9 @@ def _limit(limits: Limits, sandboxed: bool):
         resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
         cpu = int(limits.notebook_seconds) + 5
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-        if sandboxed and os.geteuid() == 0:
-            # the sandbox user owns nothing else, so this bounds the submission's processes and threads
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        if sandboxed:
+            # as root, the sandbox user owns nothing else, so this bounds the submission's processes
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
     return apply
 

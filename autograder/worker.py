@@ -146,7 +146,12 @@ def main() -> None:
             return
         request = loads(line)
         op = request.get("op")
-        handler = {"run": worker.run, "describe": worker.describe, "get": worker.get, "call": worker.call}.get(op)
+        handler = {
+            "run": worker.run,
+            "describe": worker.describe,
+            "get": worker.get,
+            "call": worker.call,
+        }.get(op)
         if handler is None:
             send({"id": request.get("id"), "error": {"ename": "ProtocolError", "evalue": f"unknown op {op}"}})
             continue

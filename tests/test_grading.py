@@ -1,0 +1,609 @@
+"""``course grade`` on a class with attacks and broken submissions: each attack gains nothing, every
+other student is graded, nothing is lost; then feedback without hidden tests, and CSV export.
+
+Everything is real: nbgrader's gradebook and preprocessors, bubblewrap, the worker processes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.course import Course
+from autograder.judge import HIDDEN_BEGIN, HIDDEN_END
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.grading
+
+COURSE = Course(ROOT)
+ASSIGNMENT = "unit01"
+FULL = 15.0
+LIMITS = ["--cell-timeout", "8", "--timeout", "90"]
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def course(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "autograder.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def nbgrader(*args: str, cwd: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=cwd, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def make_class(path: Path, assignments: list[str]) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(COURSE.config, path)
+    shutil.copytree(COURSE.source, path / "source")
+    for assignment in assignments:
+        nbgrader("generate_assignment", assignment, "--force", cwd=path)
+    return path
+
+
+def source_nb(assignment: str = ASSIGNMENT, name: str = "exercises.ipynb"):
+    return nbformat.read(COURSE.source / assignment / name, as_version=4)
+
+
+def release_nb(assignment: str = ASSIGNMENT, name: str = "exercises.ipynb"):
+    return nbformat.read(COURSE.release / assignment / name, as_version=4)
+
+
+def grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def student(answers: str = "all", change: dict[str, str] | None = None, before: dict[str, str] | None = None):
+    """The release with solution cells answered ("all": the source's solutions, "none": left blank),
+    some solution cells replaced (``change``), and extra student cells inserted before some cells."""
+    solutions = {
+        grade_id(c): c.source for c in source_nb().cells if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    nb = release_nb()
+    cells = []
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if before and gid in before:
+            cells.append(nbformat.v4.new_code_cell(before[gid]))
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            if answers == "all":
+                cell.source = solutions[gid]
+            if change and gid in change:
+                cell.source = change[gid]
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def submit(class_dir: Path, name: str, files: dict[str, object]) -> None:
+    folder = class_dir / "submitted" / name / ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    for filename, content in files.items():
+        if isinstance(content, (bytes, str)):
+            (folder / filename).write_bytes(content if isinstance(content, bytes) else content.encode())
+        else:
+            nbformat.write(content, folder / filename)
+
+
+def scores(class_dir: Path, assignment: str = ASSIGNMENT) -> dict[str, float]:
+    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions(assignment)}
+
+
+def result(class_dir: Path, name: str) -> dict:
+    return json.loads((class_dir / "course_results" / ASSIGNMENT / f"{name}.json").read_text())
+
+
+def outputs_text(class_dir: Path, name: str) -> str:
+    nb = nbformat.read(class_dir / "autograded" / name / ASSIGNMENT / "exercises.ipynb", as_version=4)
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(
+                out.get("text", "")
+                + out.get("ename", "")
+                + out.get("evalue", "")
+                + str(out.get("data", {}).get("text/plain", ""))
+            )
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------- the attacked class
+
+CLASS_SIGNS = {}
+
+
+def attacks(class_dir: Path, port: int) -> dict[str, tuple[object, float]]:
+    """Each submission and the score it must get."""
+    src = class_dir / "source" / ASSIGNMENT / "exercises.ipynb"
+    other = class_dir / "submitted" / "honest" / ASSIGNMENT / "exercises.ipynb"
+    db = class_dir / "gradebook.db"
+    steal = f"""
+import json, os
+for path in [{str(src)!r}, {str(other)!r}, {str(db)!r}, "/root/.bash_history", "/etc/shadow"]:
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read()
+        print("READ-OK", path)
+        if path.endswith(".ipynb"):
+            for cell in json.loads(text)["cells"]:
+                if cell.get("metadata", {{}}).get("nbgrader", {{}}).get("solution"):
+                    exec("".join(cell["source"]))
+    except Exception as error:
+        print("READ-BLOCKED", path, type(error).__name__)
+for path in [{str(db)!r}, {str(class_dir / "pwned.txt")!r}]:
+    try:
+        with open(path, "a") as handle:
+            handle.write("pwned")
+        print("WRITE-OK", path)
+    except Exception as error:
+        print("WRITE-BLOCKED", path, type(error).__name__)
+"""
+    network = f"""
+import socket, urllib.request
+for target in [("127.0.0.1", {port}), ("pypi.org", 443)]:
+    try:
+        socket.create_connection(target, timeout=3).close()
+        print("NET-OK", target)
+    except Exception as error:
+        print("NET-BLOCKED", target, type(error).__name__)
+"""
+    transformer = """
+ip = get_ipython()
+ip.input_transformers_cleanup.append(lambda lines: [] if any("assert" in l for l in lines) else lines)
+"""
+    always_equal = """
+class Anything(float):
+    def __new__(cls): return float.__new__(cls, 0.0)
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __bool__(self): return True
+    def __iter__(self): return iter([Anything() for _ in range(5)])
+    def __len__(self): return 5
+    def __getitem__(self, i): return Anything()
+    __hash__ = float.__hash__
+def everything(*args, **kwargs):
+    return tuple(Anything() for _ in range(5))
+for name in ["add_gate_backward", "mul_gate_backward", "max_gate_backward", "neuron_forward_backward",
+             "chain_forward_backward", "fork_forward_backward", "sigmoid_neuron_forward_backward"]:
+    globals()[name] = everything
+"""
+    patches = """
+import builtins, numpy, torch, autograder, autograder.checker as checker
+ok = lambda *a, **k: True
+torch.allclose = ok; numpy.allclose = ok; torch.testing.assert_close = lambda *a, **k: None
+checker.compare = lambda *a, **k: checker.Verdict("x", True, "passed")
+autograder.assert_gradient = autograder.assert_value = lambda *a, **k: None
+checker.assert_gradient = checker.assert_value = lambda *a, **k: None
+builtins.AssertionError = type("Nothing", (Exception,), {})
+"""
+    fork_bomb = """
+import os, time
+children = 0
+for _ in range(2000):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    children += 1
+print("FORKED", children)
+"""
+    return {
+        "honest": (student(), FULL),
+        "blank": (student("none"), 0.0),
+        "wrong_sign": (
+            student(
+                change={
+                    "neuron_forward_backward": _solution("neuron_forward_backward").replace(
+                        "return y_hat, s, loss, dloss_dw,", "return y_hat, s, loss, -dloss_dw,"
+                    )
+                }
+            ),
+            FULL - 3,
+        ),
+        "steals_files": (student("none", before={"add_gate_backward": steal}), 0.0),
+        "network": (student("none", before={"add_gate_backward": network}), 0.0),
+        "input_transformer": (student("none", before={"add_gate_backward": transformer}), 0.0),
+        "always_equal": (student("none", before={"test_sigmoid_neuron_forward_backward": always_equal}), 0.0),
+        "patches_checker": (student("none", before={"add_gate_backward": patches}), 0.0),
+        "os_exit": (student(change={"mul_gate_backward": "import os\nos._exit(3)"}), 1.0),
+        "endless_loop": (student(change={"mul_gate_backward": "while True:\n    pass"}), 1.0),
+        "memory_bomb": (student(before={"mul_gate_backward": "hog = bytearray(16 * 1024 ** 3)"}), FULL),
+        "fork_bomb": (student(before={"mul_gate_backward": fork_bomb}), FULL),
+        "huge_output": (student(before={"mul_gate_backward": "print('x' * 50_000_000)"}), FULL),
+        "warns_on_stderr": (
+            student(
+                before={
+                    "add_gate_backward": "import sys, warnings\nwarnings.warn('a library warning')\n"
+                    "print('to stderr', file=sys.stderr)"
+                },
+                change={
+                    "add_gate_backward": _solution("add_gate_backward").replace(
+                        "    ### BEGIN SOLUTION",
+                        "    import warnings; warnings.warn('deprecated')\n    ### BEGIN SOLUTION",
+                    )
+                },
+            ),
+            FULL,
+        ),
+    }
+
+
+def _solution(gid: str) -> str:
+    return next(c.source for c in source_nb().cells if grade_id(c) == gid)
+
+
+def broken(class_dir: Path) -> dict[str, tuple[dict, float, str | None]]:
+    """Broken submissions: files, the score, and a word the recorded reason must contain."""
+    full = student()
+    duplicated = student()
+    dup_index = next(i for i, c in enumerate(duplicated.cells) if grade_id(c) == "test_add_gate_backward")
+    duplicated.cells.insert(
+        dup_index, nbformat.from_dict(json.loads(json.dumps(duplicated.cells[dup_index])))
+    )
+    deleted = student()
+    deleted.cells = [
+        c
+        for c in deleted.cells
+        if grade_id(c) not in ("test_neuron_forward_backward", "chain_forward_backward")
+    ]
+    relabelled = student("none")
+    fake = nbformat.v4.new_code_cell("pass")
+    fake.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": False,
+        "locked": True,
+        "points": 100,
+        "grade_id": "free_points",
+        "schema_version": 3,
+    }
+    relabelled.cells.append(fake)
+    no_cells = nbformat.v4.new_notebook()
+    return {
+        "corrupt": ({"exercises.ipynb": "{"}, 0.0, "JSON"),
+        "empty_file": ({"exercises.ipynb": b""}, 0.0, "exercises.ipynb"),
+        "no_cells": ({"exercises.ipynb": no_cells}, 0.0, "no cells"),
+        "missing": ({"notes.txt": "I forgot"}, 0.0, "exercises.ipynb"),
+        "renamed": ({"exercises (1).ipynb": full}, FULL, "exercises (1).ipynb"),
+        "duplicated_cells": ({"exercises.ipynb": duplicated}, FULL, "test_add_gate_backward"),
+        "deleted_cells": ({"exercises.ipynb": deleted}, FULL - 2, "test_neuron_forward_backward"),
+        "fake_grade_cell": ({"exercises.ipynb": relabelled}, 0.0, None),
+    }
+
+
+@pytest.fixture(scope="module")
+def listener():
+    """A server on 127.0.0.1 that counts connections: the sandbox must never reach it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    hits = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                hits.append(1)
+                conn.close()
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], hits
+    stop.set()
+    thread.join(2)
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory, listener):
+    class_dir = make_class(tmp_path_factory.mktemp("attacked"), [ASSIGNMENT])
+    port, _ = listener
+    expected = {}
+    for name, (nb, score) in attacks(class_dir, port).items():
+        submit(class_dir, name, {"exercises.ipynb": nb})
+        expected[name] = score
+    reasons = {}
+    for name, (files, score, word) in broken(class_dir).items():
+        submit(class_dir, name, files)
+        expected[name] = score
+        reasons[name] = word
+    before = time.monotonic()
+    done = course("grade", ASSIGNMENT, *LIMITS, cwd=class_dir)
+    seconds = time.monotonic() - before
+    return class_dir, expected, reasons, done, seconds
+
+
+# ------------------------------------------------------------------------------------------- tests
+
+
+def test_the_run_completes_and_grades_everyone(graded_class):
+    class_dir, expected, _, done, _ = graded_class
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert set(scores(class_dir)) == set(expected)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "honest",
+        "blank",
+        "wrong_sign",
+        "steals_files",
+        "network",
+        "input_transformer",
+        "always_equal",
+        "patches_checker",
+        "os_exit",
+        "endless_loop",
+        "memory_bomb",
+        "fork_bomb",
+        "huge_output",
+        "warns_on_stderr",
+    ],
+)
+def test_each_attack_gains_nothing(graded_class, name):
+    class_dir, expected, _, _, _ = graded_class
+    assert scores(class_dir)[name] == expected[name], result(class_dir, name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "corrupt",
+        "empty_file",
+        "no_cells",
+        "missing",
+        "renamed",
+        "duplicated_cells",
+        "deleted_cells",
+        "fake_grade_cell",
+    ],
+)
+def test_broken_submissions_get_their_score_and_a_reason(graded_class, name):
+    class_dir, expected, reasons, _, _ = graded_class
+    assert scores(class_dir)[name] == expected[name], result(class_dir, name)
+    record = json.dumps(result(class_dir, name), ensure_ascii=False)
+    if reasons[name]:
+        assert reasons[name] in record
+        assert re.search("[가-힣]", record), "the reason must be given in Korean as well"
+
+
+def test_files_outside_the_sandbox_are_neither_read_nor_written(graded_class):
+    class_dir, *_ = graded_class
+    text = outputs_text(class_dir, "steals_files")
+    assert text.count("READ-BLOCKED") == 5 and "READ-OK" not in text, text
+    assert text.count("WRITE-BLOCKED") == 2 and "WRITE-OK" not in text, text
+    assert not (class_dir / "pwned.txt").exists()
+
+
+def test_no_network_from_the_sandbox(graded_class, listener):
+    class_dir, *_ = graded_class
+    _, hits = listener
+    text = outputs_text(class_dir, "network")
+    assert text.count("NET-BLOCKED") == 2 and "NET-OK" not in text, text
+    assert hits == []
+
+
+def test_limits_hold_and_are_explained(graded_class):
+    class_dir, *_ = graded_class
+    forked = int(re.search(r"FORKED (\d+)", outputs_text(class_dir, "fork_bomb")).group(1))
+    assert forked < 100
+    assert "MemoryError" in outputs_text(class_dir, "memory_bomb")
+    assert (
+        os.path.getsize(class_dir / "autograded" / "huge_output" / ASSIGNMENT / "exercises.ipynb") < 2_000_000
+    )
+    loop = json.dumps(result(class_dir, "endless_loop"), ensure_ascii=False)
+    assert "time limit" in loop and "제한 시간" in loop
+    died = json.dumps(result(class_dir, "os_exit"), ensure_ascii=False)
+    assert "process running the code ended" in died
+
+
+def test_wrong_answer_feedback_names_the_output(graded_class):
+    class_dir, *_ = graded_class
+    cells = {c["grade_id"]: c for c in result(class_dir, "wrong_sign")["notebooks"]["exercises"]["cells"]}
+    failed = "\n".join(cells["test_neuron_forward_backward"]["messages"])
+    assert "∂loss/∂w" in failed or "dloss_dw" in failed, failed
+    assert "값이 다릅니다" in failed and "wrong value" in failed
+
+
+def hidden_only_lines() -> set[str]:
+    visible, hidden = set(), set()
+    for path in COURSE.source.glob("*/*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                mark = line.strip()
+                if mark in (HIDDEN_BEGIN, HIDDEN_END):
+                    inside = mark == HIDDEN_BEGIN
+                    continue
+                (hidden if inside else visible).add(mark)
+    return {line for line in hidden - visible if len(line) > 8}
+
+
+def test_feedback_in_both_languages_never_shows_hidden_tests(graded_class):
+    class_dir, expected, *_ = graded_class
+    done = course("feedback", ASSIGNMENT, cwd=class_dir)
+    assert done.returncode == 0, done.stderr
+    hidden = hidden_only_lines()
+    assert hidden, "the sources have hidden tests"
+    import html
+
+    for name in expected:
+        page = html.unescape((class_dir / "feedback" / name / ASSIGNMENT / "exercises.html").read_text())
+        leaked = [line for line in hidden if line in page]
+        assert not leaked, (name, leaked[:3])
+        assert "BEGIN HIDDEN" not in page
+    page = (class_dir / "feedback" / "wrong_sign" / ASSIGNMENT / "exercises.html").read_text()
+    assert "12 / 15" in page and "wrong value" in page and "값이 다릅니다" in page
+
+
+def test_export_carries_every_grade(graded_class):
+    class_dir, *_ = graded_class
+    done = course("export", "--to", "grades.csv", cwd=class_dir)
+    assert done.returncode == 0, done.stderr
+    with open(class_dir / "grades.csv", newline="") as handle:
+        rows = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
+    assert rows == scores(class_dir)
+
+
+# --------------------------------------------------------------------------- nothing is ever lost
+
+
+@pytest.fixture()
+def small_class(tmp_path):
+    class_dir = make_class(tmp_path / "class", [ASSIGNMENT])
+    expected = {}
+    for i in range(4):
+        submit(class_dir, f"right{i}", {"exercises.ipynb": student()})
+        expected[f"right{i}"] = FULL
+    submit(
+        class_dir,
+        "wrong",
+        {
+            "exercises.ipynb": student(
+                change={
+                    "chain_forward_backward": _solution("chain_forward_backward").replace(
+                        "return F, dF_dx", "return F, 2 * dF_dx"
+                    )
+                }
+            )
+        },
+    )
+    expected["wrong"] = FULL - 2
+    return class_dir, expected
+
+
+def test_killed_mid_run_then_rerun_leaves_a_consistent_gradebook(small_class):
+    class_dir, expected = small_class
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autograder.cli", "grade", ASSIGNMENT, "--jobs", "1", *LIMITS],
+        cwd=class_dir,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    results = class_dir / "course_results" / ASSIGNMENT
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(results.glob("*.json"))) < 2:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 1 <= len(list(results.glob("*.json"))) < len(expected), "the kill came too late to test anything"
+    done = course("grade", ASSIGNMENT, *LIMITS, cwd=class_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert scores(class_dir) == expected
+    for name, score in expected.items():
+        assert result(class_dir, name)["score"] == score
+    # a third run changes nothing and grades nothing again; --force regrades to the same scores
+    again = course("grade", ASSIGNMENT, *LIMITS, cwd=class_dir)
+    assert again.returncode == 0 and scores(class_dir) == expected
+    forced = course("grade", ASSIGNMENT, "--force", *LIMITS, cwd=class_dir)
+    assert forced.returncode == 0 and scores(class_dir) == expected
+
+
+def test_manual_grades_are_never_overwritten(small_class):
+    class_dir, expected = small_class
+    assert course("grade", ASSIGNMENT, *LIMITS, cwd=class_dir).returncode == 0
+    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("test_chain_forward_backward", "exercises", ASSIGNMENT, "wrong")
+        grade.manual_score = 1.5
+        gb.db.commit()
+    done = course("grade", ASSIGNMENT, "--force", *LIMITS, cwd=class_dir)
+    assert done.returncode == 0, done.stderr
+    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("test_chain_forward_backward", "exercises", ASSIGNMENT, "wrong")
+        assert grade.manual_score == 1.5 and grade.auto_score == 0
+    assert scores(class_dir)["wrong"] == FULL - 2 + 1.5
+
+
+def test_refuses_without_a_sandbox_unless_told(small_class):
+    class_dir, expected = small_class
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no bwrap on this PATH
+    refused = course("grade", ASSIGNMENT, *LIMITS, cwd=class_dir, env=env)
+    assert refused.returncode == 2
+    assert "bubblewrap" in refused.stderr and "--no-sandbox" in refused.stderr and "격리" in refused.stderr
+    assert not (class_dir / "course_results").exists()
+    allowed = course("grade", ASSIGNMENT, "--no-sandbox", *LIMITS, cwd=class_dir, env=env)
+    assert allowed.returncode == 0, allowed.stderr
+    assert scores(class_dir) == expected
+
+
+def test_clear_errors_for_a_wrong_assignment_or_no_submissions(tmp_path):
+    class_dir = make_class(tmp_path / "class", [ASSIGNMENT])
+    nothing = course("grade", ASSIGNMENT, cwd=class_dir)
+    assert nothing.returncode == 2 and "submitted" in nothing.stderr and "제출물" in nothing.stderr
+    unknown = course("grade", "unit99", cwd=class_dir)
+    assert unknown.returncode == 2 and "unit99" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+@pytest.mark.parametrize("assignment", COURSE.assignments())
+def test_every_assignment_full_marks_for_sources_and_zero_for_releases(tmp_path, assignment):
+    """The judging contract holds for every assignment: what nbgrader autograde gives, course grade gives."""
+    class_dir = make_class(tmp_path / "class", [assignment])
+    for name in [p.name for p in (COURSE.source / assignment).glob("*.ipynb")]:
+        for who, folder in (("solution", COURSE.source), ("blank", COURSE.release)):
+            target = class_dir / "submitted" / who / assignment
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(folder / assignment / name, target / name)
+    done = course("grade", assignment, *LIMITS, cwd=class_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
+        got = {s.student.id: (s.score, s.max_score) for s in gb.assignment_submissions(assignment)}
+        auto_max = sum(
+            cell.max_score
+            for nb in gb.find_assignment(assignment).notebooks
+            for cell in nb.grade_cells
+            if cell.cell_type == "code"
+        )
+    assert got["solution"][0] == auto_max > 0, json.dumps(result_for(class_dir, assignment, "solution"))[
+        :3000
+    ]
+    assert got["blank"][0] == 0
+
+
+def result_for(class_dir: Path, assignment: str, name: str) -> dict:
+    return json.loads((class_dir / "course_results" / assignment / f"{name}.json").read_text())
+
+
+def test_grading_on_a_dask_cluster(small_class):
+    from distributed import LocalCluster
+
+    class_dir, expected = small_class
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        done = course("grade", ASSIGNMENT, "--scheduler", cluster.scheduler_address, *LIMITS, cwd=class_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert scores(class_dir) == expected
