@@ -445,23 +445,26 @@ class Grader:
                 raise GradeError(render("grade_not_generated", assignment=self.assignment)) from None
         students = self.submissions()
         summary = {"graded": [], "skipped": [], "failed": {}}
-        tasks, records = [], {}
-        for student in students:
-            try:
-                task, record = self.prepare(student)
-            except Exception as error:  # noqa: BLE001 - one student's problem stops only that student
-                summary["failed"][student] = f"{type(error).__name__}: {error}"
-                continue
-            records[student] = record
-            if self.up_to_date(student, record):
-                summary["skipped"].append(student)
-                continue
-            if task is None:
-                self._finish(record, None, summary)
-            else:
-                tasks.append(task)
-        progress = Progress(len(tasks), enabled=self.options.progress)
-        for student, outcome, error in self._execute(tasks):
+        records: dict[str, dict] = {}
+
+        def tasks():
+            # prepared one by one while earlier submissions already run
+            for student in students:
+                try:
+                    task, record = self.prepare(student)
+                except Exception as error:  # noqa: BLE001 - one student's problem stops only that student
+                    summary["failed"][student] = f"{type(error).__name__}: {error}"
+                    continue
+                records[student] = record
+                if self.up_to_date(student, record):
+                    summary["skipped"].append(student)
+                elif task is None:
+                    self._finish(record, None, summary)
+                else:
+                    yield task
+
+        progress = Progress(len(students), enabled=self.options.progress)
+        for student, outcome, error in self._execute(tasks()):
             progress.step(student)
             if error is not None:
                 summary["failed"][student] = error
@@ -479,10 +482,8 @@ class Grader:
         except Exception as error:  # noqa: BLE001
             summary["failed"][student] = f"{type(error).__name__}: {error}"
 
-    def _execute(self, tasks: list[dict]):
+    def _execute(self, tasks):
         """Yield (student, outcome, error) as submissions finish, on local cores or a Dask cluster."""
-        if not tasks:
-            return
         if self.options.scheduler:
             try:
                 from distributed import Client, as_completed
@@ -490,9 +491,14 @@ class Grader:
                 raise GradeError(render("grade_no_dask")) from None
 
             with Client(self.options.scheduler, timeout="30s") as client:
-                submitted = {client.submit(grade_task, t, pure=False): t["student"] for t in tasks}
-                for future in as_completed(submitted):
-                    student = submitted[future]
+                running = as_completed()
+                students = {}
+                for task in tasks:
+                    future = client.submit(grade_task, task, pure=False)
+                    students[future.key] = task["student"]
+                    running.add(future)
+                for future in running:
+                    student = students[future.key]
                     try:
                         yield student, future.result(), None
                     except Exception as error:  # noqa: BLE001
@@ -500,16 +506,28 @@ class Grader:
             return
         jobs = self.options.jobs or os.cpu_count() or 1
         context = multiprocessing.get_context("spawn")
-        with futures.ProcessPoolExecutor(
-            max_workers=min(jobs, len(tasks)), mp_context=context, initializer=_worker_init
-        ) as pool:
-            submitted = {pool.submit(grade_task, t): t["student"] for t in tasks}
-            for future in futures.as_completed(submitted):
-                student = submitted[future]
-                try:
-                    yield student, future.result(), None
-                except Exception as error:  # noqa: BLE001 - a broken pool process fails only its student
-                    yield student, None, f"{type(error).__name__}: {error}"
+        pool = futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init)
+        with pool:
+            running: dict = {}
+            pending = iter(tasks)
+            exhausted = False
+            while running or not exhausted:
+                # keep a few more tasks queued than there are workers, preparing them as others run
+                while not exhausted and len(running) < 2 * jobs:
+                    task = next(pending, None)
+                    if task is None:
+                        exhausted = True
+                        break
+                    running[pool.submit(grade_task, task)] = task["student"]
+                if not running:
+                    break
+                done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    student = running.pop(future)
+                    try:
+                        yield student, future.result(), None
+                    except Exception as error:  # noqa: BLE001 - a broken pool process fails only its student
+                        yield student, None, f"{type(error).__name__}: {error}"
 
 
 class Progress:

@@ -1,0 +1,176 @@
+"""Grade one class three ways on this machine, in the same run, and print the times side by side.
+
+1. stock ``nbgrader autograde`` (one notebook after another, in a Jupyter kernel);
+2. ``course grade`` (sandboxed, every core);
+3. the floor: plain ``python`` running the same code cells of every submission, as many at once as
+   there are cores, with no grading at all.
+
+The class: 40 submissions of one assignment, mixed: correct, wrong in various ways, blank, broken.
+It prints the three times, the throughput ratio against stock nbgrader (target ≥ 3×), the ratio to the
+floor (target ≤ 1.5×), and whether both graders give the same score to every ordinary submission.
+
+    python benchmarks/grading_speed.py [--assignment unit01] [--size 40] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as futures
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def solutions(assignment: str) -> tuple[dict, dict]:
+    source = nbformat.read(ROOT / "source" / assignment / "exercises.ipynb", as_version=4)
+    release = nbformat.read(ROOT / "release" / assignment / "exercises.ipynb", as_version=4)
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    return answers, release
+
+
+def answered(release, answers: dict, change=None):
+    nb = nbformat.from_dict(json.loads(json.dumps(release)))
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = answers[meta["grade_id"]]
+            if change:
+                cell.source = change(meta["grade_id"], cell.source)
+    return nb
+
+
+def make_class(folder: Path, assignment: str, size: int) -> dict[str, str]:
+    """Submissions in ``folder/submitted``; returns each student's kind (ordinary ones are compared)."""
+    answers, release = solutions(assignment)
+    rng = random.Random(0)
+    ids = list(answers)
+
+    def flip(gid, code, target):
+        return code.replace("return ", "return -1 * ", 1) if gid == target else code
+
+    def double(gid, code, target):
+        return code.replace("return ", "return 2 * ", 1) if gid == target else code
+
+    kinds = {}
+    for i in range(size):
+        name = f"s{i:02d}"
+        roll = i % 10
+        if roll < 6:
+            nb, kind = answered(release, answers), "correct"
+        elif roll < 8:
+            target = rng.choice(ids)
+            how = flip if roll == 6 else double
+            nb, kind = answered(release, answers, lambda g, c, t=target, h=how: h(g, c, t)), "wrong"
+        elif roll == 8:
+            nb, kind = nbformat.from_dict(json.loads(json.dumps(release))), "blank"
+        else:
+            nb = answered(release, answers)
+            nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != ids[1]]
+            kind = "broken"
+        target = folder / "submitted" / name / assignment
+        target.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target / "exercises.ipynb")
+        kinds[name] = kind
+    return kinds
+
+
+def new_course(folder: Path, assignment: str) -> None:
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", folder)
+    shutil.copytree(ROOT / "source", folder / "source")
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=ERROR"],
+        cwd=folder,
+        check=True,
+    )
+
+
+def scores(folder: Path, assignment: str) -> dict[str, float]:
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions(assignment)}
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def plain_script(path: Path) -> str:
+    """The notebook's code cells as one script, each cell's error caught (no grading, no kernel)."""
+    nb = nbformat.read(path, as_version=4)
+    parts = ["import traceback"]
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            parts.append(f"try:\n    exec(compile({cell.source!r}, 'cell', 'exec'))\nexcept BaseException:\n    pass")
+    return "\n".join(parts)
+
+
+def floor(folder: Path, assignment: str, jobs: int) -> float:
+    # The sources' code cells with each student's answers: what any grader must at least execute.
+    scripts = []
+    for nb_path in sorted(folder.glob(f"submitted/*/{assignment}/*.ipynb")):
+        script = nb_path.with_suffix(".py")
+        script.write_text(plain_script(nb_path))
+        scripts.append(script)
+    start = time.perf_counter()
+    with futures.ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(lambda s: subprocess.run([sys.executable, str(s)], capture_output=True, cwd=s.parent), scripts))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--assignment", default="unit01")
+    parser.add_argument("--size", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="grading-bench-"))
+    try:
+        stock, ours, plain = work / "stock", work / "ours", work / "plain"
+        for folder in (stock, ours, plain):
+            new_course(folder, args.assignment)
+            kinds = make_class(folder, args.assignment, args.size)
+        print(f"class: {args.size} submissions of {args.assignment}: "
+              + ", ".join(f"{k} {list(kinds.values()).count(k)}" for k in sorted(set(kinds.values())))
+              + f"; {args.jobs} cores")
+        t_floor = floor(plain, args.assignment, args.jobs)
+        t_ours = timed([sys.executable, "-m", "autograder.cli", "grade", args.assignment,
+                        "--jobs", str(args.jobs)], ours)
+        t_stock = timed([sys.executable, "-m", "nbgrader", "autograde", args.assignment, "--log-level=ERROR"], stock)
+        s_stock, s_ours = scores(stock, args.assignment), scores(ours, args.assignment)
+        ordinary = [n for n, k in kinds.items() if k in ("correct", "wrong", "blank")]
+        disagree = {n: (s_stock.get(n), s_ours.get(n)) for n in ordinary if s_stock.get(n) != s_ours.get(n)}
+        print(f"{'stock nbgrader autograde':34s} {t_stock:7.1f} s  {args.size / t_stock:5.2f} submissions/s")
+        print(f"{'course grade (sandboxed)':34s} {t_ours:7.1f} s  {args.size / t_ours:5.2f} submissions/s")
+        print(f"{'floor: plain python, parallel':34s} {t_floor:7.1f} s  {args.size / t_floor:5.2f} submissions/s")
+        print(f"throughput vs stock nbgrader: {t_stock / t_ours:.2f}x   (target >= 3x)")
+        print(f"time vs the floor:            {t_ours / t_floor:.2f}x   (target <= 1.5x)")
+        print(f"scores agree on {len(ordinary) - len(disagree)}/{len(ordinary)} ordinary submissions"
+              + (f"; differ: {disagree}" if disagree else ""))
+        broken = {n: (s_stock.get(n), s_ours.get(n)) for n, k in kinds.items() if k == "broken"}
+        print(f"broken submissions (stock, ours): {broken}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
