@@ -7,6 +7,7 @@ course lab [--port 8888] [--lang ko|en]   start JupyterLab on the course (127.0.
 course grade unit01 [--jobs N] [--scheduler ADDR] [--force] [--no-sandbox]
 course feedback unit01    per-student feedback in both languages, without hidden tests
 course export [--to grades.csv]
+course check release/unit01/exercises.ipynb [--lang ko|en]   a student's self-check (visible tests)
 """
 
 from __future__ import annotations
@@ -121,6 +122,14 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from .selfcheck import check, table
+
+    rows, lang = check(Path(args.notebook), args.lang)
+    print(table(rows, lang))
+    return 0 if all(row.passed for row in rows) else 1
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     course = Course.find(args.root)
     command = [sys.executable, "-m", "nbgrader", "export", "--to", args.to]
@@ -164,6 +173,10 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("assignment")
     f.add_argument("--student", action="append", help="only this student (repeatable)")
 
+    c = sub.add_parser("check", help="run a notebook's visible tests the way the grader does; print a table")
+    c.add_argument("notebook")
+    c.add_argument("--lang", choices=["ko", "en", "both"], help="default: the notebook's language")
+
     e = sub.add_parser("export", help="export the gradebook to CSV (nbgrader export)")
     e.add_argument("--to", default="grades.csv")
     return top
@@ -178,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_build(args)
         if args.command == "release":
             return cmd_release(args)
-        if args.command in ("grade", "feedback", "export"):
-            return {"grade": cmd_grade, "feedback": cmd_feedback, "export": cmd_export}[args.command](args)
+        commands = {"grade": cmd_grade, "feedback": cmd_feedback, "export": cmd_export, "check": cmd_check}
+        if args.command in commands:
+            return commands[args.command](args)
         return cmd_lab(args, extra)
     except CourseError as error:
         print(error, file=sys.stderr)

@@ -5,14 +5,15 @@ wheel, a dependency of this package, so a student on Linux, macOS or Windows get
 ``pip install`` alone, no system font needed. That package's own ``import`` changes global settings and
 needs ``distutils`` (gone in Python 3.12), so it is never imported: only its font file is used.
 
-``use_korean_font()`` registers the font and puts it first in matplotlib's family list, with DejaVu Sans
-(matplotlib's own font) after it for the glyphs NanumGothic lacks (the minus sign −, ŷ), so nothing
-falls back to an empty box. Lectures call it once at the top; ``img/figures.py`` calls it before
+``use_korean_font()`` registers the font and puts it in matplotlib's family list after DejaVu Sans
+(matplotlib's own font): Latin letters, digits, the minus sign − and ŷ come from DejaVu Sans as in any
+matplotlib figure, and every Hangul syllable falls back, glyph by glyph, to NanumGothic. DejaVu first
+also keeps mathtext right: tick labels such as 10⁻⁵ on a log axis are typeset with the first family. Lectures call it once at the top; ``img/figures.py`` calls it before
 drawing, and SVGs store glyphs as paths, so a figure looks the same on a machine without the font.
 
 One limit of matplotlib: a label that contains ``$…$`` is typeset whole by mathtext, which does not fall
-back between fonts. Keep the minus sign and accented letters inside the ``$…$`` in such labels
-(``"손실 $-1$"``, ``"$\\hat y$"``), or write the label without ``$``.
+back between fonts, so Hangul must stay outside such labels: ``ax.set_title("손실 (loss)")`` next to a
+separate ``ax.set_xlabel("$w$")``.
 """
 
 from __future__ import annotations
@@ -47,11 +48,11 @@ def korean_font_path() -> Path:
 
 
 def use_korean_font() -> str:
-    """Register NanumGothic with matplotlib and make it the first choice for all text; return its name."""
+    """Register NanumGothic with matplotlib as the font for Hangul (after DejaVu Sans); return its name."""
     path = korean_font_path()
     known = {Path(entry.fname) for entry in font_manager.fontManager.ttflist}
     if path not in known:
         font_manager.fontManager.addfont(str(path))
     # An explicit list, not the generic "sans-serif": matplotlib falls back glyph by glyph only along it.
-    matplotlib.rcParams["font.family"] = [KOREAN_FONT, FALLBACK_FONT]
+    matplotlib.rcParams["font.family"] = [FALLBACK_FONT, KOREAN_FONT]
     return KOREAN_FONT

@@ -171,7 +171,11 @@ def _limit(limits: Limits, sandboxed: bool):
 class Session:
     """One worker for one submission: start, send requests, kill."""
 
-    def __init__(self, submission_dir: Path, *, limits: Limits, sandbox: bool, slot: int = 0) -> None:
+    def __init__(
+        self, submission_dir: Path, *, limits: Limits, sandbox: bool, slot: int = 0, in_place: bool = False
+    ) -> None:
+        """``in_place`` (only without a sandbox): run in ``submission_dir`` itself, copying nothing; for a
+        student checking their own notebook where it is."""
         self.limits = limits
         self.sandbox = sandbox
         self.started = time.monotonic()
@@ -179,9 +183,10 @@ class Session:
         self.job_dir = Path(tempfile.mkdtemp(prefix="course-grade-"))
         os.chmod(self.job_dir, 0o755)
         files = self.job_dir / "files"
-        shutil.copytree(submission_dir, files, symlinks=False, ignore_dangling_symlinks=True)
-        for path in [files, *files.rglob("*")]:
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        if not in_place:
+            shutil.copytree(submission_dir, files, symlinks=False, ignore_dangling_symlinks=True)
+            for path in [files, *files.rglob("*")]:
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": "/tmp",
@@ -205,8 +210,9 @@ class Session:
             command = [*_bwrap_prefix(exe, files, slot, limits.tmp_bytes), *worker]
             cwd = "/"
         else:
-            workdir = self.job_dir / "work"
-            shutil.copytree(files, workdir)
+            workdir = Path(submission_dir).resolve() if in_place else self.job_dir / "work"
+            if not in_place:
+                shutil.copytree(files, workdir)
             env["HOME"] = str(workdir)
             env["MPLCONFIGDIR"] = str(self.job_dir / "mpl")
             env["COURSE_WORKDIR"] = str(workdir)

@@ -22,6 +22,29 @@ SEED_NUMBERS = {
         "loss = 1": r"\bloss\s*=\s*1(\.0+)?\b",
         "∂loss/∂w = −2": r"∂loss/∂w\s*=\s*-2(\.0+)?\b",
     },
+    "unit02_autograd_basics.ipynb": {
+        "obj = 8": r"\bobj\s*=\s*8(\.0*)?(?![\d.])",
+        "x.grad = [[2, 2], [2, 2]]": (
+            r"\bx\.grad\s*=\s*(tensor\()?\[\[2(\.0*)?,\s*2(\.0*)?\],\s*\[2(\.0*)?,\s*2(\.0*)?\]\]"
+        ),
+        "obj = 25": r"\bobj\s*=\s*25(\.0*)?(?![\d.])",
+        "a.grad = [6, 8]": r"\ba\.grad\s*=\s*(tensor\()?\[6(\.0*)?,\s*8(\.0*)?\]",
+    },
+    "unit04_training.ipynb": {
+        "ŷ(4) = 4.0 before training": r"before training:\s*w\s*=\s*1\.0\s+ŷ\(4\)\s*=\s*4\.0\b",
+        "w = 1.2607 after epoch 0": r"epoch 0:\s*w\s*=\s*1\.2607,",
+        "loss = 7.3159 at epoch 0": r"epoch 0:\s*w\s*=\s*1\.2607,\s*loss\s*=\s*7\.3159\b",
+        "w = 1.4534 after epoch 1": r"epoch 1:\s*w\s*=\s*1\.4534,",
+        "loss = 3.9988 at epoch 1": r"epoch 1:\s*w\s*=\s*1\.4534,\s*loss\s*=\s*3\.9988\b",
+        "w → 2.0000": r"after 100 epochs:\s*w\s*=\s*2\.0000,",
+        "ŷ(4) → 8.0": r"after 100 epochs:\s*w\s*=\s*2\.0000,\s*ŷ\(4\)\s*=\s*8\.0000\b",
+        "w1 = 0.6608 after epoch 0": r"epoch 0:\s*w1\s*=\s*0\.6608,",
+        "w2 = 0.0624 after epoch 0": r"epoch 0:\s*w1\s*=\s*0\.6608,\s*w2\s*=\s*0\.0624,",
+        "loss = 18.6624 at epoch 0": r"w2\s*=\s*0\.0624,\s*loss\s*=\s*18\.6624\b",
+        "w1 = 0.8516 after epoch 1": r"epoch 1:\s*w1\s*=\s*0\.8516,",
+        "w2 = 0.4928 after epoch 1": r"epoch 1:\s*w1\s*=\s*0\.8516,\s*w2\s*=\s*0\.4928,",
+        "loss = 1.5328 at epoch 1": r"w2\s*=\s*0\.4928,\s*loss\s*=\s*1\.5328\b",
+    },
 }
 
 
@@ -68,6 +91,18 @@ def test_lecture_prints_the_seed_numbers(executed, lang, name):
         label for label, pattern in SEED_NUMBERS.get(name, {}).items() if not re.search(pattern, output)
     ]
     assert not missing, f"{lang}/{name} does not print {missing}"
+
+
+@pytest.mark.parametrize(("lang", "name"), LECTURES, ids=[f"{lang}/{name}" for lang, name in LECTURES])
+def test_lecture_plots_lack_no_glyph(executed, lang, name):
+    """Matplotlib warns on stderr when a label holds a character its fonts lack (Hangul, −, ŷ)."""
+    stderr = [
+        out.text
+        for cell in executed(lang, name).cells
+        for out in cell.get("outputs", [])
+        if out.output_type == "stream" and out.name == "stderr"
+    ]
+    assert not [text for text in stderr if "glyph" in text.lower()], stderr
 
 
 def test_every_lecture_has_its_seed_numbers_listed():

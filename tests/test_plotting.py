@@ -40,10 +40,24 @@ def test_the_font_file_is_installed_and_is_nanum_gothic():
     assert font_manager.FontProperties(fname=path).get_name() == KOREAN_FONT
 
 
-def test_korean_text_is_drawn_with_nanum_gothic(korean):
-    assert font_manager.findfont(FontProperties(family=matplotlib.rcParams["font.family"])) == str(
-        korean_font_path()
-    )
+def test_hangul_falls_back_to_nanum_gothic(korean):
+    """DejaVu Sans first (digits, −, math), NanumGothic for what DejaVu lacks: every Hangul syllable."""
+    assert matplotlib.rcParams["font.family"][-1] == KOREAN_FONT
+    first = font_manager.findfont(FontProperties(family=matplotlib.rcParams["font.family"][0]))
+    assert 0xAC00 not in font_manager.get_font(first).get_charmap(), "the first font would draw Hangul itself"
+    assert {0xAC00, 0xD7A3} <= set(font_manager.get_font(str(korean_font_path())).get_charmap())
+
+
+def test_log_axis_ticks_keep_their_minus_sign(korean, caplog):
+    fig, ax = plt.subplots()
+    ax.semilogy([1, 2, 3], [1e-5, 1e-3, 1e-1])
+    ax.set_title("학습률 (learning rate)")
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+    messages = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "glyph" in m.lower()], messages
 
 
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
