@@ -126,6 +126,13 @@ def build_release(course: Course, assignment: str, out: Path, lang: str = "both"
                 del nb.metadata["course"]
             nbformat.write(nb, path)
         run_nbgrader(["generate_assignment", assignment, "--no-db", "--force"], work, assignment)
+        if lang != "both":
+            # nbgrader drops notebook metadata; the language is put back so that `course check` and the
+            # checker's messages can answer in it (cell checksums do not depend on notebook metadata)
+            for path in sorted((work / "release" / assignment).glob("*.ipynb")):
+                nb = nbformat.read(path, as_version=4)
+                nb.metadata["course"] = {"lang": lang}
+                nbformat.write(nb, path)
         target = out / assignment
         if target.exists():
             shutil.rmtree(target)

@@ -1,0 +1,78 @@
+"""``course check``: a student's self-check runs the visible tests the grader's way and prints a table."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.build import build_release
+from autograder.course import Course
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.grading
+
+COURSE = Course(ROOT)
+
+
+def check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "autograder.cli", "check", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_blank_release_fails_every_exercise_with_a_reason(tmp_path):
+    target = tmp_path / "exercises.ipynb"
+    shutil.copy(COURSE.release / "unit01" / "exercises.ipynb", target)
+    done = check(str(target))
+    assert done.returncode == 1, done.stderr
+    rows = re.findall(r"^✘ (test_\w+)\s+0/(\d+)$", done.stdout, re.M)
+    nb = nbformat.read(target, as_version=4)
+    tests = [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")
+    ]
+    assert [r[0] for r in rows] == tests
+    assert "NotImplementedError" in done.stdout
+    assert "0 / 15" in done.stdout
+
+
+def test_answered_notebook_gets_every_point_in_its_own_language(tmp_path):
+    released = build_release(COURSE, "unit01", tmp_path / "ko", "ko")
+    nb = nbformat.read(released / "exercises.ipynb", as_version=4)
+    solutions = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nbformat.read(COURSE.source / "unit01" / "exercises.ipynb", as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid == "chain_forward_backward":
+            cell.source = solutions[gid].replace("return F, dF_dx", "return F, -dF_dx")
+        elif cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = solutions[gid]
+    nbformat.write(nb, released / "exercises.ipynb")
+    done = check(str(released / "exercises.ipynb"))
+    assert done.returncode == 1
+    assert "합계: 13 / 15점" in done.stdout
+    assert "✘ test_chain_forward_backward" in done.stdout and "값이 다릅니다" in done.stdout
+    assert "wrong value" not in done.stdout and "Total" not in done.stdout, "a Korean release: Korean only"
+    english = check(str(released / "exercises.ipynb"), "--lang", "en")
+    assert "Total: 13 / 15 points" in english.stdout and "합계" not in english.stdout
+
+
+def test_mistakes_get_one_line_in_both_languages(tmp_path):
+    missing = check(str(tmp_path / "nope.ipynb"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "찾지 못했습니다" in missing.stderr and "not found" in missing.stderr
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{")
+    corrupt = check(str(broken))
+    assert corrupt.returncode == 2 and "Traceback" not in corrupt.stderr
+    assert "cannot be read" in corrupt.stderr
