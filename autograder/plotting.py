@@ -9,7 +9,8 @@ needs ``distutils`` (gone in Python 3.12), so it is never imported: only its fon
 (matplotlib's own font): Latin letters, digits, the minus sign − and ŷ come from DejaVu Sans as in any
 matplotlib figure, and every Hangul syllable falls back, glyph by glyph, to NanumGothic. DejaVu first
 also keeps mathtext right: tick labels such as 10⁻⁵ on a log axis are typeset with the first family.
-Lectures call it once at the top; the figure build calls it before drawing, and SVGs store glyphs as paths, so a figure looks the same on a machine without the font.
+Lectures call it once at the top; the figure build calls it before drawing, and SVGs store glyphs
+as paths, so a figure looks the same on a machine without the font.
 
 One limit of matplotlib: a label that contains ``$…$`` is typeset whole by mathtext, which does not fall
 back between fonts, so Hangul must stay outside such labels: ``ax.set_title("손실 (loss)")`` next to a

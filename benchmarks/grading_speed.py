@@ -120,7 +120,8 @@ def plain_script(path: Path) -> str:
     parts = ["import traceback"]
     for cell in nb.cells:
         if cell.cell_type == "code":
-            parts.append(f"try:\n    exec(compile({cell.source!r}, 'cell', 'exec'))\nexcept BaseException:\n    pass")
+            code = f"exec(compile({cell.source!r}, 'cell', 'exec'))"
+            parts.append(f"try:\n    {code}\nexcept BaseException:\n    pass")
     return "\n".join(parts)
 
 
@@ -133,7 +134,8 @@ def floor(folder: Path, assignment: str, jobs: int) -> float:
         scripts.append(script)
     start = time.perf_counter()
     with futures.ThreadPoolExecutor(jobs) as pool:
-        list(pool.map(lambda s: subprocess.run([sys.executable, str(s)], capture_output=True, cwd=s.parent), scripts))
+        run = lambda s: subprocess.run([sys.executable, str(s)], capture_output=True, cwd=s.parent)  # noqa: E731
+        list(pool.map(run, scripts))
     return time.perf_counter() - start
 
 
@@ -149,23 +151,32 @@ def main() -> None:
         for folder in (stock, ours, plain):
             new_course(folder, args.assignment)
             kinds = make_class(folder, args.assignment, args.size)
-        print(f"class: {args.size} submissions of {args.assignment}: "
-              + ", ".join(f"{k} {list(kinds.values()).count(k)}" for k in sorted(set(kinds.values())))
-              + f"; {args.jobs} cores")
+        print(
+            f"class: {args.size} submissions of {args.assignment}: "
+            + ", ".join(f"{k} {list(kinds.values()).count(k)}" for k in sorted(set(kinds.values())))
+            + f"; {args.jobs} cores"
+        )
         t_floor = floor(plain, args.assignment, args.jobs)
-        t_ours = timed([sys.executable, "-m", "autograder.cli", "grade", args.assignment,
-                        "--jobs", str(args.jobs)], ours)
-        t_stock = timed([sys.executable, "-m", "nbgrader", "autograde", args.assignment, "--log-level=ERROR"], stock)
+        t_ours = timed(
+            [sys.executable, "-m", "autograder.cli", "grade", args.assignment, "--jobs", str(args.jobs)], ours
+        )
+        stock_command = [sys.executable, "-m", "nbgrader", "autograde", args.assignment, "--log-level=ERROR"]
+        t_stock = timed(stock_command, stock)
         s_stock, s_ours = scores(stock, args.assignment), scores(ours, args.assignment)
         ordinary = [n for n, k in kinds.items() if k in ("correct", "wrong", "blank")]
         disagree = {n: (s_stock.get(n), s_ours.get(n)) for n in ordinary if s_stock.get(n) != s_ours.get(n)}
-        print(f"{'stock nbgrader autograde':34s} {t_stock:7.1f} s  {args.size / t_stock:5.2f} submissions/s")
-        print(f"{'course grade (sandboxed)':34s} {t_ours:7.1f} s  {args.size / t_ours:5.2f} submissions/s")
-        print(f"{'floor: plain python, parallel':34s} {t_floor:7.1f} s  {args.size / t_floor:5.2f} submissions/s")
+        for label, seconds in (
+            ("stock nbgrader autograde", t_stock),
+            ("course grade (sandboxed)", t_ours),
+            ("floor: plain python, parallel", t_floor),
+        ):
+            print(f"{label:34s} {seconds:7.1f} s  {args.size / seconds:5.2f} submissions/s")
         print(f"throughput vs stock nbgrader: {t_stock / t_ours:.2f}x   (target >= 3x)")
         print(f"time vs the floor:            {t_ours / t_floor:.2f}x   (target <= 1.5x)")
-        print(f"scores agree on {len(ordinary) - len(disagree)}/{len(ordinary)} ordinary submissions"
-              + (f"; differ: {disagree}" if disagree else ""))
+        print(
+            f"scores agree on {len(ordinary) - len(disagree)}/{len(ordinary)} ordinary submissions"
+            + (f"; differ: {disagree}" if disagree else "")
+        )
         broken = {n: (s_stock.get(n), s_ours.get(n)) for n, k in kinds.items() if k == "broken"}
         print(f"broken submissions (stock, ours): {broken}")
     finally:
