@@ -1,19 +1,14 @@
 """Gradient checks against torch.autograd, with feedback in Korean and English, for the course
-"Computation graphs, the chain rule and PyTorch autograd"."""
+"Computation graphs, the chain rule and PyTorch autograd".
 
-from .checker import (
-    ATOL,
-    RTOL,
-    CheckFailed,
-    Report,
-    Verdict,
-    assert_gradient,
-    assert_value,
-    check_gradient,
-    check_value,
-    reference_gradient,
-    returned,
-)
+The checker's names are imported on first use, so that ``import autograder`` (and the ``course``
+command, which grades and builds without needing torch in its own process) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __all__ = [
     "ATOL",
@@ -29,3 +24,28 @@ __all__ = [
     "returned",
 ]
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .checker import (
+        ATOL,
+        RTOL,
+        CheckFailed,
+        Report,
+        Verdict,
+        assert_gradient,
+        assert_value,
+        check_gradient,
+        check_value,
+        reference_gradient,
+        returned,
+    )
+
+
+def __getattr__(name: str) -> object:
+    if name in __all__:
+        return getattr(importlib.import_module(".checker", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

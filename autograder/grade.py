@@ -35,10 +35,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
+from .judge import grade_task, warm_up
 from .messages import render
-from .sandbox import Limits, SandboxUnavailable, Session, WorkerDied, WorkerTimeout, check_sandbox
+from .sandbox import Limits, check_sandbox
 
 RESULTS = "course_results"
 MAX_FILES_BYTES = 200 << 20
@@ -149,6 +148,8 @@ def _sanitize(nb, coursedir, resources: dict):
 
 def _restore_cells(nb, gb, notebook: str, assignment: str, template: Path | None) -> list[str]:
     """Put back graded and locked cells the student deleted; drop grade metadata nbgrader doesn't know."""
+    import nbformat
+
     known = {c.name: c for c in gb.find_notebook(notebook, assignment).source_cells}
     grades = {c.name: c for c in gb.find_notebook(notebook, assignment).grade_cells}
     present = []
@@ -239,53 +240,6 @@ def _files(folder: Path) -> dict[str, bytes]:
 # --------------------------------------------------------------------------------- the grading task
 
 
-def grade_task(task: dict) -> dict:
-    """Run one student's notebooks; plain data in, plain data out (so Dask can ship it anywhere)."""
-    from .judge import _error, run_notebook
-
-    limits = Limits(**task["limits"])
-    folder = Path(tempfile.mkdtemp(prefix="course-submission-"))
-    out = {"student": task["student"], "notebooks": {}, "notes": []}
-    try:
-        for rel, data in task["files"].items():
-            target = folder / rel
-            if target.resolve().is_relative_to(folder.resolve()):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-        for name, nb_dict in task["notebooks"].items():
-            nb = nbformat.from_dict(nb_dict)
-            try:
-                with Session(
-                    folder, limits=limits, sandbox=task["sandbox"], slot=os.getpid() % 4000
-                ) as session:
-                    cells = [c.as_dict() for c in run_notebook(nb, session)]
-            except (WorkerDied, WorkerTimeout, SandboxUnavailable, OSError) as error:
-                message = render("grade_died") + f"\n({type(error).__name__}: {error})"
-                cells = []
-                for cell in nb.cells:
-                    if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-                        if not cell.metadata["nbgrader"].get("solution"):
-                            cell.outputs = [_error("TestFailed", message)]
-                            cells.append(
-                                {
-                                    "grade_id": cell.metadata["nbgrader"]["grade_id"],
-                                    "passed": False,
-                                    "messages": [message],
-                                    "hidden_failed": False,
-                                }
-                            )
-            out["notebooks"][name] = {"notebook": nb, "cells": cells}
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return out
-
-
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 # ---------------------------------------------------------------------------------------- the class
 
 
@@ -296,6 +250,7 @@ class Grader:
         self.options = options
         self.coursedir = _coursedir(self.root)
         self.results_dir = self.root / RESULTS / assignment
+        self._pool: futures.ProcessPoolExecutor | None = None
 
     # -------------------------------------------------------------------------------- preparation
 
@@ -310,6 +265,7 @@ class Grader:
 
     def prepare(self, student: str) -> tuple[dict | None, dict]:
         """The task for ``student`` (None when there is nothing to run) and what is known already."""
+        import nbformat
         from nbgrader.api import Gradebook
 
         folder = self.root / "submitted" / student / self.assignment
@@ -379,6 +335,7 @@ class Grader:
 
     def record(self, record: dict, outcome: dict | None) -> None:
         """Write one student's graded notebooks and scores: autograded/, the gradebook, then the result."""
+        import nbformat
         from nbgrader.api import Gradebook
         from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 
@@ -425,6 +382,13 @@ class Grader:
     # ---------------------------------------------------------------------------------------- run
 
     def run(self) -> dict:
+        try:
+            return self._run()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> dict:
         import warnings
 
         from nbgrader.api import Gradebook, MissingEntry
@@ -434,6 +398,7 @@ class Grader:
         warnings.filterwarnings("ignore", category=SAWarning)
 
         started = time.monotonic()
+        self._pool = self._start_pool()  # its processes load torch while this one prepares
         if self.options.sandbox:
             problem = check_sandbox()
             if problem:
@@ -482,6 +447,16 @@ class Grader:
         except Exception as error:  # noqa: BLE001
             summary["failed"][student] = f"{type(error).__name__}: {error}"
 
+    def _start_pool(self) -> futures.ProcessPoolExecutor | None:
+        if self.options.scheduler:
+            return None
+        jobs = self.options.jobs or os.cpu_count() or 1
+        context = multiprocessing.get_context("spawn")
+        pool = futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=warm_up)
+        for _ in range(jobs):
+            pool.submit(int)  # start every process now, not when the first submissions are ready
+        return pool
+
     def _execute(self, tasks):
         """Yield (student, outcome, error) as submissions finish, on local cores or a Dask cluster."""
         if self.options.scheduler:
@@ -505,8 +480,7 @@ class Grader:
                         yield student, None, f"{type(error).__name__}: {error}"
             return
         jobs = self.options.jobs or os.cpu_count() or 1
-        context = multiprocessing.get_context("spawn")
-        pool = futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init)
+        pool = self._pool or self._start_pool()
         with pool:
             running: dict = {}
             pending = iter(tasks)

@@ -22,11 +22,15 @@ import ast
 import builtins
 import contextlib
 import io
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import wire
 from .messages import render
-from .sandbox import Session, WorkerDied, WorkerTimeout
+from .sandbox import Limits, SandboxUnavailable, Session, WorkerDied, WorkerTimeout
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
@@ -293,3 +297,77 @@ def run_notebook(nb, session: Session) -> list[CellResult]:
         else:
             judge.run_student(cell)
     return results
+
+
+# ------------------------------------------------------------------------- one student, one process
+
+
+class Node(dict):
+    """A notebook or cell as a dict with attribute access, like nbformat's NotebookNode, without
+    importing nbformat (whose JSON-schema import costs seconds in every grading process)."""
+
+    def __getattr__(self, name: str) -> object:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        self[name] = value
+
+    @classmethod
+    def wrap(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return cls({k: cls.wrap(v) for k, v in value.items()})
+        if isinstance(value, list):
+            return [cls.wrap(v) for v in value]
+        return value
+
+    def __reduce__(self):
+        return (Node, (dict(self),))
+
+
+def grade_task(task: dict) -> dict:
+    """Run one student's notebooks; plain data in, plain data out (so Dask can ship it anywhere)."""
+    limits = Limits(**task["limits"])
+    folder = Path(tempfile.mkdtemp(prefix="course-submission-"))
+    out = {"student": task["student"], "notebooks": {}, "notes": []}
+    try:
+        for rel, data in task["files"].items():
+            target = folder / rel
+            if target.resolve().is_relative_to(folder.resolve()):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        for name, nb_dict in task["notebooks"].items():
+            nb = Node.wrap(nb_dict)
+            try:
+                with Session(
+                    folder, limits=limits, sandbox=task["sandbox"], slot=os.getpid() % 4000
+                ) as session:
+                    cells = [c.as_dict() for c in run_notebook(nb, session)]
+            except (WorkerDied, WorkerTimeout, SandboxUnavailable, OSError) as error:
+                message = render("grade_died") + f"\n({type(error).__name__}: {error})"
+                cells = []
+                for cell in nb.cells:
+                    if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+                        if not cell.metadata["nbgrader"].get("solution"):
+                            cell.outputs = [_error("TestFailed", message)]
+                            cells.append(
+                                {
+                                    "grade_id": cell.metadata["nbgrader"]["grade_id"],
+                                    "passed": False,
+                                    "messages": [message],
+                                    "hidden_failed": False,
+                                }
+                            )
+            out["notebooks"][name] = {"notebook": nb, "cells": cells}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+def warm_up() -> None:
+    """A grading process's start: torch in, one thread (there is one grading process per core)."""
+    import torch
+
+    torch.set_num_threads(1)
