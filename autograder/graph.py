@@ -7,23 +7,33 @@ A graph is built by hand, node by node, in the order of the forward pass::
     g.op("ŷ", "×", ["x", "w"], value=1.0)
     g.draw()
 
+Or it is read off the graph that autograd recorded behind a tensor::
+
+    obj = (2 * (x + 1) ** 2).mean()
+    Graph.from_tensor(obj, x=x, obj=obj).draw()
+
 Inputs (leaves) are drawn as boxes, operations as circles holding their operator; each node shows its
-forward value and, once set, the gradient of the output with respect to it. The layout is computed
-from the edges (column = longest path from an input), so a drawing never needs coordinates by hand.
-Labels are mathematical only, so one figure serves the Korean and the English lecture.
+forward value and, once set, the gradient of the output with respect to it. A value may be a small
+tensor: up to four entries are written out (``[[2, 2], [2, 2]]``), a larger one as its shape. The layout
+is computed from the edges (column = longest path from an input), so a drawing never needs coordinates
+by hand. Labels are mathematical only, so one figure serves the Korean and the English lecture.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
+import numpy as np
+import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 VALUE_COLOUR = "#1b7837"
 GRAD_COLOUR = "#d62728"
 SKIP_BEND = 0.3  # curvature of an edge that skips a column (matplotlib arc3 rad)
+SHOWN_ENTRIES = 4  # a tensor with at most this many entries is written out in full, a larger one by shape
 
 
 @dataclass
@@ -31,8 +41,8 @@ class Node:
     name: str
     symbol: str | None = None  # an operator, for operation nodes; None for inputs
     inputs: list[str] = field(default_factory=list)
-    value: float | None = None
-    grad: float | None = None
+    value: object = None  # a number, or a (small) tensor, array or nested list
+    grad: object = None
 
     @property
     def is_input(self) -> bool:
@@ -46,11 +56,11 @@ class Graph:
     output: str = "L"
     nodes: dict[str, Node] = field(default_factory=dict)
 
-    def var(self, name: str, value: float | None = None, grad: float | None = None) -> Node:
+    def var(self, name: str, value: object = None, grad: object = None) -> Node:
         return self._add(Node(name, None, [], value, grad))
 
     def op(
-        self, name: str, symbol: str, inputs: list[str], value: float | None = None, grad: float | None = None
+        self, name: str, symbol: str, inputs: list[str], value: object = None, grad: object = None
     ) -> Node:
         unknown = [i for i in inputs if i not in self.nodes]
         if unknown:
@@ -63,9 +73,49 @@ class Graph:
         self.nodes[node.name] = node
         return node
 
-    def set_grads(self, grads: dict[str, float]) -> None:
+    def set_grads(self, grads: dict[str, object]) -> None:
         for name, grad in grads.items():
             self.nodes[name].grad = grad
+
+    # ------------------------------------------------------------------------ from autograd's graph
+
+    @classmethod
+    def from_tensor(cls, output: torch.Tensor, /, **named: torch.Tensor) -> Graph:
+        """The graph autograd recorded behind ``output``, read from ``output.grad_fn``.
+
+        Every backward function met by following ``next_functions`` becomes an operation node labelled
+        with its operation (``AddBackward0`` → ``Add``); every ``AccumulateGrad`` becomes an input box for
+        its leaf tensor. ``None`` entries, inputs that need no gradient such as the constant in ``x + 1``,
+        are left out. Tensors passed by keyword name their nodes and put their value on them, and their
+        gradient too once ``.grad`` is set (a leaf after ``backward()``, or a tensor that called
+        ``retain_grad()``); a leaf always shows its value. A leaf is found by ``fn.variable is tensor``,
+        any other tensor by ``tensor.grad_fn is fn``. Unnamed leaves are called ``t1``, ``t2``, ...
+        """
+        if output.grad_fn is None:
+            raise ValueError(
+                "the output has no grad_fn: autograd recorded nothing behind it "
+                "(is it a leaf, or was it computed from tensors without requires_grad=True?)"
+            )
+        functions = _backward_functions(output.grad_fn)
+        names = _names_of(functions, named)
+        taken = set(named)
+        graph = cls(output=names.get(id(output.grad_fn), "L"))
+        node_name: dict[int, str] = {}
+        for index, fn in enumerate(functions):
+            if hasattr(fn, "variable"):  # AccumulateGrad: the end of the graph at a leaf tensor
+                name = names.get(id(fn)) or _fresh("t", taken)
+                leaf = fn.variable
+                node = graph.var(name, _plain(leaf), _plain(leaf.grad))
+            else:
+                inputs = [node_name[id(child)] for child, _ in fn.next_functions if child is not None]
+                name = names.get(id(fn)) or f"{operation_label(fn)}#{index}"  # '#': never a keyword name
+                node = graph.op(name, operation_label(fn), inputs)
+                tensor = named.get(name)
+                if tensor is not None:
+                    node.value = _plain(tensor)
+                    node.grad = _plain(tensor.grad) if tensor.retains_grad else None
+            node_name[id(fn)] = node.name
+        return graph
 
     # ------------------------------------------------------------------------------------ layout
 
@@ -135,23 +185,26 @@ class Graph:
                 ax.text(x, y, f"${_tex(node.name)}$", ha="center", va="center", fontsize=13)
             else:
                 ax.add_patch(Circle((x, y), radius, facecolor="#fff7e6", edgecolor="#333333"))
-                ax.text(x, y, node.symbol, ha="center", va="center", fontsize=14)
+                # a word such as "Mean" needs a smaller size than an operator to fit in the circle
+                size = 14 if len(node.symbol) <= 3 or "$" in node.symbol else 11
+                ax.text(x, y, node.symbol, ha="center", va="center", fontsize=size)
             label = node.name
             if node.value is not None:
                 ax.text(
                     x,
                     y + radius + 0.12,
-                    f"${_tex(label)} = {_number(node.value)}$",
+                    f"${_equation(_tex(label), node.value)}$",
                     ha="center",
                     va="bottom",
                     color=VALUE_COLOUR,
                     fontsize=11,
                 )
             if node.grad is not None:
+                derivative = rf"\partial {_tex(self.output)}/\partial {_tex(label)}"
                 ax.text(
                     x,
                     y - radius - 0.12,
-                    rf"$\partial {_tex(self.output)}/\partial {_tex(label)} = {_number(node.grad)}$",
+                    f"${_equation(derivative, node.grad)}$",
                     ha="center",
                     va="top",
                     color=GRAD_COLOUR,
@@ -172,15 +225,98 @@ _TEX = {"ŷ": r"\hat{y}", "∂": r"\partial "}
 
 
 def _tex(name: str) -> str:
-    """A node name as mathtext: ``ŷ`` → ``\\hat{y}``, ``x1`` → ``x_{1}``."""
+    """A node name as mathtext: ``ŷ`` → ``\\hat{y}``, ``x1`` → ``x_{1}``, ``obj`` → ``\\mathrm{obj}``."""
     for plain, tex in _TEX.items():
         name = name.replace(plain, tex)
     head = name.rstrip("0123456789")
     tail = name[len(head) :]
+    if len(head) > 1 and head.isascii() and head.isalpha():  # a word, not a product of letters
+        head = rf"\mathrm{{{head}}}"
     if tail and head:
         return f"{head}_{{{tail}}}"
-    return name.replace("loss", r"\mathrm{loss}")
+    return head
 
 
 def _number(value: float) -> str:
     return f"{value:.4g}"
+
+
+def _equation(lhs: str, value: object) -> str:
+    """``lhs = value`` as mathtext: a number, a small tensor written out, a larger one by its shape."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        return f"{lhs} = {_number(float(array))}"
+    if array.size <= SHOWN_ENTRIES:
+        return f"{lhs} = {_nested(array)}"
+    shape = r"\times ".join(str(n) for n in array.shape)
+    if np.all(array == array.flat[0]):  # every entry the same: that value times a tensor of ones
+        return rf"{lhs} = {_number(float(array.flat[0]))}\cdot\mathbf{{1}}_{{{shape}}}"
+    return rf"{lhs} \in \mathbb{{R}}^{{{shape}}}"
+
+
+def _nested(array: np.ndarray) -> str:
+    if array.ndim == 0:
+        return _number(float(array))
+    return "[" + ",".join(_nested(part) for part in array) + "]"
+
+
+def operation_label(fn: object) -> str:
+    """The operation of a backward function: ``MulBackward0`` → ``Mul``; other classes keep their name."""
+    name = type(fn).__name__
+    match = re.fullmatch(r"(\w+?)Backward\d*", name)
+    return match.group(1) if match else name
+
+
+def _backward_functions(root: object) -> list:
+    """Every backward function reachable from ``root``, each after all of its inputs (root last)."""
+    order, seen = [], {id(root)}
+    stack = [(root, iter(root.next_functions))]
+    while stack:  # depth first, without recursion: a recorded graph can be thousands of nodes deep
+        fn, children = stack[-1]
+        for child, _ in children:
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                stack.append((child, iter(child.next_functions)))
+                break
+        else:
+            stack.pop()
+            order.append(fn)
+    return order
+
+
+def _names_of(functions: list, named: dict[str, torch.Tensor]) -> dict[int, str]:
+    """``id(fn)`` → the name of the tensor that ``fn`` belongs to, for the keyword-named tensors."""
+    names: dict[int, str] = {}
+    for name, tensor in named.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{name!r} must be a tensor, not {type(tensor).__name__}")
+        if tensor.grad_fn is not None:
+            owner = [fn for fn in functions if tensor.grad_fn is fn]
+        else:
+            owner = [fn for fn in functions if getattr(fn, "variable", None) is tensor]
+        if not owner:
+            raise ValueError(
+                f"tensor {name!r} is not in the graph behind the output: it does not require grad, "
+                "or the output was not computed from it"
+            )
+        if id(owner[0]) in names:
+            raise ValueError(f"{names[id(owner[0])]!r} and {name!r} name the same node")
+        names[id(owner[0])] = name
+    return names
+
+
+def _fresh(prefix: str, taken: set[str]) -> str:
+    """``t1``, ``t2``, ...: the first name with ``prefix`` that is not taken yet (and take it)."""
+    number = 1
+    while f"{prefix}{number}" in taken:
+        number += 1
+    taken.add(f"{prefix}{number}")
+    return f"{prefix}{number}"
+
+
+def _plain(tensor: torch.Tensor | None) -> object:
+    """A tensor's numbers for a label: a float for a 0-d tensor, else a detached float64 array."""
+    if tensor is None:
+        return None
+    array = tensor.detach().cpu().to(torch.float64).numpy()
+    return float(array) if array.ndim == 0 else array

@@ -25,6 +25,8 @@ import io
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,24 +169,57 @@ def _ask(session: Session, op: str, **fields: object) -> dict:
         raise StudentGone("grade_died") from None
 
 
+MAX_RESTARTS = 2
+
+
 class Judge:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    """Runs one notebook. When the student's process dies or times out, a new one is started and the
+    cells that ran before are run again (without the one that failed), at most ``MAX_RESTARTS`` times,
+    so one endless loop costs that exercise, not every exercise after it."""
+
+    def __init__(self, start: Callable[[], Session]) -> None:
+        self.start = start
+        self.session = start()
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.gone: StudentGone | None = None
         self.student_names: set[str] = set()
+        self.history: list[str] = []  # the cells the current process has run, to replay after a restart
+        self.restarts = 0
+        self.notes: list[str] = []  # what happened outside the tests (a cell that timed out, a crash)
+
+    def _lost(self, gone: StudentGone) -> None:
+        """The student's process is gone: start another and bring it to where this one was."""
+        self.gone = gone
+        self.session.close()
+        if self.restarts >= MAX_RESTARTS:
+            return
+        self.restarts += 1
+        try:
+            self.session = self.start()
+            for code in self.history:
+                _ask(self.session, "run", code=code)
+        except (StudentGone, WorkerDied, WorkerTimeout, OSError):
+            return
+        self.gone = None
+
+    def close(self) -> None:
+        self.session.close()
 
     def run_student(self, cell) -> None:
         """Run a cell in the sandbox and keep its outputs in the notebook."""
         cell.outputs = []
         if self.gone is not None:
+            cell.outputs = [_error("StudentGone", render(self.gone.key, **self.gone.params))]
             return
         try:
             reply = _ask(self.session, "run", code=cell.source)
         except StudentGone as gone:
-            self.gone = gone
             cell.outputs = [_error("StudentGone", render(gone.key, **gone.params))]
+            where = nbgrader_meta(cell).get("grade_id") or cell.source.strip().splitlines()[0][:60]
+            self.notes.append(render("grade_cell_lost", cell=where) + "\n" + render(gone.key, **gone.params))
+            self._lost(gone)
             return
+        self.history.append(cell.source)
         for out in reply.get("outputs", [])[:30]:
             if isinstance(out, dict) and out.get("output_type") in ("stream", "display_data"):
                 cell.outputs.append(_clean_output(out))
@@ -238,8 +273,9 @@ class Judge:
                     exec(compile(hidden, f"<hidden test {grade_id}>", "exec"), self.namespace)  # noqa: S102
             result.passed = True
         except StudentGone as gone:
-            self.gone = gone
             result.messages.append(render(gone.key, **gone.params))
+            if self.gone is None:
+                self._lost(gone)
         except wire.RemoteError as error:
             result.messages.append(
                 render("grade_student_error", ename=error.ename, evalue=error.evalue[:500])
@@ -282,20 +318,28 @@ def _error(ename: str, evalue: str) -> dict:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": evalue.splitlines()}
 
 
-def run_notebook(nb, session: Session) -> list[CellResult]:
-    """Grade ``nb`` (in place: outputs and verdicts written into its cells); the test cells' results."""
-    judge = Judge(session)
+def run_notebook(nb, start: Callable[[], Session], notes: list[str] | None = None) -> list[CellResult]:
+    """Grade ``nb`` (in place: outputs and verdicts written into its cells); the test cells' results.
+
+    ``start`` makes a new worker session (called again after a crash or timeout); what happened outside
+    the tests is appended to ``notes``."""
+    judge = Judge(start)
     results = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.execution_count = None
-        if is_test(cell):
-            results.append(judge.run_test(cell))
-        elif is_instructor(cell):
-            judge.run_instructor(cell)
-        else:
-            judge.run_student(cell)
+    try:
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            cell.execution_count = None
+            if is_test(cell):
+                results.append(judge.run_test(cell))
+            elif is_instructor(cell):
+                judge.run_instructor(cell)
+            else:
+                judge.run_student(cell)
+    finally:
+        judge.close()
+        if notes is not None:
+            notes.extend(judge.notes)
     return results
 
 
@@ -340,11 +384,14 @@ def grade_task(task: dict) -> dict:
                 target.write_bytes(data)
         for name, nb_dict in task["notebooks"].items():
             nb = Node.wrap(nb_dict)
+            started = time.monotonic()
+
+            def start(started: float = started) -> Session:
+                slot = os.getpid() % 4000
+                return Session(folder, limits=limits, sandbox=task["sandbox"], slot=slot, started=started)
+
             try:
-                with Session(
-                    folder, limits=limits, sandbox=task["sandbox"], slot=os.getpid() % 4000
-                ) as session:
-                    cells = [c.as_dict() for c in run_notebook(nb, session)]
+                cells = [c.as_dict() for c in run_notebook(nb, start, out["notes"])]
             except (WorkerDied, WorkerTimeout, SandboxUnavailable, OSError) as error:
                 message = render("grade_died") + f"\n({type(error).__name__}: {error})"
                 cells = []

@@ -172,13 +172,20 @@ class Session:
     """One worker for one submission: start, send requests, kill."""
 
     def __init__(
-        self, submission_dir: Path, *, limits: Limits, sandbox: bool, slot: int = 0, in_place: bool = False
+        self,
+        submission_dir: Path,
+        *,
+        limits: Limits,
+        sandbox: bool,
+        slot: int = 0,
+        in_place: bool = False,
+        started: float | None = None,
     ) -> None:
         """``in_place`` (only without a sandbox): run in ``submission_dir`` itself, copying nothing; for a
         student checking their own notebook where it is."""
         self.limits = limits
         self.sandbox = sandbox
-        self.started = time.monotonic()
+        self.started = started if started is not None else time.monotonic()  # the notebook's clock
         self._next = 0
         self.job_dir = Path(tempfile.mkdtemp(prefix="course-grade-"))
         os.chmod(self.job_dir, 0o755)
@@ -213,7 +220,7 @@ class Session:
             workdir = Path(submission_dir).resolve() if in_place else self.job_dir / "work"
             if not in_place:
                 shutil.copytree(files, workdir)
-            env["HOME"] = str(workdir)
+            env["HOME"] = str(self.job_dir)  # IPython and matplotlib write their settings there, not here
             env["MPLCONFIGDIR"] = str(self.job_dir / "mpl")
             env["COURSE_WORKDIR"] = str(workdir)
             command, cwd = worker, str(workdir)
@@ -227,7 +234,11 @@ class Session:
             preexec_fn=_limit(limits, sandbox),
         )
         self._buffer = b""
-        hello = self._read(limits.cell_seconds * 2)
+        try:
+            hello = self._read(limits.cell_seconds * 2)
+        except (WorkerDied, WorkerTimeout):
+            self.close()
+            raise
         if hello.get("op") != "ready":
             self.kill()
             raise WorkerDied("the worker did not start")

@@ -58,8 +58,8 @@ def check(path: Path, lang: str | None = None, limits: Limits | None = None) -> 
     }
     if not points:
         raise CourseError("check_no_tests", path=str(path))
-    with Session(path.parent, limits=limits or Limits(), sandbox=False, in_place=True) as session:
-        results = run_notebook(nb, session)
+    limits = limits or Limits()
+    results = run_notebook(nb, lambda: Session(path.parent, limits=limits, sandbox=False, in_place=True))
     rows = [
         Row(
             r.grade_id,

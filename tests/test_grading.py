@@ -216,6 +216,19 @@ for _ in range(2000):
     children += 1
 print("FORKED", children)
 """
+    # every answer kills its process when called: restarts are bounded, and the run still ends
+    dying = {
+        gid: f"import os\ndef {gid}(*args, **kwargs):\n    os._exit(1)"
+        for gid in [
+            "add_gate_backward",
+            "mul_gate_backward",
+            "max_gate_backward",
+            "neuron_forward_backward",
+            "chain_forward_backward",
+            "fork_forward_backward",
+            "sigmoid_neuron_forward_backward",
+        ]
+    }
     return {
         "honest": (student(), FULL),
         "blank": (student("none"), 0.0),
@@ -234,8 +247,18 @@ print("FORKED", children)
         "input_transformer": (student("none", before={"add_gate_backward": transformer}), 0.0),
         "always_equal": (student("none", before={"test_sigmoid_neuron_forward_backward": always_equal}), 0.0),
         "patches_checker": (student("none", before={"add_gate_backward": patches}), 0.0),
-        "os_exit": (student(change={"mul_gate_backward": "import os\nos._exit(3)"}), 1.0),
-        "endless_loop": (student(change={"mul_gate_backward": "while True:\n    pass"}), 1.0),
+        # the process is restarted after the crash or the timeout: only that exercise is lost
+        "os_exit": (student(change={"mul_gate_backward": "import os\nos._exit(3)"}), FULL - 1),
+        "endless_loop": (student(change={"mul_gate_backward": "while True:\n    pass"}), FULL - 1),
+        "loops_when_called": (
+            student(
+                change={
+                    "chain_forward_backward": "def chain_forward_backward(x):\n    while True:\n        pass"
+                }
+            ),
+            FULL - 2,
+        ),
+        "dies_every_time": (student(change=dying), 0.0),
         "memory_bomb": (student(before={"mul_gate_backward": "hog = bytearray(16 * 1024 ** 3)"}), FULL),
         "fork_bomb": (student(before={"mul_gate_backward": fork_bomb}), FULL),
         "huge_output": (student(before={"mul_gate_backward": "print('x' * 50_000_000)"}), FULL),
@@ -367,6 +390,8 @@ def test_the_run_completes_and_grades_everyone(graded_class):
         "patches_checker",
         "os_exit",
         "endless_loop",
+        "loops_when_called",
+        "dies_every_time",
         "memory_bomb",
         "fork_bomb",
         "huge_output",

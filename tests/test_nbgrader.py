@@ -56,6 +56,27 @@ def scores(course_dir: Path, assignment: str) -> dict[str, tuple[float, float]]:
         return {s.student.id: (s.score, s.max_score) for s in gb.assignment_submissions(assignment)}
 
 
+def awaiting_manual_grade(course_dir: Path, assignment: str) -> dict[str, bool]:
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+        return {s.student.id: s.needs_manual_grade for s in gb.assignment_submissions(assignment)}
+
+
+def points(assignment: str) -> tuple[float, float]:
+    """(all points, autograded points) of an assignment's grade cells, read from the source notebooks.
+
+    A grade cell of type code is a test that autograde scores; a grade cell of type markdown is a written
+    answer that autograde leaves to the instructor (it scores it 0 only when it is left blank).
+    """
+    total = auto = 0.0
+    for path in (COURSE.source / assignment).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                total += meta.get("points", 0)
+                auto += meta.get("points", 0) if cell.cell_type == "code" else 0
+    return total, auto
+
+
 @pytest.fixture(scope="module")
 def class_dir(tmp_path_factory):
     """A fresh instructor's course folder: config and sources copied, assignments generated (gradebook)."""
@@ -117,11 +138,15 @@ def graded(class_dir):
 
 
 def test_solutions_get_full_marks_and_blank_releases_zero(graded):
+    """Sources earn every autograded point, and a written answer waits for the instructor; blanks earn 0."""
     for assignment in COURSE.assignments():
+        total, auto = points(assignment)
         got = scores(graded, assignment)
         score, maximum = got["solution"]
-        assert maximum > 0 and score == maximum
+        assert maximum == total > 0 and score == auto > 0
         assert got["blank"] == (0.0, maximum)
+        pending = awaiting_manual_grade(graded, assignment)
+        assert pending["solution"] == (auto < total) and not pending["blank"]
 
 
 def test_feedback_and_export_close_the_cycle(graded):
