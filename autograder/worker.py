@@ -6,7 +6,8 @@ student's own ``print``, ``input`` and C-level writes go to IPython's capture or
 
 Requests (one JSON object per line, each with an ``id`` echoed in the reply):
 
-- ``run``: execute a cell's code in an IPython shell; reply with its captured outputs and error, if any.
+- ``run``: execute a cell's code (plain Python, or through IPython when it uses IPython syntax); reply
+  with its captured outputs and error, if any.
 - ``describe``: for some names, whether the student's namespace holds them, and whether they are callable.
 - ``get``: a value from the namespace, as plain data (:func:`autograder.wire.encode`).
 - ``call``: call a function from the namespace with plain-data arguments; reply with the result and the
@@ -17,7 +18,11 @@ Nothing here decides a grade: the grader judges the replies outside this process
 
 from __future__ import annotations
 
+import ast
+import builtins
+import io
 import os
+import re
 import sys
 
 OUTPUT_LIMIT = 64 * 1024  # characters of text kept per cell and stream
@@ -38,20 +43,79 @@ def _clip(text: str) -> str:
     return text[:OUTPUT_LIMIT] + f"\n… [{len(text) - OUTPUT_LIMIT} characters cut]\n"
 
 
+_IPYTHON_SYNTAX = re.compile(r"^\s*[%!]|\?\s*$|get_ipython|^\s*\w+\s*=\s*[%!]", re.M)
+
+
+class _Capped(io.StringIO):
+    """A stream that keeps at most OUTPUT_LIMIT characters (a cell may print gigabytes)."""
+
+    def write(self, text: str) -> int:
+        room = OUTPUT_LIMIT + 1 - self.tell()
+        if room > 0:
+            super().write(str(text)[:room])
+        return len(text)
+
+
 class Worker:
-    def __init__(self, shell) -> None:
-        self.shell = shell
+    """Cells run as plain Python in one namespace; a cell with IPython syntax (magics, ``!``, ``?``,
+    ``get_ipython``) goes through an IPython shell on the same namespace, created only then, since
+    starting IPython costs a noticeable share of a short notebook's run."""
+
+    def __init__(self) -> None:
+        self.ns: dict = {"__name__": "__main__", "__builtins__": builtins}
+        self._shell = None
 
     @property
-    def ns(self) -> dict:
-        return self.shell.user_ns
+    def shell(self):
+        if self._shell is None:
+            from IPython.core.interactiveshell import InteractiveShell
+
+            self._shell = InteractiveShell.instance(colors="nocolor", user_ns=self.ns)
+            self._shell.showtraceback = lambda *a, **k: None  # errors go in the reply, not printed
+        return self._shell
 
     def run(self, request: dict) -> dict:
+        code = str(request.get("code", ""))
+        if _IPYTHON_SYNTAX.search(code):
+            return self._run_ipython(code)
+        stdout, stderr = _Capped(), _Capped()
+        error, shown = None, None
+        old = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = stdout, stderr
+        try:
+            tree = ast.parse(code)
+            last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+            exec(compile(tree, "<cell>", "exec"), self.ns)  # noqa: S102 - the student's own code
+            if last is not None:
+                value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), self.ns)  # noqa: S307
+                if value is not None:
+                    self.ns["_"] = value
+                    shown = _text(repr(value), OUTPUT_LIMIT)
+        except BaseException as caught:  # noqa: BLE001 - SystemExit too: the reply reports it
+            if isinstance(caught, KeyboardInterrupt):
+                raise
+            error = caught
+        finally:
+            sys.stdout, sys.stderr = old
+        outputs = []
+        for name, stream in (("stdout", stdout), ("stderr", stderr)):
+            if stream.tell():
+                outputs.append({"output_type": "stream", "name": name, "text": _clip(stream.getvalue())})
+        if shown is not None:
+            outputs.append(
+                {"output_type": "display_data", "data": {"text/plain": _clip(shown)}, "metadata": {}}
+            )
+        reply: dict = {"outputs": outputs}
+        if error is not None:
+            reply["error"] = {"ename": _text(type(error).__name__, 200), "evalue": _text(error)}
+        return reply
+
+    def _run_ipython(self, code: str) -> dict:
         from IPython.utils.capture import capture_output
 
-        code = str(request.get("code", ""))
+        shell = self.shell
         with capture_output(display=True) as captured:
-            result = self.shell.run_cell(code, store_history=True, silent=False)
+            result = shell.run_cell(code, store_history=True, silent=False)
         outputs = []
         for name, text in (("stdout", captured.stdout), ("stderr", captured.stderr)):
             if text:
@@ -98,15 +162,16 @@ class Worker:
             return {"error": {"ename": "NameError", "evalue": f"name '{name}' is not defined"}}
         args = [decode(a) for a in request.get("args", [])]
         kwargs = {str(k): decode(v) for k, v in request.get("kwargs", {}).items()}
-        from IPython.utils.capture import capture_output
-
+        old = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Capped(), _Capped()  # what a function prints is not the answer
         try:
-            with capture_output(display=False):
-                result = self.ns[name](*args, **kwargs)
+            result = self.ns[name](*args, **kwargs)
         except BaseException as error:  # noqa: BLE001 - the student's error is the reply, whatever it is
             if isinstance(error, KeyboardInterrupt):
                 raise
             return {"error": {"ename": _text(type(error).__name__, 200), "evalue": _text(error)}}
+        finally:
+            sys.stdout, sys.stderr = old
         after = []
         for arg in args:
             if type(arg).__module__.startswith("torch") and hasattr(arg, "grad"):
@@ -127,13 +192,9 @@ def main() -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
-    from IPython.core.interactiveshell import InteractiveShell
-
     from .wire import dumps, loads
 
-    shell = InteractiveShell.instance(colors="nocolor")
-    shell.showtraceback = lambda *a, **k: None  # errors are reported in the reply, not printed
-    worker = Worker(shell)
+    worker = Worker()
 
     def send(message: dict) -> None:
         protocol_out.write(dumps(message).encode() + b"\n")
