@@ -307,6 +307,7 @@ def returned(result: object, *names: str) -> tuple:
     ``a, b = returned(f(x), "a", "b")`` fails with a bilingual message instead of an unpacking error
     when the function returned None or the wrong number of values.
     """
+    __tracebackhide__ = True
     listed = ", ".join(names)
     if result is None:
         raise CheckFailed("\n" + render("returned_none", expected=len(names), names=listed))
@@ -318,20 +319,26 @@ def returned(result: object, *names: str) -> tuple:
     return values
 
 
-def _assert(report: Report) -> Report:
+def _assert(report: Report) -> None:
+    __tracebackhide__ = True  # IPython and pytest show the student the message, not the checker's frames
     if not report.ok:
         raise CheckFailed("\n" + report.message())
     print(report.message())
-    return report
 
 
-def assert_value(given: object, expected: object, name: str = "value", **tolerances: float) -> Report:
-    """``check_value``, printing the pass message or raising ``CheckFailed`` with the diagnosis."""
-    return _assert(check_value(given, expected, name, **tolerances))
+def assert_value(given: object, expected: object, name: str = "value", **tolerances: float) -> None:
+    """``check_value``, printing the pass message or raising ``CheckFailed`` with the diagnosis.
+
+    Returns None, so that a test cell ending in this call does not show the report a second time."""
+    __tracebackhide__ = True
+    _assert(check_value(given, expected, name, **tolerances))
 
 
 def assert_gradient(
     given: object, f: Callable[..., torch.Tensor], *inputs: object, **options: object
-) -> Report:
-    """``check_gradient``, printing the pass message or raising ``CheckFailed`` with the diagnosis."""
-    return _assert(check_gradient(given, f, *inputs, **options))
+) -> None:
+    """``check_gradient``, printing the pass message or raising ``CheckFailed`` with the diagnosis.
+
+    Returns None, so that a test cell ending in this call does not show the report a second time."""
+    __tracebackhide__ = True
+    _assert(check_gradient(given, f, *inputs, **options))

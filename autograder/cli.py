@@ -65,6 +65,9 @@ def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={args.port}",
         "--LabApp.default_url=/lab/tree/notebooks",
+        # the course stays on 127.0.0.1: no news feed, no update check against PyPI
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI machines often run as root
@@ -72,7 +75,8 @@ def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
     if args.lang:
         env["COURSE_LANG"] = args.lang  # kernels inherit it: the checker then speaks one language
     try:
-        return subprocess.call([*command, *extra], env=env)
+        # from the course folder, so that nbgrader's extension finds nbgrader_config.py
+        return subprocess.call([*command, *extra], env=env, cwd=course.root)
     except KeyboardInterrupt:
         return 0
 

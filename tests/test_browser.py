@@ -1,0 +1,651 @@
+"""A real browser uses the course as a student does: Debian's headless Chromium, driven by Selenium.
+
+`course lab` serves a scratch copy of the course on 127.0.0.1. The browser
+
+- opens the Korean lecture of unit 1 and runs every cell from the Run menu: every code cell runs, no cell
+  shows an error or anything on stderr, every figure and formula is rendered and the page is in Korean;
+- types the right answer to the first exercise of the released assignment into its editor and runs the
+  visible test (the checker's pass message), then a wrong one (its diagnosis, in Korean and in English);
+- uses nbgrader's JupyterLab extension: the Validate button (success on a solved notebook, the bilingual
+  diagnosis on a wrong one) and the Assignment List (a released assignment is fetched and submitted).
+
+Screenshots, the server's log and the browser console go to test-artifacts/browser/.
+Run these tests alone with `python -m pytest -m browser`; CI installs Chromium and ChromeDriver (.ci/run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.checker import ATOL, RTOL
+from autograder.messages import render
+from autograder.plotting import korean_font_path
+from tests.conftest import ROOT, copy_course
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import (
+        StaleElementReferenceException,
+        TimeoutException,
+        WebDriverException,
+    )
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.remote.webelement import WebElement
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:  # reported by the `browser` fixture, with the fix
+    webdriver = None
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+INSTALL = (
+    "install Debian's Chromium and its driver: `sudo apt-get install chromium chromium-driver` "
+    "(.ci/run does it on a fresh machine)"
+)
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+WAIT = 60  # seconds for the page to react
+KERNEL_WAIT = 180  # seconds for work done by a kernel (the machine may be shared and slow)
+
+LECTURE = "notebooks/ko/unit01_computation_graphs.ipynb"
+ASSIGNMENT = "release/unit01/exercises.ipynb"
+SOURCE = "source/unit01/exercises.ipynb"
+EXERCISE = "add_gate_backward"  # the first exercise: z = x + y, test point x = 2, y = -3, upstream 1.5
+UPSTREAM = 1.5
+PANEL = "#jp-main-dock-panel .jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in the current tab
+NUMBERED = re.compile(r"\[\d+\]:")
+MATH = re.compile(r"\$\$.+?\$\$|\$[^$]+?\$", re.S)
+IMAGE = re.compile(r"!\[[^\]]*\]\([^)]+\)|<img\b")
+
+
+# ----------------------------------------------------------------------------------- the course server
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    course: Path
+    exchange: Path
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_server(server: subprocess.Popen, url: str, token: str, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(f"{url}/api/status", headers={"Authorization": f"token {token}"})
+            with urllib.request.urlopen(request, timeout=2):
+                return
+        except OSError:
+            if server.poll() is not None:
+                pytest.fail(f"`course lab` exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+            time.sleep(0.25)
+    pytest.fail(f"JupyterLab did not answer on {url} within 120 s:\n{log.read_text()[-3000:]}")
+
+
+def stop_server(server: subprocess.Popen, url: str, token: str) -> None:
+    """Shut JupyterLab down (it stops its kernels), then end the whole process group."""
+    try:
+        request = urllib.request.Request(
+            f"{url}/api/shutdown", method="POST", headers={"Authorization": f"token {token}"}
+        )
+        urllib.request.urlopen(request, timeout=5).close()
+        server.wait(timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Iterator[Lab]:
+    """`course lab` on a scratch copy of the course, with a released assignment in an nbgrader exchange.
+
+    Every file JupyterLab, nbgrader and IPython write (settings, workspaces, runtime, the exchange,
+    fetched and submitted work) stays in temporary folders: the course in the repository is not touched.
+    """
+    base = tmp_path_factory.mktemp("browser")
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":  # once per run: no stale screenshots
+        shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    course = copy_course(base / "course").root
+    home, exchange = base / "home", base / "exchange"
+    exchange.mkdir()
+    # Students see the checker in both languages unless they choose one: keep the default here.
+    env = {key: value for key, value in os.environ.items() if key != "COURSE_LANG"}
+    env |= {
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "lab-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "lab-workspaces"),
+        "IPYTHONDIR": str(home / "ipython"),
+    }
+    # No "official Jupyter news?" prompt over the notebook, no update check.
+    notification = home / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    # Where a class's nbgrader exchange would be (nbgrader reads it from the Jupyter config folder).
+    (home / "config").mkdir()
+    (home / "config" / "nbgrader_config.py").write_text(f"c.Exchange.root = {str(exchange)!r}\n")
+
+    port, token = free_port(), "browser-test-token"
+    url = f"http://127.0.0.1:{port}"
+    log = base / "jupyterlab.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "autograder.cli",
+                "lab",
+                "--port",
+                str(port),
+                "--no-browser",
+                f"--IdentityProvider.token={token}",
+                # nothing outside 127.0.0.1: no news feed, no version check against PyPI
+                "--LabApp.news_url=None",
+                "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+            ],
+            cwd=course,  # `course lab` is run in the course folder, where nbgrader finds its config
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        # The instructor releases unit01 into the exchange (real nbgrader) while JupyterLab starts.
+        for command in (["db", "assignment", "add", "unit01"], ["release_assignment", "unit01"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "nbgrader", *command],
+                cwd=course,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+        wait_for_server(server, url, token, log)
+        yield Lab(url, token, course, exchange, log)
+    finally:
+        stop_server(server, url, token)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        shutil.copyfile(log, ARTIFACTS / (f"jupyterlab-{worker}.log" if worker else "jupyterlab.log"))
+
+
+# ------------------------------------------------------------------------------------------ the browser
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium from Debian's packages; it reaches nothing but 127.0.0.1."""
+    if webdriver is None:
+        pytest.fail('selenium is not installed: python -m pip install -e ".[test]"')
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} missing: {INSTALL}")
+    base = tmp_path_factory.mktemp("chromium")
+    # Korean text needs a Korean font; the course's own NanumGothic (from PyPI) serves, no system font needed.
+    fonts = base / "fonts.conf"
+    fonts.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+        f"  <dir>{korean_font_path().parent}</dir>\n"
+        f"  <cachedir>{base / 'fontconfig-cache'}</cachedir>\n</fontconfig>\n"
+    )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # any other host fails to resolve
+        f"--user-data-dir={base / 'profile'}",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # An explicit driver path: Selenium Manager (which downloads drivers) is never run.
+    service = Service(str(CHROMEDRIVER), env={**os.environ, "FONTCONFIG_FILE": str(fonts)})
+    try:
+        browser = webdriver.Chrome(service=service, options=options)
+    except WebDriverException as error:
+        pytest.fail(f"Chromium did not start through ChromeDriver ({error.msg}); {INSTALL}")
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+class Page:
+    """The browser on JupyterLab: real clicks and keystrokes to act, the DOM to read what is shown."""
+
+    workspaces = 0  # each page opened gets a new, empty JupyterLab workspace
+
+    def __init__(self, driver: webdriver.Chrome, lab: Lab) -> None:
+        self.driver, self.lab = driver, lab
+
+    def wait(self, condition, message: str, timeout: float = WAIT, state=None):
+        """Wait until ``condition()`` is true; else fail saying ``message`` and, if given, ``state()``."""
+        try:
+            return WebDriverWait(
+                self.driver, timeout, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException]
+            ).until(lambda _: condition(), message=message)
+        except TimeoutException as error:
+            seen = f"; the page shows {state()}" if state else ""
+            raise AssertionError(f"not done after {timeout} s: {message}{seen}") from error
+
+    def shot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def js(self, script: str, *args):
+        return self.driver.execute_script(script, *args)
+
+    def scroll(self, element: WebElement) -> None:
+        self.js("arguments[0].scrollIntoView({block: 'center'})", element)
+
+    # ------------------------------------------------------------------------------------ navigating
+
+    def open(self, path: str = "") -> None:
+        """Open JupyterLab on ``path`` (a notebook) in a workspace of its own: no tabs left by other tests."""
+        Page.workspaces += 1
+        where = f"/lab/workspaces/test{Page.workspaces}" + (f"/tree/{path}" if path else "")
+        self.driver.get(f"{self.lab.url}{where}?token={self.lab.token}")
+        self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-item"), "JupyterLab loads")
+
+    def open_notebook(self, path: str) -> list[WebElement]:
+        """Open a notebook of the course; its cells, once every one of them is on the page."""
+        count = len(nbformat.read(self.lab.course / path, as_version=4).cells)
+        self.open(path)
+        self.wait(lambda: len(self.cells()) == count, f"{path} shows its {count} cells")
+        return self.cells()
+
+    def cells(self) -> list[WebElement]:
+        return self.driver.find_elements(By.CSS_SELECTOR, f"{PANEL} .jp-Cell")
+
+    def menu(self, label: str, command: str) -> None:
+        """Click ``label`` in the menu bar, then the menu item that runs ``command``."""
+        self.click(f"//div[contains(@class, 'lm-MenuBar-itemLabel') and text()='{label}']", f"menu {label}")
+        self.click(f"//li[contains(@class, 'lm-Menu-item') and @data-command='{command}']", command)
+
+    def toolbar_button(self, label: str) -> WebElement:
+        """The button labelled ``label`` in the current notebook's toolbar."""
+        css = f"{PANEL} .jp-Toolbar .jp-ToolbarButtonComponent"
+        found = self.wait(
+            lambda: [
+                b
+                for b in self.driver.find_elements(By.CSS_SELECTOR, css)
+                if b.get_attribute("textContent").strip() == label
+            ],
+            f"the notebook toolbar has a {label} button",
+        )
+        return found[0]
+
+    def click(self, xpath: str, what: str) -> None:
+        """Click the element at ``xpath`` once it is shown and enabled (lists redraw themselves meanwhile)."""
+
+        def clicked() -> bool:
+            found = [
+                e for e in self.driver.find_elements(By.XPATH, xpath) if e.is_displayed() and e.is_enabled()
+            ]
+            if found:
+                found[0].click()
+            return bool(found)
+
+        self.wait(clicked, f"{what} can be clicked")
+
+    def texts(self, css: str) -> list[str]:
+        """The text of every element matching ``css``, read at one moment."""
+        return self.js(
+            "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.textContent)", css
+        )
+
+    def dialog(self) -> WebElement:
+        found = self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog"), "a dialog opens")
+        return found[0]
+
+    # ---------------------------------------------------------------------------------------- cells
+
+    def kernel_status(self) -> str:
+        """The notebook toolbar's kernel indicator: idle, busy, ..."""
+        return self.js(
+            f"return document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator')?.dataset.status"
+        )
+
+    def prompt(self, cell: WebElement) -> str:
+        return self.js("return arguments[0].querySelector('.jp-InputPrompt').textContent.trim()", cell)
+
+    def prompts(self) -> list[str]:
+        return self.js(
+            f"return Array.from(document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt'))"
+            ".map(p => p.textContent.trim())"
+        )
+
+    def editor_text(self, cell: WebElement) -> str:
+        return self.js(
+            "return Array.from(arguments[0].querySelectorAll('.cm-content .cm-line'))"
+            ".map(line => line.textContent).join('\\n')",
+            cell,
+        )
+
+    def outputs(self, cell: WebElement | None = None) -> list[tuple[str, str]]:
+        """(MIME type, text) of every output shown, in ``cell`` or in the whole notebook."""
+        return self.js(
+            "const root = arguments[0] || document.querySelector(arguments[1]);"
+            "return Array.from(root.querySelectorAll('.jp-OutputArea-output'))"
+            ".map(o => [o.getAttribute('data-mime-type'), o.textContent]);",
+            cell,
+            PANEL,
+        )
+
+    def run_cell(self, cell: WebElement) -> None:
+        """Select ``cell`` by its prompt and run it with Ctrl+Enter; wait for its new execution count."""
+        before = self.prompt(cell)
+        self.scroll(cell)
+        cell.find_element(By.CSS_SELECTOR, ".jp-InputPrompt").click()
+        ActionChains(self.driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
+        self.wait(
+            lambda: NUMBERED.fullmatch(self.prompt(cell)) and self.prompt(cell) != before,
+            f"the cell runs (its prompt was {before})",
+            KERNEL_WAIT,
+        )
+
+    def type_into(self, cell: WebElement, text: str) -> None:
+        """Replace the code in ``cell`` by typing ``text`` into its editor, key by key."""
+        self.scroll(cell)
+        cell.find_element(By.CSS_SELECTOR, ".cm-content").click()
+        keys = ActionChains(self.driver)
+        keys.key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL).send_keys(Keys.DELETE).perform()
+        for number, line in enumerate(text.split("\n")):
+            keys = ActionChains(self.driver)
+            if number:
+                # Enter makes the editor indent the new line; select that indentation so that the typed
+                # line, with its own indentation, replaces it.
+                keys.send_keys(Keys.ENTER).key_down(Keys.SHIFT).send_keys(Keys.HOME).key_up(Keys.SHIFT)
+            if line:
+                keys.send_keys(line)
+            keys.perform()
+        typed = "\n".join(line.rstrip() for line in self.editor_text(cell).split("\n"))
+        assert typed == text, f"the editor holds\n{typed}\ninstead of\n{text}"
+
+
+@pytest.fixture()
+def page(driver, lab, request) -> Iterator[Page]:
+    """The browser for one test; a screenshot when the test fails, the console saved either way."""
+    failed = request.session.testsfailed
+    page = Page(driver, lab)
+    yield page
+    if request.session.testsfailed > failed:
+        page.shot(f"FAILED-{request.node.name}")
+    console = driver.get_log("browser")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"console-{request.node.name}.log").write_text(
+        "".join(f"{e['level']} {e['message']}\n" for e in console), encoding="utf-8"
+    )
+    outside = [e["message"] for e in console if "ERR_NAME_NOT_RESOLVED" in e["message"]]
+    assert not outside, f"the page tried to reach a host other than 127.0.0.1: {outside}"
+
+
+# ------------------------------------------------------------------------------------------- notebooks
+
+
+def grade_ids(nb) -> list[str | None]:
+    return [cell.metadata.get("nbgrader", {}).get("grade_id") for cell in nb.cells]
+
+
+def answers(course: Path) -> dict[str, str]:
+    """Each exercise's answer as a student writes it: the source's solution without nbgrader's markers."""
+    source = nbformat.read(course / SOURCE, as_version=4)
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: "\n".join(
+            line
+            for line in cell.source.split("\n")
+            if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+        )
+        for cell in source.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def sign_flipped(answer: str) -> str:
+    """The add gate's answer with both gradients' signs flipped: the mistake the test must diagnose."""
+    wrong = answer.replace("upstream * 1.0", "-upstream * 1.0")
+    assert wrong.count("-upstream") == 2, answer
+    return wrong
+
+
+def diagnosis(lang: str, name: str) -> str:
+    """The checker's message for the sign-flipped add gate at the visible test's point (messages.toml)."""
+    return render(
+        "mismatch_scalar",
+        lang,
+        name=name,
+        expected=UPSTREAM,
+        given=-UPSTREAM,
+        max_error=2 * UPSTREAM,
+        rtol=RTOL,
+        atol=ATOL,
+    )
+
+
+def passed(lang: str, name: str) -> str:
+    return render("passed", lang, name=name, max_error=0.0)
+
+
+def write_answered(course: Path, name: str, wrong_first: bool = False) -> str:
+    """A copy of the release, every exercise answered (the first one wrong if asked); its path."""
+    nb = nbformat.read(course / ASSIGNMENT, as_version=4)
+    solutions = answers(course)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = solutions[grade_id]
+            if wrong_first and grade_id == EXERCISE:
+                cell.source = sign_flipped(cell.source)
+    path = Path(ASSIGNMENT).with_name(name).as_posix()
+    nbformat.write(nb, course / path)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- tests
+
+
+def test_korean_lecture_runs_with_every_figure(page):
+    """Run → Run All Cells on the Korean lecture: no error, every figure and formula shown, Korean text."""
+    nb = nbformat.read(page.lab.course / LECTURE, as_version=4)
+    prose = [cell.source for cell in nb.cells if cell.cell_type == "markdown"]
+    formulas = sum(len(MATH.findall(re.sub(r"`[^`]*`", "", text))) for text in prose)
+    images = sum(len(IMAGE.findall(text)) for text in prose)
+    code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
+
+    page.open_notebook(LECTURE)
+    title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
+    heading = page.wait(
+        lambda: page.js(f"return document.querySelector('{PANEL} .jp-MarkdownOutput h1')?.textContent"),
+        "the lecture's title is rendered",
+    )
+    assert title in heading and re.search("[가-힣]", heading), heading
+    page.shot("unit01-lecture-ko-opened")
+
+    page.menu("Run", "runmenu:run-all")
+
+    def finished() -> bool:  # every cell has run, or an error stopped the run and nothing is left queued
+        prompts = page.prompts()
+        if all(NUMBERED.fullmatch(p) for p in prompts):
+            return True
+        errors = any(mime == "application/vnd.jupyter.stderr" for mime, _ in page.outputs())
+        return errors and "[*]:" not in prompts
+
+    page.wait(finished, "Run All Cells finishes", KERNEL_WAIT, state=page.prompts)
+    page.wait(lambda: page.kernel_status() == "idle", "the kernel is idle", KERNEL_WAIT)
+    outputs = page.outputs()
+    stderr = [text for mime, text in outputs if mime == "application/vnd.jupyter.stderr"]
+    assert not stderr, "a cell shows an error or writes to stderr:\n" + "\n".join(stderr)
+    prompts = page.prompts()
+    assert prompts == [f"[{n}]:" for n in range(1, code_cells + 1)], (
+        f"every code cell runs, in order (a cell left at [ ] follows an error): {prompts}"
+    )
+    shown = "\n".join(text for _, text in outputs)
+    assert "loss = 1.0" in shown and "w.grad = -2.0" in shown, "the seed's loss 1 and ∂loss/∂w = −2"
+
+    # Figures: the markdown's SVG images and any plot a cell draws, each loaded and decoded.
+    pictures = page.driver.find_elements(By.CSS_SELECTOR, f"{PANEL} .jp-Cell img")
+    in_prose = page.driver.find_elements(By.CSS_SELECTOR, f"{PANEL} .jp-MarkdownCell img")
+    assert len(in_prose) == images, f"{images} images in the lecture's markdown, {len(in_prose)} on the page"
+    for picture in pictures:
+        page.scroll(picture)
+        page.wait(lambda p=picture: page.js("return arguments[0].complete", p), "an image finishes loading")
+    broken = [p.get_attribute("src") for p in pictures if not page.js("return arguments[0].naturalWidth", p)]
+    assert not broken, f"images that do not load: {broken}"
+    page.wait(
+        lambda: page.js(f"return document.querySelectorAll('{PANEL} mjx-container').length") == formulas,
+        f"MathJax typesets the lecture's {formulas} formulas",
+    )
+    assert not page.driver.find_elements(By.CSS_SELECTOR, f"{PANEL} mjx-merror"), "a formula fails to typeset"
+
+    page.scroll(in_prose[0])
+    page.shot("unit01-lecture-ko-figure")
+    page.scroll(in_prose[-1])
+    page.shot("unit01-lecture-ko-fork")
+
+
+def test_assignment_checker_passes_then_diagnoses_in_both_languages(page):
+    """A student types the first exercise's answer, runs its test: ✔; then a sign slip: the diagnosis."""
+    release = nbformat.read(page.lab.course / ASSIGNMENT, as_version=4)
+    ids = grade_ids(release)
+    assert "raise NotImplementedError" in release.cells[ids.index(EXERCISE)].source
+    answer = answers(page.lab.course)[EXERCISE]
+
+    cells = page.open_notebook(ASSIGNMENT)
+    setup, solution, test = (cells[ids.index(name)] for name in ("setup", EXERCISE, f"test_{EXERCISE}"))
+    page.wait(lambda: "raise NotImplementedError" in page.editor_text(solution), "the exercise shows a stub")
+    page.run_cell(setup)
+
+    page.type_into(solution, answer)
+    page.run_cell(solution)
+    page.run_cell(test)
+    expected = [passed(lang, name) for name in ("∂L/∂x", "∂L/∂y") for lang in ("ko", "en")]
+    page.wait(
+        lambda: all(line in "\n".join(text for _, text in page.outputs(test)) for line in expected),
+        f"the test cell prints {expected}",
+        state=lambda: page.outputs(test),
+    )
+    assert all(mime != "application/vnd.jupyter.stderr" for mime, _ in page.outputs(test))
+    page.scroll(test)
+    page.shot("unit01-assignment-correct-answer-passes")
+
+    page.type_into(solution, sign_flipped(answer))
+    page.run_cell(solution)
+    page.run_cell(test)
+    expected = [diagnosis(lang, "∂L/∂x") for lang in ("ko", "en")]
+    page.wait(
+        lambda: any(
+            mime == "application/vnd.jupyter.stderr" and all(line in text for line in expected)
+            for mime, text in page.outputs(test)
+        ),
+        f"the test cell fails with the diagnosis {expected}",
+        state=lambda: page.outputs(test),
+    )
+    assert not any("✔" in text for _, text in page.outputs(test)), "no pass message is left over"
+    page.scroll(test)
+    page.shot("unit01-assignment-wrong-sign-diagnosed")
+
+
+def test_nbgrader_validate_button(page):
+    """nbgrader's Validate button (its JupyterLab extension) runs the saved notebook in a kernel."""
+    solved = write_answered(page.lab.course, "exercises-solved.ipynb")
+    page.open_notebook(solved)
+    page.toolbar_button("Validate").click()
+    dialog = page.dialog()
+    page.wait(
+        lambda: "nbgrader-SuccessDialog" in dialog.get_attribute("class"), "validation succeeds", KERNEL_WAIT
+    )
+    assert "Success! Your notebook passes all the tests." in dialog.text
+    page.shot("nbgrader-validate-success")
+    dialog.find_element(By.CSS_SELECTOR, "button.jp-mod-accept").click()
+
+    wrong = write_answered(page.lab.course, "exercises-wrong-sign.ipynb", wrong_first=True)
+    page.open_notebook(wrong)
+    page.toolbar_button("Validate").click()
+    dialog = page.dialog()
+    page.wait(
+        lambda: "nbgrader-ErrorDialog" in dialog.get_attribute("class"), "validation fails", KERNEL_WAIT
+    )
+    message = dialog.find_element(By.ID, "validation-message").get_attribute("textContent")
+    assert "The following cell failed" in message
+    for lang in ("ko", "en"):
+        assert diagnosis(lang, "∂L/∂x") in message, message
+    page.shot("nbgrader-validate-wrong-sign")
+    dialog.find_element(By.CSS_SELECTOR, "button.jp-mod-accept").click()
+
+
+def listed(page: Page, kind: str, text: str = "unit01") -> bool:
+    """Whether the Assignment List's ``kind`` list (released, fetched, submitted) shows ``text``."""
+    return any(text in item for item in page.texts(f"#{kind}_assignments_list .list_item"))
+
+
+def test_nbgrader_assignment_list_fetches_and_submits(page):
+    """nbgrader's Assignment List: the released unit01 is fetched into the course folder, then submitted."""
+    page.open()
+    page.menu("Nbgrader", "nbgrader:open-assignment-list")
+    page.wait(lambda: listed(page, "released"), "unit01 is listed as released")
+    page.shot("nbgrader-assignment-list-released")
+
+    page.click("//*[@id='released_assignments_list']//button[normalize-space(text())='Fetch']", "Fetch")
+    page.wait(lambda: listed(page, "fetched"), "unit01 is listed as downloaded")
+    assert (page.lab.course / "unit01" / "exercises.ipynb").is_file(), "Fetch puts unit01 in the course"
+    page.click(
+        "//*[@id='fetched_assignments_list']//a[contains(@class, 'assignment-notebooks-link')]", "unit01"
+    )
+    page.wait(lambda: listed(page, "fetched", "exercises"), "the downloaded unit01 lists its notebook")
+    page.shot("nbgrader-assignment-list-fetched")
+
+    page.click("//*[@id='fetched_assignments_list']//button[normalize-space(text())='Submit']", "Submit")
+    page.wait(lambda: listed(page, "submitted"), "unit01 is listed as submitted")
+    inbound = page.lab.exchange / "autograd-course" / "inbound"
+    # the list can show "submitted" while nbgrader is still copying the files
+    page.wait(lambda: any(inbound.glob("*+unit01+*/exercises.ipynb")), "the submission reaches the exchange")
+    page.shot("nbgrader-assignment-list-submitted")
