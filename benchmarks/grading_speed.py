@@ -134,7 +134,9 @@ def floor(folder: Path, assignment: str, jobs: int) -> float:
         scripts.append(script)
     start = time.perf_counter()
     with futures.ThreadPoolExecutor(jobs) as pool:
-        run = lambda s: subprocess.run([sys.executable, str(s)], capture_output=True, cwd=s.parent)  # noqa: E731
+        # one thread per process, as the grader's workers use: the fastest way to fill every core
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        run = lambda s: subprocess.run([sys.executable, str(s)], capture_output=True, cwd=s.parent, env=env)  # noqa: E731
         list(pool.map(run, scripts))
     return time.perf_counter() - start
 
