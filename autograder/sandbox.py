@@ -119,14 +119,15 @@ def _bwrap_prefix(exe: str, job_dir: Path, slot: int, tmp_bytes: int = Limits.tm
     for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "localtime"):
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    made: set[Path] = set()
+    # /tmp first: Python itself may live under /tmp (a virtual environment there), bound on top of it
+    args += ["--size", str(tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+    made: set[Path] = {Path("/tmp")}
     for root in _readonly_roots():
         for parent in _ancestors(root):
             if parent not in made and not parent.is_relative_to(Path("/usr")):
                 args += ["--perms", "0755", "--dir", str(parent)]
                 made.add(parent)
         args += ["--ro-bind", str(root), str(root)]
-    args += ["--size", str(tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
     args += ["--ro-bind", str(job_dir), "/submission"]
     if os.geteuid() == 0:
         uid = 61000 + slot
