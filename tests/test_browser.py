@@ -62,6 +62,13 @@ INSTALL = (
     "(.ci/run does it on a fresh machine)"
 )
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
+# `COURSE_SCREENSHOTS=1 python -m pytest -m browser` also refreshes the README's screenshots from the run
+README_SHOTS = {
+    "unit01-lecture-ko-figure": "lecture-ko.png",
+    "unit01-assignment-wrong-sign-diagnosed": "assignment-diagnosis.png",
+    "nbgrader-validate-success": "nbgrader-validate.png",
+}
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 WAIT = 60  # seconds for the page to react
 KERNEL_WAIT = 180  # seconds for work done by a kernel (the machine may be shared and slow)
 
@@ -279,6 +286,9 @@ class Page:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         self.driver.save_screenshot(str(path))
+        if os.environ.get("COURSE_SCREENSHOTS") and name in README_SHOTS:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, SCREENSHOTS / README_SHOTS[name])
         return path
 
     def js(self, script: str, *args):

@@ -152,3 +152,14 @@ def test_readme_start_command_as_written(tmp_path):
     finally:
         os.killpg(shell.pid, signal.SIGTERM)
         shell.wait(timeout=30)
+
+
+def test_readme_images_exist():
+    """Every image the README shows is in the repository (screenshots come from the browser test)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", readme)
+    assert images, "the README shows screenshots"
+    for image in images:
+        path = ROOT / image
+        assert path.is_file(), image
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{image} is not a PNG"
