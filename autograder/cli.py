@@ -129,7 +129,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from .selfcheck import check, table
 
-    rows, lang = check(Path(args.notebook), args.lang)
+    rows, lang = check(Path(args.notebook), args.lang, progress=True)
     print(table(rows, lang))
     return 0 if all(row.passed for row in rows) else 1
 

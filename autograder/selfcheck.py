@@ -38,7 +38,9 @@ def notebook_lang(nb) -> str | None:
     return lang if lang in ("ko", "en") else None
 
 
-def check(path: Path, lang: str | None = None, limits: Limits | None = None) -> tuple[list[Row], str]:
+def check(
+    path: Path, lang: str | None = None, limits: Limits | None = None, progress: bool = False
+) -> tuple[list[Row], str]:
     """Run the notebook at ``path``; one row per autograded test cell, and the language used."""
     path = Path(path)
     if not path.is_file():
@@ -59,6 +61,8 @@ def check(path: Path, lang: str | None = None, limits: Limits | None = None) -> 
     if not points:
         raise CourseError("check_no_tests", path=str(path))
     limits = limits or Limits()
+    if progress:
+        print(render("check_running", path=path.name, count=len(points)), file=sys.stderr, flush=True)
     results = run_notebook(nb, lambda: Session(path.parent, limits=limits, sandbox=False, in_place=True))
     rows = [
         Row(
@@ -93,5 +97,8 @@ def show(path: str | None = None, lang: str | None = None) -> None:
     if not target:
         print(render("check_where"), file=sys.stderr)
         return
-    rows, used = check(Path(target), lang)
+    path = Path(target)
+    if not path.is_file() and (Path.cwd() / path.name).is_file():
+        path = Path.cwd() / path.name  # a path relative to the server's root; the kernel runs beside it
+    rows, used = check(path, lang)
     print(table(rows, used))

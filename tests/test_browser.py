@@ -67,6 +67,7 @@ README_SHOTS = {
     "unit01-lecture-ko-figure": "lecture-ko.png",
     "unit01-assignment-wrong-sign-diagnosed": "assignment-diagnosis.png",
     "nbgrader-validate-success": "nbgrader-validate.png",
+    "self-check-in-notebook": "self-check.png",
 }
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 WAIT = 60  # seconds for the page to react
@@ -630,6 +631,31 @@ def test_nbgrader_validate_button(page):
         assert diagnosis(lang, "∂L/∂x") in message, message
     page.shot("nbgrader-validate-wrong-sign")
     dialog.find_element(By.CSS_SELECTOR, "button.jp-mod-accept").click()
+
+
+def test_self_check_from_inside_the_notebook(page):
+    """``show()`` in a cell runs the saved notebook the grader's way and prints the table of exercises."""
+    wrong = write_answered(page.lab.course, "exercises-self-check.ipynb", wrong_first=True)
+    cells = page.open_notebook(wrong)
+    last = cells[-1]
+    page.scroll(last)
+    last.find_element(By.CSS_SELECTOR, ".jp-InputPrompt").click()
+    ActionChains(page.driver).send_keys(Keys.ESCAPE).send_keys("b").perform()  # a new cell below
+    page.wait(lambda: len(page.cells()) == len(cells) + 1, "a cell is added at the end")
+    new = page.cells()[-1]
+    page.type_into(new, "from autograder.selfcheck import show; show()")
+    page.run_cell(new)
+    page.wait(
+        lambda: "Total: 14 / 15 points" in "\n".join(text for _, text in page.outputs(new)),
+        "the self-check table is printed",
+        KERNEL_WAIT,
+        state=lambda: page.outputs(new),
+    )
+    table = "\n".join(text for _, text in page.outputs(new))
+    assert "✘ test_add_gate_backward" in table and "0/1" in table, table
+    assert "합계: 14 / 15점" in table and "값이 다릅니다" in table and "wrong value" in table, table
+    page.scroll(new)
+    page.shot("self-check-in-notebook")
 
 
 def listed(page: Page, kind: str, text: str = "unit01") -> bool:

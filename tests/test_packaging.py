@@ -163,3 +163,15 @@ def test_readme_images_exist():
         path = ROOT / image
         assert path.is_file(), image
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{image} is not a PNG"
+
+
+def test_lab_without_jupyterlab_says_how_to_install_it():
+    """No JupyterLab: one line in both languages, no traceback (``jupyterlab`` hidden from imports)."""
+    code = (
+        "import sys; sys.modules['jupyterlab'] = None\n"
+        "from autograder.cli import main\n"
+        "sys.exit(main(['lab']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "JupyterLab" in done.stderr and "설치" in done.stderr and "Traceback" not in done.stderr
