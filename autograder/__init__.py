@@ -16,6 +16,7 @@ __all__ = [
     "CheckFailed",
     "Report",
     "Verdict",
+    "assert_by_hand",
     "assert_gradient",
     "assert_value",
     "check_gradient",
@@ -26,6 +27,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .byhand import assert_by_hand
     from .checker import (
         ATOL,
         RTOL,
@@ -42,6 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> object:
+    if name == "assert_by_hand":
+        return importlib.import_module(".byhand", __name__).assert_by_hand
     if name in __all__:
         return getattr(importlib.import_module(".checker", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import wire
+from .byhand import check_sources
 from .messages import render
 from .sandbox import Limits, SandboxUnavailable, Session, WorkerDied, WorkerTimeout
 
@@ -186,6 +187,7 @@ class Judge:
         self.history: list[str] = []  # the cells the current process has run, to replay after a restart
         self.restarts = 0
         self.notes: list[str] = []  # what happened outside the tests (a cell that timed out, a crash)
+        self.student_cells: list[str] = []  # the submitted code of the student's cells, as run
 
     def _lost(self, gone: StudentGone) -> None:
         """The student's process is gone: start another and bring it to where this one was."""
@@ -205,8 +207,20 @@ class Judge:
     def close(self) -> None:
         self.session.close()
 
-    def run_student(self, cell) -> None:
+    def assert_by_hand(self, function: object) -> None:
+        """The trusted ``assert_by_hand``: reads the submitted cells, not the student's process."""
+        name = getattr(function, "__name__", None) or str(function)
+        defined, findings = check_sources(name, self.student_cells)
+        if not defined:
+            raise AssertionError(render("by_hand_missing", name=name))
+        if findings:
+            found = ", ".join(map(str, findings[:5]))
+            raise AssertionError(render("by_hand_autograd", name=name, found=found))
+
+    def run_student(self, cell, instructor: bool = False) -> None:
         """Run a cell in the sandbox and keep its outputs in the notebook."""
+        if not instructor:
+            self.student_cells.append(cell.source)
         cell.outputs = []
         if self.gone is not None:
             cell.outputs = [_error("StudentGone", render(self.gone.key, **self.gone.params))]
@@ -229,7 +243,7 @@ class Judge:
 
     def run_instructor(self, cell) -> None:
         """A locked cell of the instructor's: in the sandbox for the student, and here for the tests."""
-        self.run_student(cell)
+        self.run_student(cell, instructor=True)
         with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
             self._bind_student_names(cell.source)
             exec(compile(cell.source, "<setup>", "exec"), self.namespace)  # noqa: S102 - trusted code
@@ -266,6 +280,7 @@ class Judge:
             if self.gone is not None:
                 raise self.gone
             self._bind_student_names(cell.source)
+            self.namespace["assert_by_hand"] = self.assert_by_hand  # the trusted one, whatever was imported
             with contextlib.redirect_stdout(printed):
                 exec(compile(visible, f"<test {grade_id}>", "exec"), self.namespace)  # noqa: S102
                 stage = "hidden"

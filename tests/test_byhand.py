@@ -1,0 +1,174 @@
+"""By hand means by hand: autograd in a by-hand answer is found in the submitted code, outside the
+student's process, whatever the student's kernel did to itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import nbformat
+import pytest
+
+from autograder.byhand import check_sources
+from autograder.judge import run_notebook
+from autograder.sandbox import Limits, Session
+from tests.conftest import ROOT
+
+BY_HAND = """
+def grad_square(x):
+    # d/dx x^2 = 2x, by hand
+    return 2 * x
+"""
+
+CHEATS = {
+    "backward": """
+import torch
+def grad_square(x):
+    t = torch.tensor(x, requires_grad=True)
+    (t ** 2).backward()
+    return t.grad.item()
+""",
+    "autograd.grad": """
+import torch
+def grad_square(x):
+    t = torch.tensor(x, requires_grad=True)
+    return torch.autograd.grad(t ** 2, t)[0].item()
+""",
+    "torch.func": """
+from torch.func import grad
+import torch
+def grad_square(x):
+    return grad(lambda t: t ** 2)(torch.tensor(x)).item()
+""",
+    "getattr": """
+import torch
+def grad_square(x):
+    t = torch.tensor(x, requires_grad=True)
+    getattr(t ** 2, "back" + "ward")()
+    return getattr(t, "gr" + "ad").item()
+""",
+    "exec": """
+def grad_square(x):
+    scope = {"x": x}
+    code = "import torch\\nt = torch.tensor(x, requires_grad=True)\\n"
+    exec(code + "(t**2).sum().back" "ward()\\nr = t.gr" "ad", scope)
+    return scope["r"].item()
+""",
+    "eval": """
+def grad_square(x):
+    return eval("__import__('torch').func.grad(lambda t: t ** 2)")(__import__('torch').tensor(x)).item()
+""",
+    "__import__": """
+def grad_square(x):
+    torch = __import__("torch")
+    t = torch.tensor(x, requires_grad=True)
+    return torch.autograd.grad(t * t, t)[0].item()
+""",
+}
+
+HELPER_CHEAT = [
+    """
+import torch
+def _derivative(f, x):
+    t = torch.tensor(x, requires_grad=True)
+    f(t).backward()
+    return t.grad.item()
+""",
+    """
+def grad_square(x):
+    return _derivative(lambda t: t ** 2, x)
+""",
+]
+
+
+def test_a_derivation_by_hand_passes():
+    assert check_sources("grad_square", [BY_HAND]) == (True, [])
+
+
+@pytest.mark.parametrize("how", sorted(CHEATS))
+def test_autograd_is_found_however_it_is_reached(how):
+    defined, findings = check_sources("grad_square", [CHEATS[how]])
+    assert defined and findings, how
+
+
+def test_autograd_in_a_helper_is_found_but_not_in_unrelated_cells():
+    defined, findings = check_sources("grad_square", HELPER_CHEAT)
+    assert defined and any(".backward" in str(f) for f in findings)
+    unrelated = [CHEATS["backward"].replace("grad_square", "some_other_exercise"), BY_HAND]
+    assert check_sources("grad_square", unrelated) == (True, [])
+
+
+def test_the_last_definition_is_the_one_judged():
+    assert check_sources("grad_square", [CHEATS["backward"], BY_HAND]) == (True, [])
+    assert check_sources("grad_square", [BY_HAND, CHEATS["backward"]])[1]
+
+
+def test_in_the_kernel_it_warns_at_once(tmp_path):
+    script = tmp_path / "student.py"
+    script.write_text(
+        textwrap.dedent(HELPER_CHEAT[0] + HELPER_CHEAT[1])
+        + "\nfrom autograder import assert_by_hand\n"
+        + "try:\n    assert_by_hand(grad_square)\nexcept AssertionError as e:\n    print('CAUGHT', e)\n"
+        + BY_HAND.replace("grad_square", "honest")
+        + "assert_by_hand(honest)\nprint('HONEST OK')\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "CAUGHT" in done.stdout and ".backward" in done.stdout and "autograd" in done.stdout
+    assert "HONEST OK" in done.stdout
+
+
+def _notebook(answer: str, tamper: str = ""):
+    def marked(cell, **meta):
+        cell.metadata["nbgrader"] = {"schema_version": 3, **meta}
+        return cell
+
+    cells = [
+        marked(
+            nbformat.v4.new_code_cell("from autograder import assert_by_hand, assert_value"),
+            grade_id="setup",
+            locked=True,
+            solution=False,
+            grade=False,
+        ),
+        marked(
+            nbformat.v4.new_code_cell(answer), grade_id="answer", solution=True, grade=False, locked=False
+        ),
+    ]
+    if tamper:
+        cells.append(nbformat.v4.new_code_cell(tamper))
+    cells.append(
+        marked(
+            nbformat.v4.new_code_cell("assert_by_hand(grad_square)\nassert_value(grad_square(3.0), 6.0)"),
+            grade_id="test",
+            solution=False,
+            grade=True,
+            locked=True,
+            points=1,
+        )
+    )
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+TAMPER = """
+import autograder, autograder.byhand as byhand
+byhand.check_sources = lambda *a, **k: (True, [])
+autograder.assert_by_hand = byhand.assert_by_hand = lambda *a, **k: None
+assert_by_hand = lambda *a, **k: None
+"""
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["plain", "tampered-kernel"])
+def test_the_grader_decides_from_the_submitted_cells(tmp_path, tampered):
+    limits = Limits(cell_seconds=60, notebook_seconds=120)
+
+    def start():
+        return Session(tmp_path, limits=limits, sandbox=False)
+
+    cheat = run_notebook(_notebook(CHEATS["backward"], TAMPER if tampered else ""), start)
+    assert not cheat[0].passed
+    message = "\n".join(cheat[0].messages)
+    assert "autograd" in message and "자동 미분" in message and ".backward" in message
+    honest = run_notebook(_notebook(BY_HAND, TAMPER if tampered else ""), start)
+    assert honest[0].passed, honest[0].messages
