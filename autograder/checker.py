@@ -342,3 +342,50 @@ def assert_gradient(
     Returns None, so that a test cell ending in this call does not show the report a second time."""
     __tracebackhide__ = True
     _assert(check_gradient(given, f, *inputs, **options))
+
+
+class Parts:
+    """An exercise with independent parts, each worth a share of the test cell's points.
+
+    ::
+
+        parts = Parts(4, "f", "∂f/∂w", "∂f/∂x", "∂f/∂b")
+        parts.check("f", lambda: assert_value(f, expected_f, "f"))
+        parts.check("∂f/∂w", lambda: assert_gradient(df_dw, lambda w: ..., w))
+        ...
+        parts.score()   # the cell's last line: its value is nbgrader's partial credit
+
+    A part passes when every check of it passes (visible and hidden ones); ``score()`` prints which parts
+    passed and returns ``points × passed / parts``. Only a failed check (an ``AssertionError``) fails a
+    part; any other error still fails the whole cell.
+    """
+
+    def __init__(self, points: float, *names: str) -> None:
+        if not names:
+            raise ValueError("Parts needs the names of its parts")
+        self.points = float(points)
+        self.names = tuple(names)
+        self.failed: dict[str, str] = {}
+
+    def check(self, name: str, test: Callable[[], object]) -> None:
+        if name not in self.names:
+            raise ValueError(f"unknown part {name!r}; the parts are {self.names}")
+        try:
+            test()
+        except AssertionError as failure:
+            self.failed.setdefault(name, str(failure).strip())
+            print(str(failure).strip())
+
+    def score(self) -> float:
+        passed = [n for n in self.names if n not in self.failed]
+        earned = self.points * len(passed) / len(self.names)
+        print(
+            render(
+                "parts_summary",
+                earned=earned,
+                points=self.points,
+                passed=", ".join(passed) or "—",
+                failed=", ".join(n for n in self.names if n in self.failed) or "—",
+            )
+        )
+        return earned

@@ -45,6 +45,7 @@ class CellResult:
     passed: bool
     messages: list[str] = field(default_factory=list)  # the checker's lines, bilingual
     hidden_failed: bool = False
+    score: float | None = None  # partial credit earned, when the cell gives it (else all or nothing)
 
     def as_dict(self) -> dict:
         return {
@@ -52,6 +53,7 @@ class CellResult:
             "passed": self.passed,
             "messages": self.messages,
             "hidden_failed": self.hidden_failed,
+            "score": self.score,
         }
 
 
@@ -272,20 +274,21 @@ class Judge:
 
     def run_test(self, cell) -> CellResult:
         grade_id = nbgrader_meta(cell).get("grade_id", "?")
-        visible, hidden = split_hidden(cell.source)
+        points = float(nbgrader_meta(cell).get("points", 0) or 0)
         printed = io.StringIO()
         result = CellResult(grade_id, passed=False)
-        stage = "visible"
+        stage, value = "visible", None
         try:
             if self.gone is not None:
                 raise self.gone
             self._bind_student_names(cell.source)
             self.namespace["assert_by_hand"] = self.assert_by_hand  # the trusted one, whatever was imported
+            parts = segments(cell.source)
             with contextlib.redirect_stdout(printed):
-                exec(compile(visible, f"<test {grade_id}>", "exec"), self.namespace)  # noqa: S102
-                stage = "hidden"
-                if hidden.strip():
-                    exec(compile(hidden, f"<hidden test {grade_id}>", "exec"), self.namespace)  # noqa: S102
+                for number, (hidden, code) in enumerate(parts):
+                    stage = "hidden" if hidden else "visible"
+                    label = f"<{'hidden ' if hidden else ''}test {grade_id}>"
+                    value = _run_code(code, self.namespace, label, last=number == len(parts) - 1)
             result.passed = True
         except StudentGone as gone:
             result.messages.append(render(gone.key, **gone.params))
@@ -315,9 +318,47 @@ class Judge:
             cell.outputs = [
                 {"output_type": "stream", "name": "stdout", "text": "\n".join(lines[-40:]) + "\n"}
             ]
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                # a number as the cell's value is nbgrader's partial credit (Parts.score() returns it)
+                result.score = min(max(float(value), 0.0), points)
+                result.passed = result.score >= points
+                cell.outputs.append(
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": None,
+                        "data": {"text/plain": repr(result.score)},
+                        "metadata": {},
+                    }
+                )
         else:
             cell.outputs = [_error("TestFailed", "\n".join(result.messages))]
         return result
+
+
+def segments(code: str) -> list[tuple[bool, str]]:
+    """A test cell's code in order, as (hidden?, code) pieces split at the hidden-test markers."""
+    pieces, current, hidden = [], [], False
+    for line in code.splitlines():
+        mark = line.strip()
+        if mark in (HIDDEN_BEGIN, HIDDEN_END):
+            if any(x.strip() for x in current):
+                pieces.append((hidden, "\n".join(current)))
+            current, hidden = [], mark == HIDDEN_BEGIN
+            continue
+        current.append(line)
+    if any(x.strip() for x in current):
+        pieces.append((hidden, "\n".join(current)))
+    return pieces or [(False, "")]
+
+
+def _run_code(code: str, namespace: dict, label: str, last: bool) -> object:
+    """Run ``code``; when it is the cell's last piece and ends in an expression, return that value."""
+    tree = ast.parse(code)
+    tail = tree.body.pop() if last and tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, label, "exec"), namespace)  # noqa: S102 - the instructor's test code
+    if tail is None:
+        return None
+    return eval(compile(ast.Expression(tail.value), label, "eval"), namespace)  # noqa: S307
 
 
 def _clean_output(out: dict) -> dict:

@@ -68,7 +68,7 @@ def check(
         Row(
             r.grade_id,
             points.get(r.grade_id, 0.0),
-            points.get(r.grade_id, 0.0) if r.passed else 0.0,
+            r.score if r.score is not None else (points.get(r.grade_id, 0.0) if r.passed else 0.0),
             r.passed,
             r.messages,
         )
@@ -83,7 +83,7 @@ def table(rows: list[Row], lang: str) -> str:
     for row in rows:
         mark = "✔" if row.passed else "✘"
         lines.append(f"{mark} {row.grade_id.ljust(width)}  {row.earned:g}/{row.points:g}")
-        if not row.passed:
+        if not row.passed:  # with partial credit the messages say which parts passed
             for message in row.messages:
                 lines += [f"    {line}" for line in message.splitlines()]
     earned, total = sum(r.earned for r in rows), sum(r.points for r in rows)
