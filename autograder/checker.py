@@ -18,12 +18,13 @@ from __future__ import annotations
 import inspect
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from .messages import render
+from .mistakes import Candidate, Diagnosis, across_outputs, diagnose, registered
 
 RTOL = 1e-5
 ATOL = 1e-6
@@ -36,13 +37,20 @@ class Verdict:
     name: str
     key: str
     params: dict = field(default_factory=dict)
+    diagnoses: tuple[Diagnosis, ...] = ()  # known mistakes the answer matches (mistakes.toml)
 
     @property
     def ok(self) -> bool:
         return self.key == "passed"
 
+    @property
+    def mistakes(self) -> tuple[str, ...]:
+        """The ids of the catalogued mistakes this answer matches, () when none does."""
+        return tuple(d.id for d in self.diagnoses)
+
     def message(self, lang: str | None = None) -> str:
-        return render(self.key, lang, name=self.name, **self.params)
+        lines = [render(self.key, lang, name=self.name, **self.params)]
+        return "\n".join(lines + [d.message(lang) for d in self.diagnoses])
 
 
 @dataclass(frozen=True)
@@ -139,12 +147,44 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 # -------------------------------------------------------------------------------------- comparison
 
 
-def compare(given: object, expected: object, name: str, *, rtol: float = RTOL, atol: float = ATOL) -> Verdict:
-    """One verdict for ``given`` against the trusted ``expected`` value."""
-    reference = np.asarray(
-        expected.detach().to(torch.float64).numpy() if isinstance(expected, torch.Tensor) else expected,
-        dtype=np.float64,
-    )
+def _trusted(value: object) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(torch.float64).numpy()
+    if isinstance(value, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in value):
+        return np.stack([_trusted(v) for v in value]) if value else np.zeros(0)
+    return np.asarray(value, dtype=np.float64)
+
+
+def compare(
+    given: object,
+    expected: object,
+    name: str,
+    *,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    n: int | None = None,
+    upstream: object = None,
+    candidates: Sequence[tuple[str, object, Candidate | None]] = (),
+) -> Verdict:
+    """One verdict for ``given`` against the trusted ``expected`` value.
+
+    When the answer is wrong, the verdict carries every known mistake it matches (see ``mistakes.py``):
+    generic ones from the ratio between answer and reference (``n``: the exercise's count, for sum vs
+    mean), the ``upstream`` gradient returned as is, and the exercise's registered ``candidates``.
+    """
+    reference = _trusted(expected)
+
+    def readings(answer: np.ndarray) -> tuple[Diagnosis, ...]:
+        return diagnose(
+            answer,
+            reference,
+            rtol=rtol,
+            atol=atol,
+            n=n,
+            upstream=None if upstream is None else _trusted(upstream),
+            candidates=[(key, _trusted(value), custom) for key, value, custom in candidates],
+        )
+
     if not np.all(np.isfinite(reference)):
         raise ValueError(f"the reference value for {name!r} is not finite: fix the exercise, not the answer")
     try:
@@ -160,6 +200,7 @@ def compare(given: object, expected: object, name: str, *, rtol: float = RTOL, a
                 name,
                 "shape",
                 {"expected_shape": _shape_text(reference.shape), "given_shape": _shape_text(answer.shape)},
+                readings(answer) if np.isfinite(answer).all() else (),
             )
 
     finite = np.isfinite(answer)
@@ -191,14 +232,27 @@ def compare(given: object, expected: object, name: str, *, rtol: float = RTOL, a
             "given": float(answer[worst]),
             "max_error": max_error,
         },
+        readings(answer),
     )
 
 
 def check_value(
-    given: object, expected: object, name: str = "value", *, rtol: float = RTOL, atol: float = ATOL
+    given: object,
+    expected: object,
+    name: str = "value",
+    *,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    n: int | None = None,
+    mistakes: Mapping[str, object] | Sequence[tuple[str, object]] | None = None,
 ) -> Report:
-    """Compare a value the student computed (a forward value, say) with the expected one."""
-    return Report((compare(given, expected, name, rtol=rtol, atol=atol),))
+    """Compare a value the student computed (a forward value, say) with the expected one.
+
+    ``mistakes`` maps a mistake id of ``mistakes.toml`` (or a custom id with a ``Candidate``) to the wrong
+    value that mistake gives here, so that the message can name it; ``n`` is the count a sum-vs-mean
+    mistake would be off by."""
+    candidates = registered(mistakes)
+    return Report((compare(given, expected, name, rtol=rtol, atol=atol, n=n, candidates=candidates),))
 
 
 # ---------------------------------------------------------------------------------------- gradients
@@ -277,11 +331,17 @@ def check_gradient(
     grad_output: object = None,
     rtol: float = RTOL,
     atol: float = ATOL,
+    n: int | None = None,
+    mistakes: Mapping[str, object] | Sequence[tuple[str, object]] | None = None,
 ) -> Report:
     """Compare the student's gradient(s) of ``f`` at ``inputs`` with torch.autograd's.
 
     With one input, ``given`` is that input's gradient. With several, it is a list or tuple holding one
     gradient per input, in order, or a dict keyed by ``f``'s parameter names.
+
+    A wrong answer is diagnosed when it matches a known mistake (``mistakes.toml``). ``mistakes`` maps a
+    mistake id to the wrong gradient(s) it gives at these inputs, in the same form as ``given`` (``None``
+    for an input the mistake does not change); ``n`` is the batch size a sum-vs-mean mistake is off by.
     """
     references = reference_gradient(f, *inputs, grad_output=grad_output)
     params = parameter_names(f, len(inputs))
@@ -290,10 +350,22 @@ def check_gradient(
     parts = _split(given, names, params)
     if isinstance(parts, Verdict):
         return Report((parts,))
+    per_output: list[list[tuple[str, object, Candidate | None]]] = [[] for _ in names]
+    for key, value, custom in registered(mistakes):
+        values = [value] if len(names) == 1 else _split(value, names, params)
+        if isinstance(values, Verdict):
+            raise ValueError(f"mistake {key!r}: give one value per gradient ({', '.join(names)})")
+        for slot, wrong in zip(per_output, values, strict=True):
+            if wrong is not None:
+                slot.append((key, wrong, custom))
+    verdicts = [
+        compare(part, ref, name, rtol=rtol, atol=atol, n=n, upstream=grad_output, candidates=candidates)
+        for part, ref, name, candidates in zip(parts, references, names, per_output, strict=True)
+    ]
+    right = [v.name for v in verdicts if v.ok] if n is not None else []  # a batch only when one is declared
     return Report(
         tuple(
-            compare(part, ref, name, rtol=rtol, atol=atol)
-            for part, ref, name in zip(parts, references, names, strict=True)
+            replace(v, diagnoses=across_outputs(v.diagnoses, right)) if v.diagnoses else v for v in verdicts
         )
     )
 
