@@ -430,7 +430,12 @@ class Parts:
     A part passes when every check of it passes (visible and hidden ones); ``score()`` prints which parts
     passed and returns ``points × passed / parts``. Only a failed check (an ``AssertionError``) fails a
     part; any other error still fails the whole cell.
+
+    ``Parts.strict = True`` makes the first failed part fail the cell at once, as a plain check does: the
+    test that proves each test point tells the mistakes apart uses it.
     """
+
+    strict = False
 
     def __init__(self, points: float, *names: str) -> None:
         if not names:
@@ -447,6 +452,8 @@ class Parts:
         except AssertionError as failure:
             self.failed.setdefault(name, str(failure).strip())
             print(str(failure).strip())
+            if self.strict:
+                raise
 
     def score(self) -> float:
         passed = [n for n in self.names if n not in self.failed]

@@ -104,6 +104,22 @@ def test_the_last_definition_is_the_one_judged():
     assert check_sources("grad_square", [BY_HAND, CHEATS["backward"]])[1]
 
 
+def test_every_by_hand_exercise_asks_and_its_reference_solution_passes():
+    """The derivation exercises of every assignment call assert_by_hand, and the sources' answers pass."""
+    asked = {}
+    for path in sorted((ROOT / "source").glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        solutions = [c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+        for cell in nb.cells:
+            for line in cell.source.splitlines():
+                if line.strip().startswith("assert_by_hand("):
+                    name = line.strip()[len("assert_by_hand(") :].split(")")[0].strip()
+                    asked[path.parent.name, name] = check_sources(name, solutions)
+    by_unit = {unit: sum(1 for u, _ in asked if u == unit) for unit, _ in asked}
+    assert by_unit == {"unit01": 7, "unit02": 2, "unit04": 2}, by_unit
+    assert all(result == (True, []) for result in asked.values()), asked
+
+
 def test_in_the_kernel_it_warns_at_once(tmp_path):
     script = tmp_path / "student.py"
     script.write_text(

@@ -229,8 +229,29 @@ print("FORKED", children)
             "sigmoid_neuron_forward_backward",
         ]
     }
+    autograd_neuron = (
+        "def neuron_forward_backward(x, w, y):\n"
+        "    x_, w_ = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)\n"
+        "    loss = (x_ * w_ - y) ** 2\n"
+        "    loss.backward()\n"
+        "    return x * w, x * w - y, loss.item(), w_.grad.item(), x_.grad.item()\n"
+    )
+    kernel_tamper = (
+        "import autograder, autograder.byhand as byhand\n"
+        "byhand.check_sources = lambda *a, **k: (True, [])\n"
+        "autograder.assert_by_hand = byhand.assert_by_hand = assert_by_hand = lambda *a, **k: None\n"
+    )
     return {
         "honest": (student(), FULL),
+        # right numbers from autograd in a by-hand exercise: 0 for it, even with the kernel's check disabled
+        "autograd_by_hand": (student(change={"neuron_forward_backward": autograd_neuron}), FULL - 3),
+        "autograd_by_hand_tampered": (
+            student(
+                change={"neuron_forward_backward": autograd_neuron},
+                before={"test_neuron_forward_backward": kernel_tamper},
+            ),
+            FULL - 3,
+        ),
         "blank": (student("none"), 0.0),
         "wrong_sign": (
             student(
@@ -240,7 +261,7 @@ print("FORKED", children)
                     )
                 }
             ),
-            FULL - 3,
+            FULL - 1.5,  # partial credit: the forward values of the neuron are right
         ),
         "steals_files": (student("none", before={"add_gate_backward": steal}), 0.0),
         "network": (student("none", before={"add_gate_backward": network}), 0.0),
@@ -381,6 +402,8 @@ def test_the_run_completes_and_grades_everyone(graded_class):
     "name",
     [
         "honest",
+        "autograd_by_hand",
+        "autograd_by_hand_tampered",
         "blank",
         "wrong_sign",
         "steals_files",
@@ -455,6 +478,14 @@ def test_limits_hold_and_are_explained(graded_class):
     assert "process running the code ended" in died
 
 
+def test_autograd_in_a_by_hand_answer_is_named(graded_class):
+    class_dir, *_ = graded_class
+    for name in ("autograd_by_hand", "autograd_by_hand_tampered"):
+        cells = {c["grade_id"]: c for c in result(class_dir, name)["notebooks"]["exercises"]["cells"]}
+        message = "\n".join(cells["test_neuron_forward_backward"]["messages"])
+        assert ".backward" in message and "autograd" in message and "자동 미분" in message, message
+
+
 def test_wrong_answer_feedback_names_the_output(graded_class):
     class_dir, *_ = graded_class
     cells = {c["grade_id"]: c for c in result(class_dir, "wrong_sign")["notebooks"]["exercises"]["cells"]}
@@ -491,7 +522,7 @@ def test_feedback_in_both_languages_never_shows_hidden_tests(graded_class):
         assert not leaked, (name, leaked[:3])
         assert "BEGIN HIDDEN" not in page
     page = (class_dir / "feedback" / "wrong_sign" / ASSIGNMENT / "exercises.html").read_text()
-    assert "12 / 15" in page and "wrong value" in page and "값이 다릅니다" in page
+    assert "13.5 / 15" in page and "wrong value" in page and "값이 다릅니다" in page
 
 
 def test_export_carries_every_grade(graded_class):

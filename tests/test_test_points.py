@@ -289,6 +289,14 @@ def english(monkeypatch):
     monkeypatch.setenv("COURSE_LANG", "en")
 
 
+@pytest.fixture(autouse=True)
+def strict_parts(monkeypatch):
+    """A failed part of a partial-credit cell fails the cell at once, so each part is proven on its own."""
+    from autograder.checker import Parts
+
+    monkeypatch.setattr(Parts, "strict", True)
+
+
 def test_every_assignment_has_graded_cells():
     assert ASSIGNMENTS and CASES
 

@@ -1,0 +1,209 @@
+"""The mutation suite, under real ``nbgrader autograde``: every catalogued mistake, applied to the
+reference solution of every graded exercise, loses points, and the graded notebook (what nbgrader's
+feedback shows) names that mistake; the unmodified solution keeps full marks.
+
+Submissions are generated: one student per mistake, every exercise of the assignment mutated at once.
+Generic mistakes wrap each reference function so that every number it returns is changed (−1, ×2, ×½,
+×3, transposed); registered mistakes replace the function by the hand-written wrong implementation that
+``tests/test_test_points.py`` keeps for each id an exercise registers with ``mistakes=``.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import inspect
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.course import Course
+from autograder.judge import is_test, nbgrader_meta
+from tests.conftest import ROOT
+from tests.test_test_points import MUTANTS, NOT_NUMERIC, named
+
+pytestmark = pytest.mark.nbgrader
+
+COURSE = Course(ROOT)
+GENERIC = {  # student: (expression on a float64 tensor v, the mistake ids that may be named)
+    "sign": ("-v", {"sign_flipped"}),
+    "double": ("2 * v", {"factor_two"}),
+    "half": ("v / 2", {"factor_half"}),
+    "triple": ("3 * v", {"accumulated", "sum_not_mean"}),
+    "transpose": ("v.T if v.dim() == 2 else v", {"transposed"}),
+}
+
+WRAPPER = """
+
+def _mutated(value):
+    import torch as _torch
+    if value is None or isinstance(value, (bool, str, dict)):
+        return value
+    try:
+        v = _torch.as_tensor(value, dtype=_torch.float64).detach().clone()
+    except (TypeError, ValueError, RuntimeError):
+        return value
+    v = {expression}
+    if isinstance(value, _torch.Tensor):
+        return v.to(value.dtype)
+    return v.item() if v.dim() == 0 else v.tolist()
+
+
+_reference_{name} = {name}
+
+
+def {name}(*args, **kwargs):
+    result = _reference_{name}(*args, **kwargs)
+    if isinstance(result, tuple):
+        return tuple(_mutated(v) for v in result)
+    return _mutated(result)
+"""
+
+
+def builder_call(build) -> tuple[str, str]:
+    """Source that makes the mutant function from a ``build(ns)`` of tests/test_test_points.py."""
+    qualified = build.__qualname__
+    if "<locals>" not in qualified:
+        return f"{inspect.getsource(build)}\n", f"{build.__name__}(globals())"
+    outer = qualified.split(".")[0]
+    module = sys.modules[build.__module__]
+    values = {n: c.cell_contents for n, c in zip(build.__code__.co_freevars, build.__closure__, strict=True)}
+    arguments = ", ".join(f"{k}={v!r}" for k, v in values.items())
+    return f"{inspect.getsource(getattr(module, outer))}\n", f"{outer}({arguments})(globals())"
+
+
+def functions_of(cell_source: str) -> list[str]:
+    return [n.name for n in ast.parse(cell_source).body if isinstance(n, ast.FunctionDef)]
+
+
+def submissions(assignment: str) -> tuple[dict[str, dict], dict[str, dict[str, set[str]]]]:
+    """Each student's notebooks, and per student the test cells that must lose points → ids to name."""
+    source = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+    release = nbformat.read(COURSE.release / assignment / "exercises.ipynb", as_version=4)
+    solutions = {
+        nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if nbgrader_meta(c).get("solution")
+    }
+    tests = [c for c in source.cells if is_test(c)]
+    # which solution cell defines what each test cell calls
+    defines = {gid: functions_of(code) for gid, code in solutions.items() if code.lstrip()[:4] == "def "}
+    tested_by = {}
+    for cell in tests:
+        names = {n.id for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Name)}
+        for gid, functions in defines.items():
+            if names & set(functions):
+                tested_by.setdefault(gid, []).append(nbgrader_meta(cell)["grade_id"])
+
+    def notebook(change: dict[str, str]) -> nbformat.NotebookNode:
+        nb = nbformat.from_dict(release)
+        for cell in nb.cells:
+            gid = nbgrader_meta(cell).get("grade_id")
+            if nbgrader_meta(cell).get("solution"):
+                cell.source = change.get(gid, solutions[gid])
+        return nb
+
+    students, expected = {"reference": notebook({})}, {"reference": {}}
+    for student, (expression, ids) in GENERIC.items():
+        if student == "transpose" and assignment == "unit01":
+            continue  # no exercise of unit 1 returns a matrix
+        change, lose = {}, {}
+        for gid, functions in defines.items():
+            wrappers = "".join(WRAPPER.format(name=f, expression=expression) for f in functions)
+            change[gid] = solutions[gid] + wrappers
+            for test in tested_by.get(gid, []):
+                if test in NOT_NUMERIC:
+                    continue
+                lose[test] = ids
+        if student == "transpose" and assignment == "unit04":
+            # of unit 4's answers only train_quadratic's history is a matrix; the rest are numbers, vectors
+            lose = {t: ids for t, ids in lose.items() if t == "test_train_quadratic"}
+        students[student], expected[student] = notebook(change), lose
+    registered = {t: m for t, m in MUTANTS.items() if t in {nbgrader_meta(c)["grade_id"] for c in tests}}
+    for round_ in range(max((len(b) for m in registered.values() for b in m.values()), default=0)):
+        change, lose = {}, {}
+        for test, by_id in registered.items():
+            for key, builds in by_id.items():
+                if round_ >= len(builds):
+                    continue
+                (gid,) = [g for g, tests_ in tested_by.items() if test in tests_]
+                (function,) = defines[gid]
+                definition, call = builder_call(builds[round_])
+                change[gid] = f"{solutions[gid]}\n\n{definition}\n{function} = {call}\n"
+                lose[test] = {key}
+        students[f"registered{round_}"], expected[f"registered{round_}"] = notebook(change), lose
+    return students, expected
+
+
+def nbgrader(*args: str, cwd: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=cwd, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module", params=COURSE.assignments())
+def mutated(request, tmp_path_factory):
+    assignment = request.param
+    work = tmp_path_factory.mktemp(f"mutants-{assignment}")
+    shutil.copy(COURSE.config, work)
+    shutil.copytree(COURSE.source, work / "source")
+    nbgrader("generate_assignment", assignment, "--force", cwd=work)
+    students, expected = submissions(assignment)
+    for student, nb in students.items():
+        folder = work / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / "exercises.ipynb")
+    nbgrader("autograde", assignment, "--force", cwd=work)
+    nbgrader("generate_feedback", assignment, "--force", cwd=work)
+    return assignment, work, expected
+
+
+def cell_scores(work: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
+        notebook = gb.find_submission_notebook("exercises", assignment, student)
+        return {g.name: (g.score, g.max_score) for g in notebook.grades if g.cell_type == "code"}
+
+
+def outputs(work: Path, assignment: str, student: str) -> dict[str, str]:
+    nb = nbformat.read(work / "autograded" / student / assignment / "exercises.ipynb", as_version=4)
+    return {
+        nbgrader_meta(c)["grade_id"]: "\n".join(
+            o.get("text", "") + o.get("evalue", "") + "\n".join(o.get("traceback", [])) for o in c.outputs
+        )
+        for c in nb.cells
+        if is_test(c)
+    }
+
+
+def test_the_reference_solution_keeps_full_marks(mutated):
+    assignment, work, _ = mutated
+    scores = cell_scores(work, assignment, "reference")
+    assert scores and all(score == maximum for score, maximum in scores.values()), scores
+
+
+def test_every_mistake_loses_points_and_is_named(mutated):
+    assignment, work, expected = mutated
+    problems = []
+    for student, lose in expected.items():
+        if student == "reference":
+            continue
+        assert lose, f"{student}: no exercise to mutate"
+        scores, texts = cell_scores(work, assignment, student), outputs(work, assignment, student)
+        for test, ids in lose.items():
+            score, maximum = scores[test]
+            if score >= maximum:
+                problems.append(f"{student}: {test} keeps {score}/{maximum}")
+            elif not any(named(key, texts[test].replace("\n", " ")) for key in ids):
+                problems.append(f"{student}: {test} does not name {sorted(ids)}:\n{texts[test][-800:]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_nbgraders_feedback_shows_the_diagnosis(mutated):
+    assignment, work, _ = mutated
+    page = html.unescape((work / "feedback" / "sign" / assignment / "exercises.html").read_text())
+    assert "the sign is flipped" in page and "부호가 반대입니다" in page
