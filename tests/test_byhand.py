@@ -13,6 +13,7 @@ import pytest
 from autograder.byhand import check_sources
 from autograder.judge import run_notebook
 from autograder.sandbox import Limits, Session
+from tests import nbcells
 from tests.conftest import ROOT
 
 BY_HAND = """
@@ -135,36 +136,14 @@ def test_in_the_kernel_it_warns_at_once(tmp_path):
     assert "HONEST OK" in done.stdout
 
 
-def _notebook(answer: str, tamper: str = ""):
-    def marked(cell, **meta):
-        cell.metadata["nbgrader"] = {"schema_version": 3, **meta}
-        return cell
-
-    cells = [
-        marked(
-            nbformat.v4.new_code_cell("from autograder import assert_by_hand, assert_value"),
-            grade_id="setup",
-            locked=True,
-            solution=False,
-            grade=False,
-        ),
-        marked(
-            nbformat.v4.new_code_cell(answer), grade_id="answer", solution=True, grade=False, locked=False
-        ),
-    ]
-    if tamper:
-        cells.append(nbformat.v4.new_code_cell(tamper))
-    cells.append(
-        marked(
-            nbformat.v4.new_code_cell("assert_by_hand(grad_square)\nassert_value(grad_square(3.0), 6.0)"),
-            grade_id="test",
-            solution=False,
-            grade=True,
-            locked=True,
-            points=1,
-        )
+def _notebook(solution: str, tamper: str = ""):
+    extra = [nbformat.v4.new_code_cell(tamper)] if tamper else []
+    return nbcells.notebook(
+        nbcells.setup("from autograder import assert_by_hand, assert_value"),
+        nbcells.answer(solution),
+        *extra,
+        nbcells.test("assert_by_hand(grad_square)\nassert_value(grad_square(3.0), 6.0)", points=1),
     )
-    return nbformat.v4.new_notebook(cells=cells)
 
 
 TAMPER = """

@@ -10,6 +10,7 @@ from nbgrader.utils import determine_grade
 from autograder import Parts, assert_value
 from autograder.judge import run_notebook, segments
 from autograder.sandbox import Limits, Session
+from tests import nbcells
 
 ANSWER = """
 def forward_backward(x):
@@ -31,35 +32,10 @@ parts.score()
 
 
 def notebook(grad: str):
-    def marked(cell, **meta):
-        cell.metadata["nbgrader"] = {"schema_version": 3, **meta}
-        return cell
-
-    return nbformat.v4.new_notebook(
-        cells=[
-            marked(
-                nbformat.v4.new_code_cell("from autograder import Parts, assert_value"),
-                grade_id="setup",
-                locked=True,
-                solution=False,
-                grade=False,
-            ),
-            marked(
-                nbformat.v4.new_code_cell(ANSWER.format(grad=grad)),
-                grade_id="answer",
-                solution=True,
-                grade=False,
-                locked=False,
-            ),
-            marked(
-                nbformat.v4.new_code_cell(TEST),
-                grade_id="test",
-                solution=False,
-                grade=True,
-                locked=True,
-                points=4,
-            ),
-        ]
+    return nbcells.notebook(
+        nbcells.setup("from autograder import Parts, assert_value"),
+        nbcells.answer(ANSWER.format(grad=grad)),
+        nbcells.test(TEST, points=4),
     )
 
 
