@@ -81,19 +81,10 @@ def is_instructor(cell) -> bool:
 
 
 def split_hidden(code: str) -> tuple[str, str]:
-    """The visible part of a test cell's code and its hidden part (empty when there is none)."""
-    lines = code.splitlines()
-    visible, hidden, inside = [], [], False
-    for line in lines:
-        mark = line.strip()
-        if mark == HIDDEN_BEGIN:
-            inside = True
-            continue
-        if mark == HIDDEN_END:
-            inside = False
-            continue
-        (hidden if inside else visible).append(line)
-    return "\n".join(visible), "\n".join(hidden)
+    """A test cell's visible code and its hidden code (empty when there is none), each in order."""
+    pieces = segments(code)
+    visible = "\n".join(piece for hidden, piece in pieces if not hidden)
+    return visible, "\n".join(piece for hidden, piece in pieces if hidden)
 
 
 def free_names(code: str) -> set[str]:
