@@ -398,47 +398,53 @@ def test_the_run_completes_and_grades_everyone(graded_class):
     assert set(scores(class_dir)) == set(expected)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "honest",
-        "autograd_by_hand",
-        "autograd_by_hand_tampered",
-        "blank",
-        "wrong_sign",
-        "steals_files",
-        "network",
-        "input_transformer",
-        "always_equal",
-        "patches_checker",
-        "os_exit",
-        "endless_loop",
-        "loops_when_called",
-        "dies_every_time",
-        "memory_bomb",
-        "fork_bomb",
-        "huge_output",
-        "warns_on_stderr",
-    ],
-)
+ATTACKS = [
+    "honest",
+    "autograd_by_hand",
+    "autograd_by_hand_tampered",
+    "blank",
+    "wrong_sign",
+    "steals_files",
+    "network",
+    "input_transformer",
+    "always_equal",
+    "patches_checker",
+    "os_exit",
+    "endless_loop",
+    "loops_when_called",
+    "dies_every_time",
+    "memory_bomb",
+    "fork_bomb",
+    "huge_output",
+    "warns_on_stderr",
+]
+
+
+@pytest.mark.parametrize("name", ATTACKS)
 def test_each_attack_gains_nothing(graded_class, name):
     class_dir, expected, _, _, _ = graded_class
     assert scores(class_dir)[name] == expected[name], result(class_dir, name)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "corrupt",
-        "empty_file",
-        "no_cells",
-        "missing",
-        "renamed",
-        "duplicated_cells",
-        "deleted_cells",
-        "fake_grade_cell",
-    ],
-)
+BROKEN = [
+    "corrupt",
+    "empty_file",
+    "no_cells",
+    "missing",
+    "renamed",
+    "duplicated_cells",
+    "deleted_cells",
+    "fake_grade_cell",
+]
+
+
+def test_every_scenario_has_its_own_check(graded_class):
+    """A submission added to attacks() or broken() must also be listed above, so its score is checked."""
+    _, expected, reasons, _, _ = graded_class
+    assert sorted(ATTACKS) == sorted(set(expected) - set(reasons)) and sorted(BROKEN) == sorted(reasons)
+
+
+@pytest.mark.parametrize("name", BROKEN)
 def test_broken_submissions_get_their_score_and_a_reason(graded_class, name):
     class_dir, expected, reasons, _, _ = graded_class
     assert scores(class_dir)[name] == expected[name], result(class_dir, name)
