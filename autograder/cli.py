@@ -82,8 +82,8 @@ def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from .grade import GradeError, Grader, Options
-    from .sandbox import Limits
+    from .grading.grader import GradeError, Grader, Options
+    from .grading.sandbox import Limits
 
     course = Course.find(args.root)
     limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout)
@@ -118,7 +118,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from .feedback import write_feedback
+    from .grading.feedback import write_feedback
 
     course = Course.find(args.root)
     count, path = write_feedback(course.root, args.assignment, args.student or [])
@@ -127,7 +127,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .selfcheck import check, table
+    from .grading.selfcheck import check, table
 
     rows, lang = check(Path(args.notebook), args.lang, progress=True)
     print(table(rows, lang))

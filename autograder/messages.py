@@ -7,10 +7,9 @@ The language comes from the ``lang`` argument, else from the ``COURSE_LANG`` env
 from __future__ import annotations
 
 import os
+import tomllib
 from functools import cache
 from importlib import resources
-
-import tomllib
 
 LANGUAGES = ("ko", "en")
 

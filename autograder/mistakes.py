@@ -10,13 +10,13 @@ gets no diagnosis. When several readings fit (a scalar, or a count of 2), all of
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
 import numpy as np
-import tomllib
 
 from .messages import languages
 

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 
 from autograder.byhand import check_sources
-from autograder.judge import run_notebook
-from autograder.sandbox import Limits, Session
+from autograder.grading.judge import run_notebook
+from autograder.grading.sandbox import Limits, Session
 from tests import nbcells
 from tests.conftest import ROOT
 

@@ -24,7 +24,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.course import Course
-from autograder.judge import HIDDEN_BEGIN, HIDDEN_END
+from autograder.grading.cells import HIDDEN_BEGIN, HIDDEN_END
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.grading

@@ -23,7 +23,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.course import Course
-from autograder.judge import is_test, nbgrader_meta
+from autograder.grading.cells import is_test, nbgrader_meta
 from tests.conftest import ROOT
 from tests.test_test_points import MUTANTS, NOT_NUMERIC, named
 

@@ -7,12 +7,12 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-import tomllib
 import yaml
 
 from tests.conftest import ROOT

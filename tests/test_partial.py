@@ -8,8 +8,9 @@ import pytest
 from nbgrader.utils import determine_grade
 
 from autograder import Parts, assert_value
-from autograder.judge import run_notebook, segments
-from autograder.sandbox import Limits, Session
+from autograder.grading.cells import segments
+from autograder.grading.judge import run_notebook
+from autograder.grading.sandbox import Limits, Session
 from tests import nbcells
 
 ANSWER = """

@@ -22,7 +22,8 @@ import torch
 
 from autograder.checker import CheckFailed
 from autograder.course import Course
-from autograder.judge import free_names, is_test, nbgrader_meta, split_hidden
+from autograder.grading.cells import is_test, nbgrader_meta, split_hidden
+from autograder.grading.judge import free_names
 from autograder.mistakes import catalogue
 
 COURSE = Course.find()

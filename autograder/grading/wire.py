@@ -1,9 +1,12 @@
 """Plain data across the sandbox wall: values as JSON, never pickle.
 
 What a student's code returns is turned into JSON inside the sandbox and read back by the grader as
-numbers, strings and containers only. Tensors and arrays travel as dtype, shape and a flat list of numbers;
-anything else becomes an :class:`Opaque` that remembers only its type name, so an object whose ``__eq__``
-is always true arrives as something that equals nothing. Sizes and depth are bounded on both sides.
+numbers, strings and containers only. Tensors and arrays travel as dtype, shape and a flat list of numbers.
+Any other object stays where it is: with a handle table (:class:`autograder.grading.remote.Table`) it
+travels as a handle, ``{"$t": "obj", "id": …}``, that the other side turns into a proxy, and a proxy sent
+back travels as ``{"$t": "yours", "id": …}``; without one it becomes an :class:`Opaque` that remembers only
+its type name, so an object whose ``__eq__`` is always true arrives as something that equals nothing.
+Sizes and depth are bounded on both sides.
 """
 
 from __future__ import annotations
@@ -37,15 +40,6 @@ class Opaque:
         return f"<{self.type_name}>"
 
 
-class RemoteError(Exception):
-    """The student's code raised an exception in the sandbox; carries its name and message."""
-
-    def __init__(self, ename: str, evalue: str) -> None:
-        super().__init__(f"{ename}: {evalue}")
-        self.ename = ename
-        self.evalue = evalue
-
-
 def _number(x: float) -> Any:
     if math.isfinite(x):
         return x
@@ -63,13 +57,14 @@ def _unnumber(x: Any) -> float:
 # -------------------------------------------------------------------------- encode (in the sandbox)
 
 
-def encode(value: object, depth: int = 0, budget: list[int] | None = None) -> Any:
-    """``value`` as JSON-ready plain data (runs in the sandbox; must never raise)."""
+def encode(value: object, depth: int = 0, budget: list[int] | None = None, table: Any = None) -> Any:
+    """``value`` as JSON-ready plain data (runs in the sandbox; must never raise). ``table`` turns
+    objects that are not plain data into handles (``table.refer(value)`` gives the handle or None)."""
     budget = budget if budget is not None else [MAX_ELEMENTS]
     if depth > MAX_DEPTH:
         return {"$t": "opaque", "type": "too deep"}
     try:
-        return _encode(value, depth, budget)
+        return _encode(value, depth, budget, table)
     except Exception:  # noqa: BLE001 - a hostile object may raise anything; it becomes opaque
         try:
             name = type(value).__qualname__
@@ -78,7 +73,10 @@ def encode(value: object, depth: int = 0, budget: list[int] | None = None) -> An
         return {"$t": "opaque", "type": str(name)}
 
 
-def _encode(value: object, depth: int, budget: list[int]) -> Any:
+MAX_ITEMS = 100_000  # items of one list, tuple, set or dict
+
+
+def _encode(value: object, depth: int, budget: list[int], table: Any) -> Any:
     kind = type(value)  # exact types only: a subclass may override anything
     if value is None or kind is bool or kind is str:
         return value if kind is not str else value[:MAX_STRING]
@@ -87,16 +85,23 @@ def _encode(value: object, depth: int, budget: list[int]) -> Any:
     if kind is float:
         return _number(value)
     if kind in (list, tuple, set, frozenset):
-        items = [encode(v, depth + 1, budget) for v in list(value)[:100_000]]
+        items = [encode(v, depth + 1, budget, table) for v in list(value)[:MAX_ITEMS]]
         if kind is list:
             return items
         return {"$t": "tuple" if kind is tuple else "set", "items": items}
     if kind is dict:
+        pairs = list(value.items())[:MAX_ITEMS]
         return {
             "$t": "dict",
-            "items": [[encode(k, depth + 1, budget), encode(v, depth + 1, budget)] for k, v in value.items()],
+            "items": [
+                [encode(k, depth + 1, budget, table), encode(v, depth + 1, budget, table)] for k, v in pairs
+            ],
         }
     module = getattr(kind, "__module__", "")
+    if module == "torch" and kind.__name__ == "Size":
+        return {"$t": "tuple", "items": [int(n) for n in value]}
+    if module == "torch" and kind.__name__ == "dtype":
+        return {"$t": "dtype", "name": str(value).removeprefix("torch.")}
     if module.startswith("torch") and kind.__name__ in ("Tensor", "Parameter"):
         import torch
 
@@ -108,6 +113,10 @@ def _encode(value: object, depth: int, budget: list[int]) -> Any:
         return _array("ndarray", value, None, budget)
     if module == "numpy" and hasattr(value, "dtype") and hasattr(value, "item"):  # NumPy scalars
         return encode(value.item(), depth, budget)
+    if table is not None:
+        handle = table.refer(value)
+        if handle is not None:
+            return handle
     return {"$t": "opaque", "type": f"{module}.{kind.__qualname__}" if module else kind.__qualname__}
 
 
@@ -161,8 +170,9 @@ def loads(line: bytes | str) -> dict:
     return message
 
 
-def decode(data: Any, depth: int = 0) -> object:
-    """Plain data from the sandbox back into Python values; tensors become torch tensors."""
+def decode(data: Any, depth: int = 0, table: Any = None) -> object:
+    """Plain data from the sandbox back into Python values; tensors become torch tensors; handles become
+    proxies (or, for a handle to one of our own objects, that object) through ``table``."""
     if depth > MAX_DEPTH + 2:
         raise WireError("too deep")
     if data is None or isinstance(data, (bool, str)):
@@ -172,16 +182,16 @@ def decode(data: Any, depth: int = 0) -> object:
     if isinstance(data, float):
         return data
     if isinstance(data, list):
-        return [decode(v, depth + 1) for v in data]
+        return [decode(v, depth + 1, table) for v in data]
     if not isinstance(data, dict):
         raise WireError(f"unexpected {type(data).__name__}")
     if "$f" in data:
         return _unnumber(data)
     tag = data.get("$t")
     if tag == "tuple":
-        return tuple(decode(v, depth + 1) for v in _items(data))
+        return tuple(decode(v, depth + 1, table) for v in _items(data))
     if tag == "set":
-        items = [decode(v, depth + 1) for v in _items(data)]
+        items = [decode(v, depth + 1, table) for v in _items(data)]
         try:
             return set(items)
         except TypeError:
@@ -191,9 +201,9 @@ def decode(data: Any, depth: int = 0) -> object:
         for pair in _items(data):
             if not isinstance(pair, list) or len(pair) != 2:
                 raise WireError("bad dict item")
-            key = decode(pair[0], depth + 1)
+            key = decode(pair[0], depth + 1, table)
             try:
-                out[key] = decode(pair[1], depth + 1)
+                out[key] = decode(pair[1], depth + 1, table)
             except TypeError:
                 return Opaque("dict")
         return out
@@ -201,6 +211,19 @@ def decode(data: Any, depth: int = 0) -> object:
         return _unarray(tag, data)
     if tag == "opaque":
         return Opaque(str(data.get("type", "object")))
+    if tag == "dtype":
+        import torch
+
+        dtype = getattr(torch, str(data.get("name")), None)
+        if not isinstance(dtype, torch.dtype):
+            raise WireError("bad dtype")
+        return dtype
+    if tag in ("obj", "yours"):
+        if not isinstance(data.get("id"), int) or isinstance(data.get("id"), bool):
+            raise WireError("bad handle")
+        if table is None:
+            return Opaque(str(data.get("type", "object")))
+        return table.resolve(data)
     raise WireError(f"unknown tag {tag!r}")
 
 

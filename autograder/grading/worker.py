@@ -1,17 +1,14 @@
 """The process that runs a student's notebook cells, inside the sandbox.
 
-It is started by :mod:`autograder.session` with ``python -m autograder.worker`` and speaks JSON lines on
+It is started by :mod:`autograder.grading.sandbox` and speaks JSON lines on
 its original stdin/stdout, which it moves to private descriptors before any student code runs; the
 student's own ``print``, ``input`` and C-level writes go to IPython's capture or to ``/dev/null``.
 
-Requests (one JSON object per line, each with an ``id`` echoed in the reply):
-
-- ``run``: execute a cell's code (plain Python, or through IPython when it uses IPython syntax); reply
-  with its captured outputs and error, if any.
-- ``describe``: for some names, whether the student's namespace holds them, and whether they are callable.
-- ``get``: a value from the namespace, as plain data (:func:`autograder.wire.encode`).
-- ``call``: call a function from the namespace with plain-data arguments; reply with the result and the
-  arguments' contents afterwards (a function may update a tensor in place, or set its ``.grad``).
+Requests and replies are the ones of :mod:`autograder.grading.protocol`: ``run`` a cell (plain Python,
+or through IPython when it uses IPython syntax), ``fetch``, ``assign`` and ``delete`` names of the student's
+namespace, and calls, attributes, operators and conversions of the student's objects through handles
+(:mod:`autograder.grading.remote`). While it answers, the student's code may call back a function the test
+passed it: the worker then asks the grader, and serves the grader's requests until the answer comes.
 
 Nothing here decides a grade: the grader judges the replies outside this process.
 """
@@ -22,11 +19,10 @@ import ast
 import builtins
 import io
 import os
-import re
 import sys
 
-OUTPUT_LIMIT = 64 * 1024  # characters of text kept per cell and stream
-IMAGE_LIMIT = 512 * 1024  # characters of one base64 image kept
+from .cells import uses_ipython
+from .protocol import IMAGE_LIMIT, OUTPUT_LIMIT
 
 
 def _text(value: object, limit: int = 2000) -> str:
@@ -43,7 +39,10 @@ def _clip(text: str) -> str:
     return text[:OUTPUT_LIMIT] + f"\n… [{len(text) - OUTPUT_LIMIT} characters cut]\n"
 
 
-_IPYTHON_SYNTAX = re.compile(r"^\s*[%!]|\?\s*$|get_ipython|^\s*\w+\s*=\s*[%!]", re.M)
+def _error(error: BaseException) -> dict:
+    from .remote import error_payload
+
+    return error_payload(error)
 
 
 class _Capped(io.StringIO):
@@ -64,6 +63,7 @@ class Worker:
     def __init__(self) -> None:
         self.ns: dict = {"__name__": "__main__", "__builtins__": builtins}
         self._shell = None
+        self.table = None  # the handles to the student's objects (set by the Channel)
 
     @property
     def shell(self):
@@ -72,11 +72,12 @@ class Worker:
 
             self._shell = InteractiveShell.instance(colors="nocolor", user_ns=self.ns)
             self._shell.showtraceback = lambda *a, **k: None  # errors go in the reply, not printed
+            self._shell.enable_gui = lambda gui=None: None  # `%matplotlib inline`: no event loop to start
         return self._shell
 
     def run(self, request: dict) -> dict:
         code = str(request.get("code", ""))
-        if _IPYTHON_SYNTAX.search(code):
+        if uses_ipython(code):
             return self._run_ipython(code)
         stdout, stderr = _Capped(), _Capped()
         error, shown = None, None
@@ -107,7 +108,7 @@ class Worker:
             )
         reply: dict = {"outputs": outputs}
         if error is not None:
-            reply["error"] = {"ename": _text(type(error).__name__, 200), "evalue": _text(error)}
+            reply["error"] = _error(error)
         return reply
 
     def _run_ipython(self, code: str) -> dict:
@@ -131,54 +132,113 @@ class Worker:
         reply: dict = {"outputs": outputs}
         error = result.error_in_exec or result.error_before_exec
         if error is not None:
-            reply["error"] = {"ename": _text(type(error).__name__, 200), "evalue": _text(error)}
+            reply["error"] = _error(error)
         return reply
 
-    def describe(self, request: dict) -> dict:
-        names = {}
-        for name in request.get("names", [])[:1000]:
-            if not isinstance(name, str) or name not in self.ns:
-                names[str(name)] = "missing"
-                continue
-            try:
-                names[name] = "callable" if callable(self.ns[name]) else "value"
-            except Exception:  # noqa: BLE001
-                names[name] = "value"
-        return {"names": names}
+    def fetch(self, request: dict) -> dict:
+        """The names asked for that the namespace holds: plain data, or handles to the student's objects."""
+        names = [n for n in request.get("names", [])[:1000] if isinstance(n, str) and n in self.ns]
+        items = [[name, self.table.encode(self.ns[name])] for name in names]
+        return {"result": {"$t": "dict", "items": items}}
 
-    def get(self, request: dict) -> dict:
-        from .wire import encode
+    def assign(self, request: dict) -> dict:
+        self.ns[str(request.get("name"))] = self.table.decode(request.get("value"))
+        return {"result": None}
 
-        name = str(request.get("name"))
-        if name not in self.ns:
-            return {"error": {"ename": "NameError", "evalue": f"name '{name}' is not defined"}}
-        return {"value": encode(self.ns[name])}
+    def delete(self, request: dict) -> dict:
+        self.ns.pop(str(request.get("name")), None)
+        return {"result": None}
 
-    def call(self, request: dict) -> dict:
-        from .wire import decode, encode
+    def serve_object(self, request: dict) -> dict:
+        """A call, attribute, operator or conversion of one of the student's objects."""
+        from .remote import serve_object
 
-        name = str(request.get("name"))
-        if name not in self.ns:
-            return {"error": {"ename": "NameError", "evalue": f"name '{name}' is not defined"}}
-        args = [decode(a) for a in request.get("args", [])]
-        kwargs = {str(k): decode(v) for k, v in request.get("kwargs", {}).items()}
         old = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _Capped(), _Capped()  # what a function prints is not the answer
         try:
-            result = self.ns[name](*args, **kwargs)
-        except BaseException as error:  # noqa: BLE001 - the student's error is the reply, whatever it is
-            if isinstance(error, KeyboardInterrupt):
-                raise
-            return {"error": {"ename": _text(type(error).__name__, 200), "evalue": _text(error)}}
+            return serve_object(self.table, request)
         finally:
             sys.stdout, sys.stderr = old
-        after = []
-        for arg in args:
-            if type(arg).__module__.startswith("torch") and hasattr(arg, "grad"):
-                after.append({"value": encode(arg), "grad": encode(arg.grad)})
-            else:
-                after.append(None)
-        return {"result": encode(result), "args_after": after}
+
+
+class Channel:
+    """The worker's end of the protocol: serves the grader's requests, and asks the grader when the
+    student's code calls one of the grader's objects (then serves requests until the answer comes)."""
+
+    def __init__(self, reader, writer) -> None:
+        from . import protocol, wire
+        from .remote import Table
+
+        self.protocol, self.wire = protocol, wire
+        self.reader, self.writer = reader, writer
+        self.worker = Worker()
+        self.worker.table = Table(self.ask, grader=False)
+        self.next = 0
+        self.depth = 0
+        self.handlers = {
+            protocol.RUN: self.worker.run,
+            protocol.FETCH: self.worker.fetch,
+            protocol.ASSIGN: self.worker.assign,
+            protocol.DELETE: self.worker.delete,
+        }
+        for op in (protocol.CALL, protocol.GETATTR, protocol.SETATTR, protocol.OPERATOR, protocol.CONVERT):
+            self.handlers[op] = self.worker.serve_object
+
+    def send(self, message: dict) -> None:
+        self.writer.write(self.wire.dumps(message).encode() + b"\n")
+
+    def receive(self) -> dict | None:
+        line = self.reader.readline()
+        if not line:
+            return None
+        return self.wire.loads(line)
+
+    def serve(self, request: dict) -> None:
+        handler = self.handlers.get(request.get("op"))
+        if handler is None:
+            reply = {"error": {"ename": "ProtocolError", "evalue": f"unknown op {request.get('op')}"}}
+        else:
+            reply = handler(request)
+        reply = {"op": self.protocol.REPLY, "id": request.get("id"), **reply}
+        try:
+            self.send(reply)
+        except (TypeError, ValueError) as error:
+            self.send(
+                {
+                    "op": self.protocol.REPLY,
+                    "id": request.get("id"),
+                    "error": {"ename": "EncodeError", "evalue": _text(error)},
+                }
+            )
+
+    def ask(self, op: str, **fields: object) -> dict:
+        """A request to the grader (the student's code called one of its objects); its raw reply."""
+        if self.depth >= self.protocol.NESTING_LIMIT:
+            raise RecursionError("too many nested calls across the sandbox wall")
+        self.next += 1
+        ident = -self.next  # the worker's own ids are negative, the grader's positive
+        self.send({"op": op, "id": ident, **fields})
+        self.depth += 1
+        try:
+            while True:
+                message = self.receive()
+                if message is None:
+                    raise SystemExit(0)
+                if message.get("op") == self.protocol.REPLY:
+                    if message.get("id") == ident:
+                        return message
+                    continue
+                self.serve(message)
+        finally:
+            self.depth -= 1
+
+    def loop(self) -> None:
+        while True:
+            message = self.receive()
+            if message is None:
+                return
+            if message.get("op") != self.protocol.REPLY:
+                self.serve(message)
 
 
 def main() -> None:
@@ -192,36 +252,11 @@ def main() -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
-    from .wire import dumps, loads
+    from .protocol import READY
 
-    worker = Worker()
-
-    def send(message: dict) -> None:
-        protocol_out.write(dumps(message).encode() + b"\n")
-
-    send({"op": "ready", "pid": os.getpid()})
-    reader = protocol_in
-    while True:
-        line = reader.readline()
-        if not line:
-            return
-        request = loads(line)
-        op = request.get("op")
-        handler = {
-            "run": worker.run,
-            "describe": worker.describe,
-            "get": worker.get,
-            "call": worker.call,
-        }.get(op)
-        if handler is None:
-            send({"id": request.get("id"), "error": {"ename": "ProtocolError", "evalue": f"unknown op {op}"}})
-            continue
-        reply = handler(request)
-        reply["id"] = request.get("id")
-        try:
-            send(reply)
-        except (TypeError, ValueError) as error:
-            send({"id": request.get("id"), "error": {"ename": "EncodeError", "evalue": _text(error)}})
+    channel = Channel(protocol_in, protocol_out)
+    channel.send({"op": READY, "pid": os.getpid()})
+    channel.loop()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import wire
+from . import protocol, wire
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _readonly_roots() -> list[Path]:
     roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent}
     for entry in [*site.getsitepackages(), site.getusersitepackages()]:
         roots.add(Path(entry))
-    roots.add(Path(__file__).resolve().parent)  # this package, wherever it is installed from
+    roots.add(Path(__file__).resolve().parent.parent)  # the autograder package, wherever it is installed
     system = (Path("/usr"), Path("/etc"), Path("/opt"))
     kept = sorted(
         r for r in roots if r.is_absolute() and r.is_dir() and not any(r.is_relative_to(s) for s in system)
@@ -188,6 +188,7 @@ class Session:
         self.sandbox = sandbox
         self.started = started if started is not None else time.monotonic()  # the notebook's clock
         self._next = 0
+        self.serve = None  # answers the worker's requests about the grader's objects (set by the judge)
         self.job_dir = Path(tempfile.mkdtemp(prefix="course-grade-"))
         os.chmod(self.job_dir, 0o755)
         files = self.job_dir / "files"
@@ -208,7 +209,7 @@ class Session:
             "NBGRADER_EXECUTION": "autograde",
             "COURSE_GRADING": "1",
         }
-        package_parent = str(Path(__file__).resolve().parent.parent)
+        package_parent = str(Path(__file__).resolve().parent.parent.parent)
         env["PYTHONPATH"] = package_parent
         worker = [sys.executable, "-c", _BOOT]
         if sandbox:
@@ -240,7 +241,7 @@ class Session:
         except (WorkerDied, WorkerTimeout):
             self.close()
             raise
-        if hello.get("op") != "ready":
+        if hello.get("op") != protocol.READY:
             self.kill()
             raise WorkerDied("the worker did not start")
 
@@ -277,22 +278,33 @@ class Session:
             self.kill()
             raise WorkerDied("the worker sent something unreadable") from None
 
-    def request(self, op: str, **fields: object) -> dict:
-        if self.process.poll() is not None:
-            raise WorkerDied()
-        self._next += 1
-        ident = self._next
-        message = {"op": op, "id": ident, **fields}
+    def _send(self, message: dict) -> None:
         try:
             self.process.stdin.write(wire.dumps(message).encode() + b"\n")
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             self.kill()
             raise WorkerDied() from None
+
+    def request(self, op: str, **fields: object) -> dict:
+        """Send a request and wait for its reply (within the cell's time limit). Requests the worker makes
+        meanwhile (the student's code calling back one of the test's objects) go to ``self.serve``."""
+        if self.process.poll() is not None:
+            raise WorkerDied()
+        self._next += 1
+        ident = self._next
+        self._send({"op": op, "id": ident, **fields})
         while True:
-            reply = self._read(self.limits.cell_seconds)
-            if reply.get("id") == ident:
-                return reply
+            message = self._read(self.limits.cell_seconds)
+            if message.get("op") == protocol.REPLY:
+                if message.get("id") == ident:
+                    return message
+                continue
+            if self.serve is None or message.get("op") not in protocol.WORKER_OPS:
+                reply = {"error": {"ename": "ProtocolError", "evalue": "not served"}}
+            else:
+                reply = self.serve(message)
+            self._send({"op": protocol.REPLY, "id": message.get("id"), **reply})
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -332,6 +344,6 @@ if not os.environ.get("COURSE_WORKDIR"):
     shutil.copytree("/submission", work)
 os.chdir(work)
 sys.path.insert(0, work)
-from autograder.worker import main
+from autograder.grading.worker import main
 main()
 """

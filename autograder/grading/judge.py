@@ -5,15 +5,20 @@ Cells are taken in order:
 
 - the student's cells (answers, and any cells they added) run in the sandboxed worker;
 - locked instructor cells (the setup) run there too, so the student's code has its imports and data,
-  and run here as well, so the tests have them;
-- test cells run only here. Every name a test reads that the instructor's code did not define is the
-  student's: a function becomes a proxy that calls the student's function in the sandbox with plain-data
-  arguments and returns plain data; any other value is fetched as plain data. So the tests' own code,
-  torch, the checker and ``assert`` are the grader's, untouched by anything the student ran, and the
-  hidden tests' code never enters the sandbox.
+  and run here as well, so the tests have them (IPython magics included, on both sides);
+- test cells run only here. Every name a test uses that the instructor's code did not define is the
+  student's: plain data (numbers, tensors, lists …) is copied here, anything else (functions, classes,
+  instances) becomes a handle whose calls, attributes and operators run in the sandbox
+  (:mod:`.remote`). A test may pass its own functions and objects to the student's code, which calls
+  them back. Names a test deletes or reassigns are deleted or reassigned in the student's process too.
+  Exceptions keep their type across the wall. So the tests' own code, torch, the checker and ``assert``
+  are the grader's, untouched by anything the student ran, and the hidden tests' code never enters
+  the sandbox.
 
 A test cell passes when its code (visible part, then hidden part) runs to the end here. Its verdict is
 written into the notebook as nbgrader reads it: an error output for a failure, a stream for a pass.
+Tests run with the submission's folder (a copy, outside the sandbox) as their working folder, and with
+``NBGRADER_EXECUTION=autograde`` in their environment, as under ``nbgrader autograde``.
 """
 
 from __future__ import annotations
@@ -27,34 +32,15 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import wire
-from .byhand import check_sources
-from .messages import render
+from ..byhand import check_sources
+from ..messages import render
+from . import protocol
+from .cells import is_instructor, is_test, nbgrader_meta, segments, uses_ipython
+from .records import CellResult
+from .remote import HandleGone, Table, serve_object
 from .sandbox import Limits, SandboxUnavailable, Session, WorkerDied, WorkerTimeout
-
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-HIDDEN_END = "### END HIDDEN TESTS"
-
-
-@dataclass
-class CellResult:
-    grade_id: str
-    passed: bool
-    messages: list[str] = field(default_factory=list)  # the checker's lines, bilingual
-    hidden_failed: bool = False
-    score: float | None = None  # partial credit earned, when the cell gives it (else all or nothing)
-
-    def as_dict(self) -> dict:
-        return {
-            "grade_id": self.grade_id,
-            "passed": self.passed,
-            "messages": self.messages,
-            "hidden_failed": self.hidden_failed,
-            "score": self.score,
-        }
 
 
 class StudentGone(Exception):
@@ -64,27 +50,6 @@ class StudentGone(Exception):
         super().__init__(key)
         self.key = key
         self.params = params
-
-
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def is_test(cell) -> bool:
-    meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def is_instructor(cell) -> bool:
-    meta = nbgrader_meta(cell)
-    return bool(meta.get("locked")) and not meta.get("solution")
-
-
-def split_hidden(code: str) -> tuple[str, str]:
-    """A test cell's visible code and its hidden code (empty when there is none), each in order."""
-    pieces = segments(code)
-    visible = "\n".join(piece for hidden, piece in pieces if not hidden)
-    return visible, "\n".join(piece for hidden, piece in pieces if hidden)
 
 
 def free_names(code: str) -> set[str]:
@@ -108,50 +73,58 @@ def free_names(code: str) -> set[str]:
     return loaded - bound - set(dir(builtins))
 
 
-class RemoteFunction:
-    """The student's function, called in the sandbox; arguments and result cross as plain data."""
-
-    def __init__(self, session: Session, name: str) -> None:
-        self._session = session
-        self.__name__ = name
-
-    def __call__(self, *args: object, **kwargs: object) -> object:
-        for value in (*args, *kwargs.values()):
-            if callable(value) and not hasattr(value, "shape"):
-                raise TypeError(
-                    "test cells may pass data to a student's function, not functions "
-                    f"(passed {type(value).__name__} to {self.__name__})"
-                )
-        reply = _ask(
-            self._session,
-            "call",
-            name=self.__name__,
-            args=[wire.encode(a) for a in args],
-            kwargs={k: wire.encode(v) for k, v in kwargs.items()},
-        )
-        if "error" in reply:
-            raise wire.RemoteError(str(reply["error"].get("ename")), str(reply["error"].get("evalue")))
-        after = reply.get("args_after") or []
-        for arg, state in zip(args, after, strict=False):
-            _apply_in_place(arg, state)
-        return wire.decode(reply.get("result"))
+def used_names(code: str) -> set[str]:
+    """Every name ``code`` reads, binds or deletes (the student's, if the student's namespace has it)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} - set(dir(builtins))
 
 
-def _apply_in_place(arg: object, state: object) -> None:
-    """What the student's function did to a tensor argument (values, ``.grad``), done to ours too."""
-    import torch
+SYNC = "__course_sync__"
 
-    if not isinstance(arg, torch.Tensor) or not isinstance(state, dict):
-        return
-    value = wire.decode(state.get("value"))
-    grad = wire.decode(state.get("grad"))
-    with torch.no_grad():
-        if isinstance(value, torch.Tensor) and value.shape == arg.shape:
-            arg.copy_(value.to(arg.dtype))
-    if grad is None:
-        arg.grad = None
-    elif isinstance(grad, torch.Tensor) and grad.shape == arg.shape and arg.is_floating_point():
-        arg.grad = grad.detach().to(arg.dtype)
+
+class _SyncAfterBinding(ast.NodeTransformer):
+    """After every statement that binds or deletes names, a call that mirrors them in the student's
+    process (so ``del f`` in a test reaches the student's namespace before the next line calls into it)."""
+
+    BINDING = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete, ast.Import, ast.ImportFrom)
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        super().generic_visit(node)
+        for name in ("body", "orelse", "finalbody"):
+            statements = getattr(node, name, None)
+            if not isinstance(statements, list) or not statements or not isinstance(statements[0], ast.stmt):
+                continue
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue  # a function's own names are local
+            out = []
+            for statement in statements:
+                out.append(statement)
+                if isinstance(statement, self.BINDING):
+                    call = ast.Expr(ast.Call(ast.Name(SYNC, ast.Load()), [], []))
+                    out.append(ast.copy_location(call, statement))
+            setattr(node, name, out)
+        return node
+
+
+def python_source(code: str) -> str:
+    """A cell's code as plain Python: IPython's own transformation of magics and shell escapes."""
+    if not uses_ipython(code):
+        return code
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(code)
+
+
+def _shell():
+    """The grader process's IPython shell, for magics in instructor cells (``%matplotlib inline``)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance(colors="nocolor")
+    shell.enable_gui = lambda gui=None: None  # `%matplotlib inline`: no event loop to start
+    return shell
 
 
 def _ask(session: Session, op: str, **fields: object) -> dict:
@@ -166,6 +139,14 @@ def _ask(session: Session, op: str, **fields: object) -> dict:
 MAX_RESTARTS = 2
 
 
+def _cell_label(cell) -> str:
+    grade_id = nbgrader_meta(cell).get("grade_id")
+    if grade_id:
+        return str(grade_id)
+    lines = [line for line in str(cell.source).splitlines() if line.strip()]
+    return lines[0].strip()[:60] if lines else "(empty cell)"
+
+
 class Judge:
     """Runs one notebook. When the student's process dies or times out, a new one is started and the
     cells that ran before are run again (without the one that failed), at most ``MAX_RESTARTS`` times,
@@ -173,26 +154,42 @@ class Judge:
 
     def __init__(self, start: Callable[[], Session]) -> None:
         self.start = start
-        self.session = start()
+        self.table = Table(self._table_ask, grader=True)
+        self.session = self._open()
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+        self.namespace[SYNC] = self._sync
         self.gone: StudentGone | None = None
-        self.student_names: set[str] = set()
+        self.bound: dict[str, object] = {}  # the student's names put into the namespace, and their values
         self.history: list[str] = []  # the cells the current process has run, to replay after a restart
         self.restarts = 0
         self.notes: list[str] = []  # what happened outside the tests (a cell that timed out, a crash)
+        self.instructor_notes: list[str] = []  # problems in the instructor's own cells
+        self.lost_cells: list[str] = []  # cells left out after they stopped the student's process
         self.student_cells: list[str] = []  # the submitted code of the student's cells, as run
+
+    def _open(self) -> Session:
+        session = self.start()
+        session.serve = lambda request: serve_object(self.table, request)
+        return session
+
+    def _table_ask(self, op: str, **fields: object) -> dict:
+        if self.gone is not None:
+            raise self.gone
+        return _ask(self.session, op, **fields)
 
     def _lost(self, gone: StudentGone) -> None:
         """The student's process is gone: start another and bring it to where this one was."""
         self.gone = gone
+        self.table.reset()
+        self.bound.clear()
         self.session.close()
         if self.restarts >= MAX_RESTARTS:
             return
         self.restarts += 1
         try:
-            self.session = self.start()
+            self.session = self._open()
             for code in self.history:
-                _ask(self.session, "run", code=code)
+                _ask(self.session, protocol.RUN, code=code)
         except (StudentGone, WorkerDied, WorkerTimeout, OSError):
             return
         self.gone = None
@@ -202,7 +199,7 @@ class Judge:
 
     def assert_by_hand(self, function: object) -> None:
         """The trusted ``assert_by_hand``: reads the submitted cells, not the student's process."""
-        name = getattr(function, "__name__", None) or str(function)
+        name = _remote_name(function) or str(function)
         defined, findings = check_sources(name, self.student_cells)
         if not defined:
             raise AssertionError(render("by_hand_missing", name=name))
@@ -210,58 +207,86 @@ class Judge:
             found = ", ".join(map(str, findings[:5]))
             raise AssertionError(render("by_hand_autograd", name=name, found=found))
 
-    def run_student(self, cell, instructor: bool = False) -> None:
-        """Run a cell in the sandbox and keep its outputs in the notebook."""
+    def run_student(self, cell, instructor: bool = False) -> dict | None:
+        """Run a cell in the sandbox and keep its outputs in the notebook; the error it raised, if any."""
         if not instructor:
             self.student_cells.append(cell.source)
         cell.outputs = []
         if self.gone is not None:
             cell.outputs = [_error("StudentGone", render(self.gone.key, **self.gone.params))]
-            return
+            return None
         try:
-            reply = _ask(self.session, "run", code=cell.source)
+            reply = _ask(self.session, protocol.RUN, code=cell.source)
         except StudentGone as gone:
             cell.outputs = [_error("StudentGone", render(gone.key, **gone.params))]
-            where = nbgrader_meta(cell).get("grade_id") or cell.source.strip().splitlines()[0][:60]
-            self.notes.append(render("grade_cell_lost", cell=where) + "\n" + render(gone.key, **gone.params))
+            label = _cell_label(cell)
+            self.lost_cells.append(label)
+            self.notes.append(render("grade_cell_lost", cell=label) + "\n" + render(gone.key, **gone.params))
             self._lost(gone)
-            return
+            return None
         self.history.append(cell.source)
         for out in reply.get("outputs", [])[:30]:
             if isinstance(out, dict) and out.get("output_type") in ("stream", "display_data"):
                 cell.outputs.append(_clean_output(out))
         if "error" in reply:
-            err = reply["error"]
+            err = reply["error"] if isinstance(reply["error"], dict) else {}
             cell.outputs.append(_error(str(err.get("ename"))[:200], str(err.get("evalue"))[:2000]))
+            return err
+        return None
 
     def run_instructor(self, cell) -> None:
-        """A locked cell of the instructor's: in the sandbox for the student, and here for the tests."""
-        self.run_student(cell, instructor=True)
-        with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+        """A locked cell of the instructor's: in the sandbox for the student, and here for the tests.
+        When it fails on either side, that is the instructor's problem, and both notes say so."""
+        error = self.run_student(cell, instructor=True)
+        label = _cell_label(cell)
+        if error is not None:
+            self._blame_instructor(label, "sandbox", str(error.get("ename")), str(error.get("evalue")))
+        try:
             self._bind_student_names(cell.source)
-            exec(compile(cell.source, "<setup>", "exec"), self.namespace)  # noqa: S102 - trusted code
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                code = python_source(cell.source)
+                if "get_ipython" in code:
+                    self.namespace.setdefault("get_ipython", _shell)
+                exec(compile(code, "<setup>", "exec"), self.namespace)  # noqa: S102 - trusted code
+        except StudentGone as gone:
+            self._lost(gone)
+        except Exception as caught:  # noqa: BLE001 - the instructor's own cell; reported, grading goes on
+            self._blame_instructor(label, "grader", type(caught).__name__, str(caught))
+
+    def _blame_instructor(self, label: str, where: str, ename: str, evalue: str) -> None:
+        note = render("grade_instructor_cell", cell=label, where=where, ename=ename, evalue=evalue[:300])
+        if note not in self.instructor_notes:
+            self.instructor_notes.append(note)
+            self.notes.append(note)
 
     def _bind_student_names(self, code: str) -> None:
         # Refreshed for every cell: the student may have redefined a name since the last test.
-        for name in self.student_names:
+        for name in self.bound:
             self.namespace.pop(name, None)
-        self.student_names.clear()
-        wanted = sorted(n for n in free_names(code) if n not in self.namespace)
+        self.bound.clear()
+        wanted = sorted(n for n in used_names(code) if n not in self.namespace and n != SYNC)
         if not wanted or self.gone is not None:
             return
-        kinds = _ask(self.session, "describe", names=wanted).get("names", {})
+        fetched = self.table.result(_ask(self.session, protocol.FETCH, names=wanted))
+        if not isinstance(fetched, dict):
+            return
         for name in wanted:
-            kind = kinds.get(name)
-            if kind == "callable":
-                self.namespace[name] = RemoteFunction(self.session, name)
-            elif kind == "value":
-                reply = _ask(self.session, "get", name=name)
-                if "value" not in reply:
-                    continue
-                self.namespace[name] = wire.decode(reply["value"])
-            else:
-                continue
-            self.student_names.add(name)
+            if name in fetched:
+                self.namespace[name] = fetched[name]
+                self.bound[name] = fetched[name]
+
+    def _sync(self) -> None:
+        """Mirror in the student's process what the test just did to the student's names."""
+        if self.gone is not None:
+            return
+        for name, value in list(self.bound.items()):
+            if name not in self.namespace:
+                _ask(self.session, protocol.DELETE, name=name)
+                del self.bound[name]
+            elif self.namespace[name] is not value:
+                current = self.namespace[name]
+                _ask(self.session, protocol.ASSIGN, name=name, value=self.table.encode(current))
+                self.bound[name] = current
 
     def run_test(self, cell) -> CellResult:
         grade_id = nbgrader_meta(cell).get("grade_id", "?")
@@ -274,7 +299,7 @@ class Judge:
                 raise self.gone
             self._bind_student_names(cell.source)
             self.namespace["assert_by_hand"] = self.assert_by_hand  # the trusted one, whatever was imported
-            parts = segments(cell.source)
+            parts = segments(python_source(cell.source))
             with contextlib.redirect_stdout(printed):
                 for number, (hidden, code) in enumerate(parts):
                     stage = "hidden" if hidden else "visible"
@@ -285,21 +310,13 @@ class Judge:
             result.messages.append(render(gone.key, **gone.params))
             if self.gone is None:
                 self._lost(gone)
-        except wire.RemoteError as error:
-            result.messages.append(
-                render("grade_student_error", ename=error.ename, evalue=error.evalue[:500])
-            )
-        except NameError as error:
-            result.messages.append(
-                render("grade_name_error", name=getattr(error, "name", None) or str(error))
-            )
+        except HandleGone:
+            result.messages.append(render("grade_handle_gone"))
         except AssertionError as error:
             text = str(error).strip()
             result.messages.append(text if text else render("grade_assert_failed"))
         except Exception as error:  # noqa: BLE001 - whatever the test hit, it is this cell's failure
-            result.messages.append(
-                render("grade_test_error", ename=type(error).__name__, evalue=str(error)[:500])
-            )
+            result.messages.append(self._explain(error))
         result.hidden_failed = not result.passed and stage == "hidden"
         if result.hidden_failed:
             result.messages.insert(0, render("grade_hidden_failed"))
@@ -325,27 +342,33 @@ class Judge:
             cell.outputs = [_error("TestFailed", "\n".join(result.messages))]
         return result
 
+    def _explain(self, error: Exception) -> str:
+        """A test's uncaught exception, said as what it is: the student's code raising, a name the
+        student never defined (and why, when a cell was left out), or the test itself failing."""
+        ename, evalue = type(error).__name__, str(error)[:500]
+        if getattr(error, "__course_remote__", False):
+            return render("grade_student_error", ename=ename, evalue=evalue)
+        if isinstance(error, NameError):
+            message = render("grade_name_error", name=getattr(error, "name", None) or evalue)
+            if self.lost_cells:
+                message += "\n" + render("grade_name_after_lost", cells=", ".join(self.lost_cells))
+            return message
+        return render("grade_test_error", ename=ename, evalue=evalue)
 
-def segments(code: str) -> list[tuple[bool, str]]:
-    """A test cell's code in order, as (hidden?, code) pieces split at the hidden-test markers."""
-    pieces, current, hidden = [], [], False
-    for line in code.splitlines():
-        mark = line.strip()
-        if mark in (HIDDEN_BEGIN, HIDDEN_END):
-            if any(x.strip() for x in current):
-                pieces.append((hidden, "\n".join(current)))
-            current, hidden = [], mark == HIDDEN_BEGIN
-            continue
-        current.append(line)
-    if any(x.strip() for x in current):
-        pieces.append((hidden, "\n".join(current)))
-    return pieces or [(False, "")]
+
+def _remote_name(value: object) -> str | None:
+    try:
+        name = value.__name__  # a handle to a student's function or class: its name, from the sandbox
+    except Exception:  # noqa: BLE001
+        return None
+    return name if isinstance(name, str) else None
 
 
 def _run_code(code: str, namespace: dict, label: str, last: bool) -> object:
     """Run ``code``; when it is the cell's last piece and ends in an expression, return that value."""
     tree = ast.parse(code)
     tail = tree.body.pop() if last and tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    tree = ast.fix_missing_locations(_SyncAfterBinding().visit(tree))
     exec(compile(tree, label, "exec"), namespace)  # noqa: S102 - the instructor's test code
     if tail is None:
         return None
@@ -365,14 +388,26 @@ def _error(ename: str, evalue: str) -> dict:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": evalue.splitlines()}
 
 
-def run_notebook(nb, start: Callable[[], Session], notes: list[str] | None = None) -> list[CellResult]:
+def run_notebook(
+    nb,
+    start: Callable[[], Session],
+    notes: list[str] | None = None,
+    instructor_notes: list[str] | None = None,
+    workdir: Path | None = None,
+) -> list[CellResult]:
     """Grade ``nb`` (in place: outputs and verdicts written into its cells); the test cells' results.
 
     ``start`` makes a new worker session (called again after a crash or timeout); what happened outside
-    the tests is appended to ``notes``."""
+    the tests is appended to ``notes`` (and problems of the instructor's cells to ``instructor_notes``).
+    The tests run in ``workdir`` (the submission's folder), with ``NBGRADER_EXECUTION`` set."""
     judge = Judge(start)
     results = []
+    previous = os.getcwd()
+    environment = os.environ.get("NBGRADER_EXECUTION")
+    os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
     try:
+        if workdir is not None:
+            os.chdir(workdir)
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
@@ -384,9 +419,14 @@ def run_notebook(nb, start: Callable[[], Session], notes: list[str] | None = Non
             else:
                 judge.run_student(cell)
     finally:
+        os.chdir(previous)
+        if environment is None:
+            os.environ.pop("NBGRADER_EXECUTION", None)
         judge.close()
         if notes is not None:
             notes.extend(judge.notes)
+        if instructor_notes is not None:
+            instructor_notes.extend(judge.instructor_notes)
     return results
 
 
@@ -421,14 +461,16 @@ class Node(dict):
 def grade_task(task: dict) -> dict:
     """Run one student's notebooks; plain data in, plain data out (so Dask can ship it anywhere)."""
     limits = Limits(**task["limits"])
-    folder = Path(tempfile.mkdtemp(prefix="course-submission-"))
-    out = {"student": task["student"], "notebooks": {}, "notes": []}
+    folder = Path(tempfile.mkdtemp(prefix="course-submission-"))  # copied into each sandbox
+    tests_dir = Path(tempfile.mkdtemp(prefix="course-tests-"))  # the tests' working folder, a copy
+    out = {"student": task["student"], "notebooks": {}, "notes": [], "instructor_notes": []}
     try:
-        for rel, data in task["files"].items():
-            target = folder / rel
-            if target.resolve().is_relative_to(folder.resolve()):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+        for base in (folder, tests_dir):
+            for rel, data in task["files"].items():
+                target = base / rel
+                if target.resolve().is_relative_to(base.resolve()):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
         for name, nb_dict in task["notebooks"].items():
             nb = Node.wrap(nb_dict)
             started = time.monotonic()
@@ -438,7 +480,8 @@ def grade_task(task: dict) -> dict:
                 return Session(folder, limits=limits, sandbox=task["sandbox"], slot=slot, started=started)
 
             try:
-                cells = [c.as_dict() for c in run_notebook(nb, start, out["notes"])]
+                results = run_notebook(nb, start, out["notes"], out["instructor_notes"], workdir=tests_dir)
+                cells = [c.as_dict() for c in results]
             except (WorkerDied, WorkerTimeout, SandboxUnavailable, OSError) as error:
                 message = render("grade_died") + f"\n({type(error).__name__}: {error})"
                 cells = []
@@ -457,6 +500,7 @@ def grade_task(task: dict) -> dict:
             out["notebooks"][name] = {"notebook": nb, "cells": cells}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(tests_dir, ignore_errors=True)
     return out
 
 

@@ -35,8 +35,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..messages import render
+from . import nbgrader_api
 from .judge import grade_task, warm_up
-from .messages import render
+from .records import CellResult, NotebookResult, StudentResult
 from .sandbox import Limits, check_sandbox
 
 RESULTS = "course_results"
@@ -61,148 +63,6 @@ class Options:
 # ------------------------------------------------------------------------------------- nbgrader side
 
 
-def _config(root: Path):
-    from traitlets.config.loader import Config, PyFileConfigLoader
-
-    config = Config()
-    path = root / "nbgrader_config.py"
-    if path.is_file():
-        config.merge(PyFileConfigLoader(path.name, path=str(root)).load_config())
-    config.CourseDirectory.root = str(root)
-    return config
-
-
-def _coursedir(root: Path):
-    from nbgrader.coursedir import CourseDirectory
-
-    return CourseDirectory(config=_config(root))
-
-
-def _resources(coursedir, assignment: str, student: str, notebook: str) -> dict:
-    return {
-        "nbgrader": {
-            "notebook": notebook,
-            "assignment": assignment,
-            "student": student,
-            "db_url": coursedir.db_url,
-        },
-        "metadata": {"path": ""},
-    }
-
-
-def _canonical_marks(nb, gb, notebook: str, assignment: str) -> None:
-    """Grade metadata as the gradebook knows it: unknown grade ids dropped, known ones rewritten whole.
-
-    A student can add, alter or break cell metadata; nbgrader's ``CheckCellMetadata`` would then refuse
-    the notebook. What a cell is (answer, test, locked) is decided by the gradebook, not by the file.
-    """
-    source = gb.find_notebook(notebook, assignment)
-    known = {c.name: c for c in source.source_cells}
-    grades = {c.name: c.max_score for c in source.grade_cells}
-    solutions = {c.name for c in source.solution_cells}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader")
-        if meta is None:
-            continue
-        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
-        if grade_id not in known:
-            cell.metadata.pop("nbgrader", None)
-            continue
-        canonical = {
-            "grade_id": grade_id,
-            "locked": bool(known[grade_id].locked),
-            "solution": grade_id in solutions,
-            "grade": grade_id in grades,
-            "schema_version": 3,
-        }
-        if grade_id in grades:
-            canonical["points"] = grades[grade_id]
-        checksum = meta.get("checksum")
-        if isinstance(checksum, str):
-            canonical["checksum"] = checksum
-        if cell.cell_type != known[grade_id].cell_type:
-            cell.metadata.pop("nbgrader", None)  # a student's cell of another type; the original is restored
-            continue
-        cell.metadata["nbgrader"] = canonical
-
-
-def _sanitize(nb, coursedir, resources: dict):
-    from nbgrader.preprocessors import (
-        CheckCellMetadata,
-        ClearOutput,
-        DeduplicateIds,
-        OverwriteCells,
-        OverwriteKernelspec,
-    )
-
-    config = coursedir.config
-    for kind in (ClearOutput, DeduplicateIds):
-        nb, resources = kind(config=config).preprocess(nb, resources)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader") == {}:
-            del cell.metadata["nbgrader"]  # DeduplicateIds empties the metadata of a repeated cell
-    for kind in (OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
-        nb, resources = kind(config=config).preprocess(nb, resources)
-    return nb
-
-
-def _restore_cells(nb, gb, notebook: str, assignment: str, template: Path | None) -> list[str]:
-    """Put back graded and locked cells the student deleted; drop grade metadata nbgrader doesn't know."""
-    import nbformat
-
-    known = {c.name: c for c in gb.find_notebook(notebook, assignment).source_cells}
-    grades = {c.name: c for c in gb.find_notebook(notebook, assignment).grade_cells}
-    present = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader")
-        if not meta:
-            continue
-        grade_id = meta.get("grade_id")
-        if grade_id not in known:
-            cell.metadata.pop("nbgrader", None)  # a cell the student marked up themselves
-        else:
-            present.append(grade_id)
-    missing = [name for name in known if name not in present]
-    if not missing:
-        return []
-    order = []
-    if template is not None and template.is_file():
-        try:
-            order = [
-                c.metadata.get("nbgrader", {}).get("grade_id")
-                for c in nbformat.read(template, as_version=4).cells
-            ]
-        except Exception:  # noqa: BLE001 - only used to place cells; without it they go at the end
-            order = []
-    for name in missing:
-        source = known[name]
-        meta = {"grade_id": name, "locked": bool(source.locked), "schema_version": 3}
-        solution = not source.locked
-        grade = grades.get(name)
-        meta.update(solution=solution, grade=grade is not None)
-        if grade is not None:
-            meta["points"] = grade.max_score
-        if source.checksum:
-            meta["checksum"] = source.checksum
-        if source.cell_type == "code":
-            cell = nbformat.v4.new_code_cell(source.source if not solution else "")
-        else:
-            cell = nbformat.v4.new_markdown_cell(source.source if not solution else "")
-        cell.metadata["nbgrader"] = meta
-        position = len(nb.cells)
-        if name in order:
-            before = order[: order.index(name)]
-            ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
-            for previous in reversed(before):
-                if previous in ids:
-                    position = ids.index(previous) + 1
-                    break
-            else:
-                position = 0
-        nb.cells.insert(position, cell)
-    return missing
-
-
 def _find_notebooks(folder: Path, expected: list[str]) -> tuple[dict[str, Path | None], list[str]]:
     """Each expected notebook's file; a lone unexpected notebook stands in for a lone missing one."""
     found = {name: (folder / f"{name}.ipynb") for name in expected}
@@ -216,25 +76,13 @@ def _find_notebooks(folder: Path, expected: list[str]) -> tuple[dict[str, Path |
     return found, notes
 
 
-def _fingerprint(folder: Path, prepared: dict) -> str:
+def _fingerprint(files: dict[str, bytes], prepared: dict) -> str:
     digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            digest.update(str(path.relative_to(folder)).encode())
-            digest.update(path.read_bytes())
+    for rel in sorted(files):
+        digest.update(rel.encode())
+        digest.update(files[rel])
     digest.update(json.dumps(prepared, sort_keys=True).encode())
     return digest.hexdigest()
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    files, total = {}, 0
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            total += path.stat().st_size
-            if total > MAX_FILES_BYTES:
-                break
-            files[str(path.relative_to(folder))] = path.read_bytes()
-    return files
 
 
 # --------------------------------------------------------------------------------- the grading task
@@ -248,7 +96,7 @@ class Grader:
         self.root = Path(root)
         self.assignment = assignment
         self.options = options
-        self.coursedir = _coursedir(self.root)
+        self.coursedir = nbgrader_api.coursedir(self.root)
         self.results_dir = self.root / RESULTS / assignment
         self._pool: futures.ProcessPoolExecutor | None = None
 
@@ -263,30 +111,23 @@ class Grader:
             raise GradeError(render("grade_no_submissions", assignment=self.assignment))
         return students
 
-    def prepare(self, student: str) -> tuple[dict | None, dict]:
-        """The task for ``student`` (None when there is nothing to run) and what is known already."""
+    def prepare(self, student: str) -> tuple[dict | None, StudentResult, dict[str, bytes]]:
+        """The task for ``student`` (None when there is nothing to run), what is known already, and the
+        submission's files with the source's laid over them (as nbgrader does)."""
         import nbformat
-        from nbgrader.api import Gradebook
 
         folder = self.root / "submitted" / student / self.assignment
-        record: dict = {"student": student, "notes": [], "notebooks": {}}
-        timestamp = self.coursedir.get_existing_timestamp(str(folder))
-        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
-            names = [n.name for n in gb.find_assignment(self.assignment).notebooks]
-            gb.update_or_create_student(student)
-            if timestamp:
-                gb.update_or_create_submission(self.assignment, student, timestamp=timestamp)
-            else:
-                gb.update_or_create_submission(self.assignment, student)
+        result = StudentResult(student)
+        with nbgrader_api.gradebook(self.coursedir) as gb:
+            names = nbgrader_api.register_submission(gb, self.coursedir, self.assignment, student, folder)
             paths, notes = _find_notebooks(folder, names)
-            record["notes"] += notes
+            result.notes += notes
             prepared = {}
             for name in names:
                 path = paths[name]
                 if path is None:
-                    record["notebooks"][name] = {
-                        "zero": render("grade_missing_notebook", notebook=f"{name}.ipynb")
-                    }
+                    missing = render("grade_missing_notebook", notebook=f"{name}.ipynb")
+                    result.notebooks[name] = NotebookResult(zero=missing)
                     continue
                 try:
                     nb = nbformat.read(path, as_version=4)
@@ -294,89 +135,91 @@ class Grader:
                         raise ValueError("no cells")
                 except Exception as error:  # noqa: BLE001 - any unreadable file is this student's zero
                     problem = f"{type(error).__name__}: {str(error)[:200]}"
-                    record["notebooks"][name] = {
-                        "zero": render("grade_unreadable_notebook", notebook=path.name, problem=problem)
-                    }
+                    unreadable = render("grade_unreadable_notebook", notebook=path.name, problem=problem)
+                    result.notebooks[name] = NotebookResult(zero=unreadable)
                     continue
                 ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells]
                 dupes = sorted({i for i in ids if i and ids.count(i) > 1})
-                resources = _resources(self.coursedir, self.assignment, student, name)
-                _canonical_marks(nb, gb, name, self.assignment)
-                nb = _sanitize(nb, self.coursedir, resources)
                 template = self.root / "source" / self.assignment / f"{name}.ipynb"
-                restored = _restore_cells(nb, gb, name, self.assignment, template)
+                nb, restored = nbgrader_api.prepare_notebook(
+                    nb, gb, self.coursedir, self.assignment, student, name, template
+                )
                 if dupes:
-                    record["notes"].append(render("grade_duplicate_cells", cells=", ".join(dupes)))
+                    result.notes.append(render("grade_duplicate_cells", cells=", ".join(dupes)))
                 if restored:
-                    record["notes"].append(render("grade_restored_cells", cells=", ".join(restored)))
+                    result.notes.append(render("grade_restored_cells", cells=", ".join(restored)))
                 prepared[name] = nb
-        record["fingerprint"] = _fingerprint(folder, {k: v for k, v in prepared.items()})
+        files = nbgrader_api.submission_files(self.coursedir, self.assignment, folder, MAX_FILES_BYTES)
+        result.fingerprint = _fingerprint(files, prepared)
         if not prepared:
-            return None, record
+            return None, result, files
         task = {
             "student": student,
             "notebooks": {k: dict(v) for k, v in prepared.items()},
-            "files": {k: v for k, v in _files(folder).items() if not k.endswith(".ipynb")},
+            "files": files,
             "sandbox": self.options.sandbox,
             "limits": self.options.limits.__dict__,
         }
-        return task, record
+        return task, result, files
 
-    def up_to_date(self, student: str, record: dict) -> bool:
+    def up_to_date(self, student: str, result: StudentResult) -> bool:
         path = self.results_dir / f"{student}.json"
         if self.options.force or not path.is_file():
             return False
         try:
-            return json.loads(path.read_text())["fingerprint"] == record["fingerprint"]
-        except (ValueError, KeyError, OSError):
+            return StudentResult.from_json(path.read_text(encoding="utf-8")).fingerprint == result.fingerprint
+        except (ValueError, KeyError, TypeError, OSError):
             return False
 
     # ----------------------------------------------------------------------------------- recording
 
-    def record(self, record: dict, outcome: dict | None) -> None:
-        """Write one student's graded notebooks and scores: autograded/, the gradebook, then the result."""
-        import nbformat
-        from nbgrader.api import Gradebook
-        from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+    def record(self, result: StudentResult, outcome: dict | None, files: dict[str, bytes]) -> None:
+        """Write one student's graded folder and scores: autograded/, the gradebook, then the result.
 
-        student = record["student"]
+        ``autograded/<student>/<assignment>/`` holds what stock ``nbgrader autograde`` leaves there: every
+        file of the submission (``timestamp.txt`` included), the source's files laid over them, and the
+        graded notebooks."""
+        import nbformat
+
+        student = result.student
         target = Path(
             self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment)
         )
         staging = Path(tempfile.mkdtemp(prefix=".grading-", dir=self.root))
         try:
+            for rel, data in files.items():
+                path = staging / rel
+                if path.resolve().is_relative_to(staging.resolve()):
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
             graded = (outcome or {}).get("notebooks", {})
-            for name, result in graded.items():
-                nb = nbformat.from_dict(result["notebook"])
+            for name, entry in graded.items():
+                nb = nbformat.from_dict(entry["notebook"])
                 nbformat.write(nb, staging / f"{name}.ipynb")
-                record["notebooks"][name] = {"cells": result["cells"]}
-            record["notes"] += (outcome or {}).get("notes", [])
+                result.notebooks[name] = NotebookResult(
+                    cells=[CellResult.from_dict(c) for c in entry["cells"]]
+                )
+            result.notes += (outcome or {}).get("notes", [])
+            result.instructor_notes += (outcome or {}).get("instructor_notes", [])
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 shutil.rmtree(target)
             os.replace(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        config = self.coursedir.config
-        for name, entry in record["notebooks"].items():
-            resources = _resources(self.coursedir, self.assignment, student, name)
-            if "zero" in entry:
-                with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
-                    for grade in gb.find_submission_notebook(name, self.assignment, student).grades:
-                        grade.auto_score = 0
-                        grade.needs_manual_grade = False
-                    gb.db.commit()
+        for name, entry in result.notebooks.items():
+            if entry.zero is not None:
+                nbgrader_api.zero_scores(self.coursedir, self.assignment, student, name)
                 continue
             nb = nbformat.read(target / f"{name}.ipynb", as_version=4)
-            nb, resources = SaveAutoGrades(config=config).preprocess(nb, resources)
-            nb, resources = AssignLatePenalties(config=config).preprocess(nb, resources)
-        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
-            submission = gb.find_submission(self.assignment, student)
-            record["score"], record["max_score"] = submission.score, submission.max_score
+            nbgrader_api.save_scores(self.coursedir, self.assignment, student, name, nb)
+        result.score, result.max_score = nbgrader_api.submission_score(
+            self.coursedir, self.assignment, student
+        )
         self.results_dir.mkdir(parents=True, exist_ok=True)
         path = self.results_dir / f"{student}.json"
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+        temporary.write_text(result.to_json(), encoding="utf-8")
         os.replace(temporary, path)
 
     # ---------------------------------------------------------------------------------------- run
@@ -391,7 +234,6 @@ class Grader:
     def _run(self) -> dict:
         import warnings
 
-        from nbgrader.api import Gradebook, MissingEntry
         from sqlalchemy.exc import SAWarning
 
         # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warnings; they are harmless
@@ -403,29 +245,26 @@ class Grader:
             problem = check_sandbox()
             if problem:
                 raise GradeError(render("grade_no_sandbox", problem=problem))
-        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
-            try:
-                gb.find_assignment(self.assignment)
-            except MissingEntry:
-                raise GradeError(render("grade_not_generated", assignment=self.assignment)) from None
+        if not nbgrader_api.assignment_exists(self.coursedir, self.assignment):
+            raise GradeError(render("grade_not_generated", assignment=self.assignment))
         students = self.submissions()
         summary = {"graded": [], "skipped": [], "failed": {}}
-        records: dict[str, dict] = {}
+        pending: dict[str, tuple[StudentResult, dict]] = {}  # prepared, not yet recorded
 
         def tasks():
             # prepared one by one while earlier submissions already run
             for student in students:
                 try:
-                    task, record = self.prepare(student)
+                    task, result, files = self.prepare(student)
                 except Exception as error:  # noqa: BLE001 - one student's problem stops only that student
                     summary["failed"][student] = f"{type(error).__name__}: {error}"
                     continue
-                records[student] = record
-                if self.up_to_date(student, record):
+                if self.up_to_date(student, result):
                     summary["skipped"].append(student)
                 elif task is None:
-                    self._finish(record, None, summary)
+                    self._finish(result, None, files, summary)
                 else:
+                    pending[student] = (result, files)
                     yield task
 
         progress = Progress(len(students), enabled=self.options.progress)
@@ -434,15 +273,16 @@ class Grader:
             if error is not None:
                 summary["failed"][student] = error
                 continue
-            self._finish(records[student], outcome, summary)
+            result, files = pending.pop(student)
+            self._finish(result, outcome, files, summary)
         progress.close()
         summary["seconds"] = time.monotonic() - started
         return summary
 
-    def _finish(self, record: dict, outcome: dict | None, summary: dict) -> None:
-        student = record["student"]
+    def _finish(self, result: StudentResult, outcome: dict | None, files: dict, summary: dict) -> None:
+        student = result.student
         try:
-            self.record(record, outcome)
+            self.record(result, outcome, files)
             summary["graded"].append(student)
         except Exception as error:  # noqa: BLE001
             summary["failed"][student] = f"{type(error).__name__}: {error}"

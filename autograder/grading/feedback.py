@@ -10,14 +10,15 @@ Pages go where nbgrader puts feedback (``feedback/<student>/<assignment>/<notebo
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import nbformat
 
-from .grade import RESULTS, _coursedir
-from .judge import is_test, nbgrader_meta
-from .messages import render
+from ..messages import render
+from . import nbgrader_api
+from .cells import is_test, nbgrader_meta
+from .grader import RESULTS
+from .records import StudentResult
 
 STYLE = """
 body { font-family: 'NanumGothic', 'Noto Sans KR', 'Apple SD Gothic Neo', sans-serif; max-width: 60rem;
@@ -44,8 +45,11 @@ def _page(title: str, body: list[str]) -> str:
     )
 
 
-def render_notebook(nb, record: dict, name: str, grades: dict, comments: dict, header: list[str]) -> str:
-    cells = {c["grade_id"]: c for c in record.get("notebooks", {}).get(name, {}).get("cells", [])}
+def render_notebook(
+    nb, result: StudentResult, name: str, grades: dict, comments: dict, header: list[str]
+) -> str:
+    entry = result.notebooks.get(name)
+    cells = {c.grade_id: c.as_dict() for c in (entry.cells if entry else [])}
     body = list(header)
     for cell in nb.cells:
         meta = nbgrader_meta(cell)
@@ -93,15 +97,18 @@ def _comment(text: str | None) -> str:
 def write_feedback(root: Path, assignment: str, students: list[str]) -> tuple[int, Path]:
     from nbgrader.api import Gradebook, MissingEntry
 
-    coursedir = _coursedir(Path(root))
+    coursedir = nbgrader_api.coursedir(Path(root))
     results = Path(root) / RESULTS / assignment
     out = Path(root) / "feedback"
     count = 0
     records = sorted(results.glob("*.json")) if results.is_dir() else []
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         for path in records:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            student = record["student"]
+            try:
+                result = StudentResult.from_json(path.read_text(encoding="utf-8"))
+            except (ValueError, KeyError, TypeError):
+                continue  # a result of another version: `course grade` writes it anew
+            student = result.student
             if students and student not in students:
                 continue
             try:
@@ -114,26 +121,25 @@ def write_feedback(root: Path, assignment: str, students: list[str]) -> tuple[in
                 f"<h1>{_esc(title)}</h1>",
                 f'<p class="points">{_esc(score).replace(chr(10), "<br>")}</p>',
             ]
-            header += [
-                f'<p class="note">{_esc(n).replace(chr(10), "<br>")}</p>' for n in record.get("notes", [])
-            ]
+            header += [f'<p class="note">{_esc(n).replace(chr(10), "<br>")}</p>' for n in result.notes]
             target = out / student / assignment
             target.mkdir(parents=True, exist_ok=True)
             for notebook in submission.notebooks:
                 name = notebook.name
-                entry = record.get("notebooks", {}).get(name, {})
+                entry = result.notebooks.get(name)
                 grades = {g.name: (g.score, g.max_score) for g in notebook.grades}
                 comments = {c.name: c.comment for c in notebook.comments if c.comment}
                 graded = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
                 page_header = [*header, f"<h2>{_esc(name)}.ipynb</h2>"]
-                if "zero" in entry or not (graded / f"{name}.ipynb").is_file():
-                    reason = entry.get("zero", "")
+                if entry is None or entry.zero is not None or not (graded / f"{name}.ipynb").is_file():
+                    reason = (entry.zero if entry else None) or ""
+
                     page = _page(
                         title, [*page_header, f'<p class="note">{_esc(reason).replace(chr(10), "<br>")}</p>']
                     )
                 else:
                     nb = nbformat.read(graded / f"{name}.ipynb", as_version=4)
-                    page = render_notebook(nb, record, name, grades, comments, page_header)
+                    page = render_notebook(nb, result, name, grades, comments, page_header)
                 (target / f"{name}.html").write_text(page, encoding="utf-8")
             count += 1
     return count, out
