@@ -83,10 +83,13 @@ def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from .grading.grader import GradeError, Grader, Options
+    from .grading.nbgrader_api import execute_timeout
     from .grading.sandbox import Limits
 
     course = Course.find(args.root)
-    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout)
+    # per cell: --cell-timeout, else nbgrader_config.py's c.Execute.timeout, else 60 s
+    cell_seconds = args.cell_timeout or execute_timeout(course.root) or 60.0
+    limits = Limits(cell_seconds=cell_seconds, notebook_seconds=args.timeout)
     options = Options(
         jobs=args.jobs,
         scheduler=args.scheduler,
@@ -101,6 +104,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     failed = summary["failed"]
+    for note, students in summary["instructor"].items():  # the instructor's own cells failed: say so once
+        print(render("grade_instructor_summary", count=len(students), note=note), file=sys.stderr)
     print(
         render(
             "grade_done",
@@ -170,7 +175,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="regrade submissions graded before")
     g.add_argument("--student", action="append", help="grade only this student (repeatable)")
     g.add_argument("--no-sandbox", action="store_true", help="run student code without isolation")
-    g.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+    g.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        help="seconds per cell (default: c.Execute.timeout in nbgrader_config.py, else 60)",
+    )
     g.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default 600)")
 
     f = sub.add_parser("feedback", help="write each student's feedback (ko + en), never showing hidden tests")

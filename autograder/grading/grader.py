@@ -248,7 +248,7 @@ class Grader:
         if not nbgrader_api.assignment_exists(self.coursedir, self.assignment):
             raise GradeError(render("grade_not_generated", assignment=self.assignment))
         students = self.submissions()
-        summary = {"graded": [], "skipped": [], "failed": {}}
+        summary: dict = {"graded": [], "skipped": [], "failed": {}, "instructor": {}}
         pending: dict[str, tuple[StudentResult, dict]] = {}  # prepared, not yet recorded
 
         def tasks():
@@ -284,6 +284,8 @@ class Grader:
         try:
             self.record(result, outcome, files)
             summary["graded"].append(student)
+            for note in result.instructor_notes:
+                summary["instructor"].setdefault(note, []).append(student)
         except Exception as error:  # noqa: BLE001
             summary["failed"][student] = f"{type(error).__name__}: {error}"
 

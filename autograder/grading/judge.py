@@ -83,6 +83,7 @@ def used_names(code: str) -> set[str]:
 
 
 SYNC = "__course_sync__"
+_ABSENT = object()  # a student's name that a test deleted
 
 
 class _SyncAfterBinding(ast.NodeTransformer):
@@ -160,6 +161,7 @@ class Judge:
         self.namespace[SYNC] = self._sync
         self.gone: StudentGone | None = None
         self.bound: dict[str, object] = {}  # the student's names put into the namespace, and their values
+        self.deleted: set[str] = set()  # the student's names a test deleted (a test may define them again)
         self.history: list[str] = []  # the cells the current process has run, to replay after a restart
         self.restarts = 0
         self.notes: list[str] = []  # what happened outside the tests (a cell that timed out, a crash)
@@ -261,8 +263,9 @@ class Judge:
 
     def _bind_student_names(self, code: str) -> None:
         # Refreshed for every cell: the student may have redefined a name since the last test.
-        for name in self.bound:
-            self.namespace.pop(name, None)
+        for name, value in self.bound.items():
+            if value is not _ABSENT or name in self.namespace:
+                self.namespace.pop(name, None)
         self.bound.clear()
         wanted = sorted(n for n in used_names(code) if n not in self.namespace and n != SYNC)
         if not wanted or self.gone is not None:
@@ -274,6 +277,8 @@ class Judge:
             if name in fetched:
                 self.namespace[name] = fetched[name]
                 self.bound[name] = fetched[name]
+            elif name in self.deleted:
+                self.bound[name] = _ABSENT  # defined again by a test: mirrored, as it was deleted
 
     def _sync(self) -> None:
         """Mirror in the student's process what the test just did to the student's names."""
@@ -281,8 +286,10 @@ class Judge:
             return
         for name, value in list(self.bound.items()):
             if name not in self.namespace:
-                _ask(self.session, protocol.DELETE, name=name)
-                del self.bound[name]
+                if value is not _ABSENT:
+                    _ask(self.session, protocol.DELETE, name=name)
+                    self.deleted.add(name)
+                    self.bound[name] = _ABSENT
             elif self.namespace[name] is not value:
                 current = self.namespace[name]
                 _ask(self.session, protocol.ASSIGN, name=name, value=self.table.encode(current))

@@ -397,7 +397,9 @@ def serve_object(table: Table, request: dict) -> dict:
         if op == protocol.CONVERT:
             return {"result": table.encode(_convert(target, request.get("kind")))}
         raise wire.WireError(f"unknown request {op!r}")
-    except Exception as error:  # noqa: BLE001 - whatever the object raised is the answer
+    except BaseException as error:  # noqa: BLE001 - whatever the object raised is the answer (SystemExit too)
+        if isinstance(error, KeyboardInterrupt):
+            raise
         return {"error": error_payload(error)}
 
 

@@ -1,0 +1,320 @@
+"""Handles across the wall: the protocol between two handle tables, then real notebooks in the sandbox.
+
+The first half connects a grader's table and a worker's table in one process (each message still goes
+through JSON), to test the protocol's rules one at a time. The second half grades small nbgrader
+notebooks with the real worker in bubblewrap, as `course grade` does.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from autograder.grading import protocol, wire
+from autograder.grading.judge import run_notebook
+from autograder.grading.remote import RemoteException, RemoteObject, Table, serve_object
+from autograder.grading.sandbox import Limits, Session
+from tests import nbcells
+from tests.nbcells import answer, notebook, setup
+
+
+def json_trip(message: dict) -> dict:
+    return wire.loads(wire.dumps(message))
+
+
+@pytest.fixture()
+def pair():
+    """(grader table, worker table), each answering the other's requests through JSON."""
+    grader = Table(None, grader=True)
+    worker = Table(None, grader=False)
+    grader.ask = lambda op, **fields: json_trip(serve_object(worker, json_trip({"op": op, **fields})))
+    worker.ask = lambda op, **fields: json_trip(serve_object(grader, json_trip({"op": op, **fields})))
+    return grader, worker
+
+
+def student(pair, value):
+    """A handle, held by the grader, to ``value`` living on the worker's side."""
+    grader, worker = pair
+    return grader.decode(json_trip({"v": worker.encode(value)})["v"])
+
+
+class Value:
+    def __init__(self, data):
+        self.data = data
+        self.grad = 0.0
+
+    def __add__(self, other):
+        return Value(self.data + (other.data if isinstance(other, Value) else other))
+
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        return Value(self.data * (other.data if isinstance(other, Value) else other))
+
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return Value(-self.data)
+
+    def double(self):
+        self.grad = 2 * self.data
+        return self
+
+
+def test_a_student_class_is_built_and_used_through_handles(pair):
+    V = student(pair, Value)
+    a = V(3.0)
+    assert isinstance(a, RemoteObject)
+    b = 2 * a + 1
+    assert b.data == 7.0 and (-b).data == -7.0
+    assert b.double() is b  # the same object comes back as the same handle
+    assert b.grad == 14.0
+    b.grad = 0.5
+    assert b.grad == 0.5
+
+
+def test_plain_values_come_back_as_copies_and_objects_as_handles(pair):
+    f = student(pair, lambda: {"t": torch.ones(2), "v": Value(1.0), "n": [1, 2]})
+    out = f()
+    assert torch.equal(out["t"], torch.ones(2)) and out["n"] == [1, 2]
+    assert isinstance(out["v"], RemoteObject) and out["v"].data == 1.0
+
+
+def test_builtin_exceptions_keep_their_type_and_arguments(pair):
+    def raises(kind):
+        raise {"value": ValueError("n must be positive"), "key": KeyError("x"), "exit": SystemExit(3)}[kind]
+
+    f = student(pair, raises)
+    with pytest.raises(ValueError, match="n must be positive") as caught:
+        f("value")
+    assert caught.value.__course_remote__
+    with pytest.raises(KeyError) as caught:
+        f("key")
+    assert str(caught.value) == "'x'"
+    with pytest.raises(RemoteException) as caught:  # never a real SystemExit in the grader
+        f("exit")
+    assert type(caught.value).__name__ == "SystemExit"
+
+
+def test_other_exceptions_keep_their_name_and_builtin_base(pair):
+    class MyError(LookupError):
+        pass
+
+    def raises():
+        raise MyError("custom")
+
+    f, cls = student(pair, raises), student(pair, MyError)
+    with pytest.raises(cls) as caught:  # `except MyError` in a test matches the student's MyError
+        f()
+    assert isinstance(caught.value, LookupError) and isinstance(caught.value, RemoteException)
+    assert type(caught.value).__name__ == "MyError" and str(caught.value) == "custom"
+
+
+def test_student_code_calls_back_the_tests_functions_and_objects(pair):
+    def numeric_derivative(f, x, h=1e-5):
+        return (f(x + h) - f(x - h)) / (2 * h)
+
+    class Ctx:  # a test's own object, handed to student code
+        def save(self, *tensors):
+            self.saved = tensors
+
+    Ctx.__module__ = "__main__"  # as for a class written in a test cell
+
+    ctx = Ctx()
+    derivative = student(pair, numeric_derivative)
+    assert abs(derivative(lambda x: x**3, 2.0) - 12.0) < 1e-6
+    keep = student(pair, lambda c, t: c.save(t * 2))
+    keep(ctx, torch.ones(2))
+    assert torch.equal(ctx.saved[0], 2 * torch.ones(2))
+
+
+def test_student_code_reaches_only_public_test_defined_things(pair):
+    grader, worker = pair
+
+    def secret():
+        return "hidden"
+
+    probe = student(pair, lambda f, name: type(getattr(f, name)).__name__)
+    for name in ("__globals__", "__code__", "_private"):
+        with pytest.raises(AttributeError):
+            probe(secret, name)
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.module, holder.builtin, holder.number = shutil, open, 3
+    assert probe(holder, "number") == "int"
+    assert probe(holder, "module") == "Opaque"  # never a module of the grader's
+    assert probe(holder, "builtin") == "Opaque"  # nor a builtin such as open
+    setter = student(pair, lambda f: setattr(f, "x", 1))
+    with pytest.raises(AttributeError):
+        setter(secret)
+
+
+def test_unknown_requests_and_operators_are_refused(pair):
+    grader, worker = pair
+    a = student(pair, Value(1.0))
+    reply = serve_object(worker, {"op": protocol.OPERATOR, "name": "system", "args": []})
+    assert reply["error"]["ename"] == "WireError"
+    reply = serve_object(worker, {"op": protocol.CONVERT, "target": a._course_id, "kind": "eval"})
+    assert reply["error"]["ename"] == "WireError"
+    reply = serve_object(worker, {"op": protocol.CALL, "target": 999, "args": []})
+    assert reply["error"]["ename"] == "WireError"
+
+
+def test_a_handle_from_a_replaced_process_is_refused(pair):
+    grader, _ = pair
+    a = student(pair, Value(1.0))
+    grader.reset()
+    with pytest.raises(Exception, match="restarted"):
+        a.data  # noqa: B018
+
+
+def test_an_always_equal_object_gains_nothing_once_turned_into_numbers(pair):
+    class Liar(float):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = float.__hash__
+
+    liar = student(pair, lambda: Liar(1.0))()
+    assert isinstance(liar, RemoteObject)
+    assert float(liar) == 1.0 and not float(liar) == 2.0
+
+
+# ------------------------------------------------------------------------------ real notebooks
+
+
+ENGINE = """
+def squares(n):
+    if n < 1:
+        raise ValueError("n must be positive")
+    return [i * i for i in range(1, n + 1)]
+
+def sum_of_squares(n):
+    return sum(squares(n))
+
+class Value:
+    def __init__(self, data, parents=()):
+        self.data, self.grad, self._prev, self._back = float(data), 0.0, parents, lambda: None
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other))
+        def back():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._back = back
+        return out
+    __rmul__ = __mul__
+    def backward(self):
+        self.grad = 1.0
+        self._back()
+
+def scaled(ctx, x):
+    ctx.save_for_backward(x)
+    ctx.scale = 3.0
+    return x * ctx.scale
+"""
+
+TESTS = {
+    "exception": """try:
+    squares(0)
+except ValueError as e:
+    assert "positive" in str(e)
+else:
+    raise AssertionError("no error")""",
+    "files": """import os
+assert open("data.txt").read().strip() == "hello"
+assert os.environ.get("NBGRADER_EXECUTION") == "autograde\"""",
+    "objects": """a, b = Value(2.0), Value(3.0)
+c = a * b
+c.backward()
+assert (a.grad, b.grad, (2 * a).data) == (3.0, 2.0, 4.0)""",
+    "ctx": """class Ctx:
+    def save_for_backward(self, *t):
+        self.saved = t
+ctx = Ctx()
+y = scaled(ctx, torch.tensor([1.0, 2.0]))
+assert torch.equal(y, torch.tensor([3.0, 6.0])) and ctx.scale == 3.0
+assert torch.equal(ctx.saved[0], torch.tensor([1.0, 2.0]))""",
+    "delete": """del squares
+try:
+    sum_of_squares(3)
+except NameError:
+    pass
+else:
+    raise AssertionError("expected NameError")""",
+    "reassign": """squares = lambda n: [1] * n
+assert sum_of_squares(4) == 4""",
+}
+
+
+@pytest.fixture()
+def submission(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "data.txt").write_text("hello\n")
+    return folder
+
+
+def grade(nb, folder, cell_seconds=30):
+    limits = Limits(cell_seconds=cell_seconds, notebook_seconds=120)
+    notes, instructor = [], []
+    results = run_notebook(
+        nb, lambda: Session(folder, limits=limits, sandbox=True), notes, instructor, workdir=folder
+    )
+    return {r.grade_id: r for r in results}, notes, instructor
+
+
+@pytest.mark.grading
+def test_ordinary_nbgrader_tests_pass_in_the_sandbox(submission):
+    cells = [nbcells.test(code, 1, grade_id) for grade_id, code in TESTS.items()]
+    nb = notebook(setup("%matplotlib inline\nimport torch"), answer(ENGINE), *cells)
+    results, notes, instructor = grade(nb, submission)
+    assert {k: (r.passed, r.messages) for k, r in results.items()} == {k: (True, []) for k in TESTS}
+    assert notes == [] and instructor == []
+
+
+@pytest.mark.grading
+def test_wrong_answers_still_fail_and_say_why(submission):
+    wrong = ENGINE.replace('raise ValueError("n must be positive")', "return []").replace(
+        "other.grad += self.data * out.grad", "other.grad = out.grad"
+    )
+    nb = notebook(
+        setup("import torch"),
+        answer(wrong),
+        nbcells.test(TESTS["exception"], 1, "exception"),
+        nbcells.test(TESTS["objects"], 1, "objects"),
+    )
+    results, _, _ = grade(nb, submission)
+    assert not results["exception"].passed and "no error" in results["exception"].messages[0]
+    assert not results["objects"].passed
+
+
+@pytest.mark.grading
+def test_a_broken_instructor_cell_is_the_instructors_problem(submission):
+    nb = notebook(
+        setup("import torch\nraise RuntimeError('typo in setup')"),
+        answer("def f():\n    return 1"),
+        nbcells.test("assert f() == 1", 1, "uses_f"),
+    )
+    results, notes, instructor = grade(nb, submission)
+    assert results["uses_f"].passed  # the student's answer is judged as it is
+    assert instructor and "typo in setup" in instructor[0] and "setup" in instructor[0]
+    assert any("not the student's doing" in n for n in notes)
+
+
+@pytest.mark.grading
+def test_a_name_lost_with_a_stuck_cell_says_why(submission):
+    nb = notebook(
+        setup("import torch"),
+        answer("a = 1\nwhile True:\n    pass", grade_id="stuck"),
+        answer("", grade_id="blank"),  # a blank cell after the process died must not break the judge
+        nbcells.test("assert a == 1", 1, "uses_a"),
+    )
+    results, notes, _ = grade(nb, submission, cell_seconds=3)
+    message = "\n".join(results["uses_a"].messages)
+    assert "'a' is not defined" in message and "stuck" in message
