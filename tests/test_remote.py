@@ -318,3 +318,16 @@ def test_a_name_lost_with_a_stuck_cell_says_why(submission):
     results, notes, _ = grade(nb, submission, cell_seconds=3)
     message = "\n".join(results["uses_a"].messages)
     assert "'a' is not defined" in message and "stuck" in message
+
+
+@pytest.mark.grading
+def test_a_name_only_a_test_defines_is_explained_as_a_deliberate_difference(submission):
+    nb = notebook(
+        setup("import torch"),
+        answer("def uses_helper():\n    return helper() + 1"),
+        nbcells.test("def helper():\n    return 1\nassert uses_helper() == 2", 1, "isolated"),
+    )
+    results, _, _ = grade(nb, submission)
+    message = "\n".join(results["isolated"].messages)
+    assert not results["isolated"].passed
+    assert "NameError" in message and "deliberate difference" in message and "의도적으로" in message

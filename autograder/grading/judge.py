@@ -28,6 +28,7 @@ import builtins
 import contextlib
 import io
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -354,7 +355,12 @@ class Judge:
         student never defined (and why, when a cell was left out), or the test itself failing."""
         ename, evalue = type(error).__name__, str(error)[:500]
         if getattr(error, "__course_remote__", False):
-            return render("grade_student_error", ename=ename, evalue=evalue)
+            message = render("grade_student_error", ename=ename, evalue=evalue)
+            missing = isinstance(error, NameError) and re.search(r"name '(\w+)' is not defined", evalue)
+            if missing and missing.group(1) in self.namespace:
+                # defined by the tests, which run outside the student's process: a deliberate difference
+                message += "\n" + render("grade_isolated_name", name=missing.group(1))
+            return message
         if isinstance(error, NameError):
             message = render("grade_name_error", name=getattr(error, "name", None) or evalue)
             if self.lost_cells:
@@ -419,12 +425,22 @@ def run_notebook(
             if cell.cell_type != "code":
                 continue
             cell.execution_count = None
-            if is_test(cell):
-                results.append(judge.run_test(cell))
-            elif is_instructor(cell):
-                judge.run_instructor(cell)
-            else:
-                judge.run_student(cell)
+            try:
+                if is_test(cell):
+                    results.append(judge.run_test(cell))
+                elif is_instructor(cell):
+                    judge.run_instructor(cell)
+                else:
+                    judge.run_student(cell)
+            except (WorkerDied, WorkerTimeout, SandboxUnavailable):
+                raise  # no student process at all: grade_task scores the notebook's tests with the reason
+            except Exception as error:  # noqa: BLE001 - a fault of the judge costs that cell, never the run
+                problem = f"{type(error).__name__}: {str(error)[:300]}"
+                message = render("grade_internal", problem=problem)
+                judge.notes.append(message)
+                if is_test(cell):
+                    results.append(CellResult(nbgrader_meta(cell).get("grade_id", "?"), False, [message]))
+                    cell.outputs = [_error("TestFailed", message)]
     finally:
         os.chdir(previous)
         if environment is None:
