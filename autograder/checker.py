@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .messages import render
-from .mistakes import Candidate, Diagnosis, across_outputs, diagnose, registered
+from .mistakes import Candidate, Diagnosis, across_outputs, diagnose, diagnose_not_finite, registered
 
 RTOL = 1e-5
 ATOL = 1e-6
@@ -211,6 +211,9 @@ def compare(
             name,
             "not_finite",
             {"bad": "/".join(bad), "count": int((~finite).sum()), "index": _index_text(first)},
+            diagnose_not_finite(
+                answer, [(k, _trusted(v), c) for k, v, c in candidates], rtol=rtol, atol=atol
+            ),
         )
 
     error = np.abs(answer - reference)

@@ -144,6 +144,29 @@ def diagnose(
     return tuple(unique.values())
 
 
+def diagnose_not_finite(
+    answer: np.ndarray,
+    candidates: Iterable[tuple[str, np.ndarray, Candidate | None]],
+    *,
+    rtol: float,
+    atol: float,
+) -> tuple[Diagnosis, ...]:
+    """The registered mistakes that give NaN or inf exactly where ``answer`` does (an overflow, say, of a
+    softmax computed without its max shift), and the answer's finite numbers elsewhere."""
+    found: dict[str, Diagnosis] = {}
+    for key, value, custom in candidates:
+        if value.shape != answer.shape or np.isfinite(value).all():
+            continue
+        same_holes = np.array_equal(np.isnan(value), np.isnan(answer)) and np.array_equal(
+            np.isinf(value), np.isinf(answer)
+        )
+        finite = np.isfinite(answer)
+        if same_holes and _close(answer[finite], value[finite], rtol, atol):
+            texts = (("ko", custom.ko), ("en", custom.en)) if custom is not None and custom.ko else ()
+            found.setdefault(key, Diagnosis(key, {}, texts))
+    return tuple(found.values())
+
+
 def across_outputs(readings: tuple[Diagnosis, ...], right: Iterable[str]) -> tuple[Diagnosis, ...]:
     """A count reading on one output while others of the same check are right: a per-parameter batch
     factor (summed for one parameter, averaged for another) replaces the count readings."""
@@ -176,4 +199,12 @@ def registered(mistakes: object) -> list[tuple[str, object, Candidate | None]]:
     return out
 
 
-__all__ = ["Candidate", "Diagnosis", "across_outputs", "catalogue", "diagnose", "registered"]
+__all__ = [
+    "Candidate",
+    "Diagnosis",
+    "across_outputs",
+    "catalogue",
+    "diagnose",
+    "diagnose_not_finite",
+    "registered",
+]

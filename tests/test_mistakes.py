@@ -185,6 +185,18 @@ def test_check_value_candidates_for_a_trajectory():
     assert verdict.mistakes == ("grad_not_zeroed",)
 
 
+def test_a_registered_overflow_is_named_when_the_answer_is_not_finite():
+    """A NaN answer is diagnosed by a registered wrong value with NaN in the same places (unit 6)."""
+    naive = np.array([[np.nan, 0.0], [0.25, 0.75]])
+    right = np.array([[1.0, 0.0], [0.25, 0.75]])
+    verdict = only(check_value(naive, right, "p", mistakes={"softmax_not_shifted": naive}))
+    assert verdict.key == "not_finite" and verdict.mistakes == ("softmax_not_shifted",)
+    elsewhere = np.array([[0.5, np.nan], [0.25, 0.75]])  # NaN in other places: not that mistake
+    assert only(check_value(elsewhere, right, "p", mistakes={"softmax_not_shifted": naive})).mistakes == ()
+    other = np.array([[np.nan, 0.0], [0.5, 0.5]])  # same hole, other finite numbers
+    assert only(check_value(other, right, "p", mistakes={"softmax_not_shifted": naive})).mistakes == ()
+
+
 # ------------------------------------------------------------------------------------------ messages
 
 

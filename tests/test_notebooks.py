@@ -45,6 +45,15 @@ SEED_NUMBERS = {
         "w2 = 0.4928 after epoch 1": r"epoch 1:\s*w1\s*=\s*0\.8516,\s*w2\s*=\s*0\.4928,",
         "loss = 1.5328 at epoch 1": r"w2\s*=\s*0\.4928,\s*loss\s*=\s*1\.5328\b",
     },
+    "unit06_layers_gradcheck.ipynb": {
+        "w.grad = −8 in NumPy": r"NumPy by hand: loss = 4\.0, w\.grad = -8\.0\b",
+        "w.grad = −8 by autograd": r"torch autograd: w\.grad = -8\.0\b",
+        "grads −2, −7.84, −16.2288 in epoch 0": (
+            r"grad: 1\.0 2\.0 -2\.0000\s+grad: 2\.0 4\.0 -7\.8400\s+grad: 3\.0 6\.0 -16\.2288"
+        ),
+        "w = 1.2607, loss = 7.3159 at epoch 0": r"epoch 0:\s*w\s*=\s*1\.2607,\s*loss\s*=\s*7\.3159\b",
+        "w = 1.4534, loss = 3.9988 at epoch 1": r"epoch 1:\s*w\s*=\s*1\.4534,\s*loss\s*=\s*3\.9988\b",
+    },
 }
 
 

@@ -33,6 +33,8 @@ ASSIGNMENTS = sorted(COURSE.source.glob("*/*.ipynb"))
 NOT_NUMERIC = {
     "test_leaf_prediction_is_leaf": "True/False answers",
     "test_leaf_prediction_has_grad": "True/False answers",
+    "test_gradient_check": "True/False answers: the verdicts of a gradient checker (tests/test_unit06.py)",
+    "test_logsumexp_function": "a torch.autograd.Function class, judged part by part (tests/test_unit06.py)",
 }
 
 GENERIC = {  # name: (transform of one returned value, the ids any of which the message must name)
@@ -122,6 +124,49 @@ def fit_without_zeroing(ns):
     return mutant
 
 
+def naive_softmax(ns):
+    def mutant(Z):
+        e = torch.exp(Z)  # no max shift: inf/inf or 0/0 at logits of ±1000
+        return e / e.sum(dim=1, keepdim=True)
+
+    return mutant
+
+
+def affine_with(mistake):
+    def build(ns):
+        def mutant(X, W, b, dY):
+            dX, dW, db = dY @ W.T, X.T @ dY, dY.sum(dim=0)
+            if mistake == "dx_order_swapped":
+                dX = W @ dY.T
+            elif mistake == "db_per_sample":
+                db = dY
+            elif mistake == "db_averaged":
+                db = dY.mean(dim=0)
+            return dX, dW, db
+
+        return mutant
+
+    return build
+
+
+def ce_without_mean(ns):
+    reference = ns["smoothed_ce_backward"]  # taken now: the mutant replaces that name
+
+    def mutant(Z, y, eps):
+        return Z.shape[0] * reference(Z, y, eps)
+
+    return mutant
+
+
+def tanh_net_without_mean(ns):
+    reference = ns["tanh_net_grads"]  # taken now: the mutant replaces that name
+
+    def mutant(X, Y, W1, b1, W2, b2):
+        return tuple(X.shape[0] * g for g in reference(X, Y, W1, b1, W2, b2))
+
+    return mutant
+
+
 MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_chain_forward_backward": {
         "outer_at_x": [chain_outer_at_x],
@@ -133,6 +178,13 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     },
     "test_train_quadratic": {"grad_not_zeroed": [train_without_zeroing]},
     "test_fit_linear": {"grad_not_zeroed": [fit_without_zeroing]},
+    "test_stable_softmax": {"softmax_not_shifted": [naive_softmax]},
+    "test_affine_backward": {
+        "dx_order_swapped": [affine_with("dx_order_swapped")],
+        "db_not_summed": [affine_with("db_per_sample"), affine_with("db_averaged")],
+    },
+    "test_smoothed_ce_backward": {"missing_one_over_n": [ce_without_mean]},
+    "test_tanh_net_grads": {"missing_one_over_n": [tanh_net_without_mean]},
 }
 
 
