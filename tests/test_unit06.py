@@ -14,7 +14,7 @@ import torch
 
 from autograder.checker import CheckFailed, Parts
 from autograder.course import Course
-from autograder.judge import is_test, nbgrader_meta
+from autograder.grading.cells import is_test, nbgrader_meta
 from tests.test_test_points import Exercise
 
 COURSE = Course.find()
