@@ -137,17 +137,18 @@ def predict_with(reduction):
     return build
 
 
-def minibatch_training(mistake):
-    """Unit 4, exercise 4 with one mistake: gradients never zeroed, the loss summed, or no shuffling."""
+def accumulated_training(mistake):
+    """Unit 4, exercise 4 with one mistake: gradients never zeroed or zeroed per sample, the loss summed, or
+    mini-batches in the data's order."""
 
     def build(ns):
         def mutant(x_data, y_data, init, lr, epochs, batch_size, seed):
             xs = torch.tensor(x_data, dtype=torch.float64)
             ys = torch.tensor(y_data, dtype=torch.float64)
-            w2, w1, b = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init)
-            optimizer = torch.optim.SGD([w2, w1, b], lr=lr)
+            params = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init]
+            optimizer = torch.optim.SGD(params, lr=lr)
             g = torch.Generator().manual_seed(seed)
-            history, losses = [[w2.item(), w1.item(), b.item()]], []
+            history, losses, running = [[p.item() for p in params]], [], []
             for _ in range(epochs):
                 order = (
                     torch.arange(len(xs))
@@ -155,16 +156,23 @@ def minibatch_training(mistake):
                     else torch.randperm(len(xs), generator=g)
                 )
                 for start in range(0, len(xs), batch_size):
-                    batch = order[start : start + batch_size]
+                    batch = order[start : start + batch_size].tolist()
                     if mistake != "grad_not_zeroed":
                         optimizer.zero_grad()
-                    squares = (w2 * xs[batch] ** 2 + w1 * xs[batch] + b - ys[batch]) ** 2
-                    loss = squares.sum() if mistake == "batch_loss_summed" else squares.mean()
-                    loss.backward()
+                    total = 0.0
+                    for i in batch:
+                        if mistake == "grad_zeroed_per_sample":
+                            optimizer.zero_grad()
+                        loss = (params[0] * xs[i] ** 2 + params[1] * xs[i] + params[2] - ys[i]) ** 2
+                        if mistake != "batch_loss_summed":
+                            loss = loss / len(batch)
+                        loss.backward()
+                        total += loss.item()
+                        running.append([p.grad.item() for p in params])
                     optimizer.step()
-                    losses.append(loss.item())
-                    history.append([w2.item(), w1.item(), b.item()])
-            return torch.tensor(history, dtype=torch.float64), torch.tensor(losses, dtype=torch.float64)
+                    losses.append(total)
+                    history.append([p.item() for p in params])
+            return tuple(torch.tensor(v, dtype=torch.float64) for v in (history, losses, running))
 
         return mutant
 
@@ -218,10 +226,9 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "batch_loss_summed": [predict_with("sum")],
         "batch_loss_averaged": [predict_with("mean")],
     },
-    "test_train_minibatch": {
-        "grad_not_zeroed": [minibatch_training("grad_not_zeroed")],
-        "batch_loss_summed": [minibatch_training("batch_loss_summed")],
-        "not_shuffled": [minibatch_training("not_shuffled")],
+    "test_train_accumulated": {
+        key: [accumulated_training(key)]
+        for key in ("grad_not_zeroed", "grad_zeroed_per_sample", "batch_loss_summed", "not_shuffled")
     },
     "test_fit_line": {
         "grad_not_zeroed": [line_fit("grad_not_zeroed")],
