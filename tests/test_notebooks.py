@@ -44,6 +44,34 @@ SEED_NUMBERS = {
         "w1 = 0.8516 after epoch 1": r"epoch 1:\s*w1\s*=\s*0\.8516,",
         "w2 = 0.4928 after epoch 1": r"epoch 1:\s*w1\s*=\s*0\.8516,\s*w2\s*=\s*0\.4928,",
         "loss = 1.5328 at epoch 1": r"w2\s*=\s*0\.4928,\s*loss\s*=\s*1\.5328\b",
+        # the rest of the original linear-model log: epochs 2–4, and the float32 plateau
+        "w = 1.5959, loss = 2.1857 at epoch 2": r"epoch 2:\s*w\s*=\s*1\.5959,\s*loss\s*=\s*2\.1857\b",
+        "w = 1.7012, loss = 1.1946 at epoch 3": r"epoch 3:\s*w\s*=\s*1\.7012,\s*loss\s*=\s*1\.1946\b",
+        "w = 1.7791, loss = 0.6530 at epoch 4": r"epoch 4:\s*w\s*=\s*1\.7791,\s*loss\s*=\s*0\.6530\b",
+        "float32 epoch 66: w = 2.0000, loss = 9.0949e-13": (
+            r"float32, epoch 66:\s*w\s*=\s*2\.0000,\s*loss\s*=\s*9\.0949e-13\b"
+        ),
+        "float32: w stops just below 2": r"stuck w = 1\.99999964\d*\s*=\s*2 − 3·2\^-23",
+        # the rest of the quadratic model's log: the prediction before training, epochs 2, 41, 84–87
+        "quadratic ŷ(4) = 20 before training": r"before training:\s*ŷ\(4\)\s*=\s*20\.0\b",
+        "w1 = 0.7933, w2 = 0.2818, loss = 1.8361 at epoch 2": (
+            r"epoch 2:\s*w1\s*=\s*0\.7933,\s*w2\s*=\s*0\.2818,\s*loss\s*=\s*1\.8361\b"
+        ),
+        "w1 = 1.4080, w2 = 0.1740, loss = 0.0690 at epoch 41": (
+            r"epoch 41:\s*w1\s*=\s*1\.4080,\s*w2\s*=\s*0\.1740,\s*loss\s*=\s*0\.0690\b"
+        ),
+        "w1 = 1.7236, w2 = 0.0812, loss = 0.0150 at epoch 84": (
+            r"epoch 84:\s*w1\s*=\s*1\.7236,\s*w2\s*=\s*0\.0812,\s*loss\s*=\s*0\.0150\b"
+        ),
+        "w1 = 1.7284, w2 = 0.0798, loss = 0.0145 at epoch 85": (
+            r"epoch 85:\s*w1\s*=\s*1\.7284,\s*w2\s*=\s*0\.0798,\s*loss\s*=\s*0\.0145\b"
+        ),
+        "w1 = 1.7332, w2 = 0.0784, loss = 0.0140 at epoch 86": (
+            r"epoch 86:\s*w1\s*=\s*1\.7332,\s*w2\s*=\s*0\.0784,\s*loss\s*=\s*0\.0140\b"
+        ),
+        "w1 = 1.7379, w2 = 0.0770, loss = 0.0135 at epoch 87": (
+            r"epoch 87:\s*w1\s*=\s*1\.7379,\s*w2\s*=\s*0\.0770,\s*loss\s*=\s*0\.0135\b"
+        ),
     },
     "unit06_layers_gradcheck.ipynb": {
         "w.grad = −8 in NumPy": r"NumPy by hand: loss = 4\.0, w\.grad = -8\.0\b",

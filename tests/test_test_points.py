@@ -92,36 +92,123 @@ def fork_chain_without(path):
     return build
 
 
-def train_without_zeroing(ns):
-    def mutant(x_data, y_data, init, lr, epochs):
-        w2, w1, b = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init)
-        optimizer = torch.optim.SGD([w2, w1, b], lr=lr)
-        history, losses = [[w2.item(), w1.item(), b.item()]], []
-        for _ in range(epochs):
-            for x, y in zip(x_data, y_data, strict=True):
-                loss = (w2 * x**2 + w1 * x + b - y) ** 2
-                loss.backward()  # the gradients of every step so far add up
-                optimizer.step()
-                losses.append(loss.item())
-                history.append([w2.item(), w1.item(), b.item()])
-        return torch.tensor(history, dtype=torch.float64), torch.tensor(losses, dtype=torch.float64)
+def quadratic_mistake(kind):
+    """Unit 4, exercise 1: the quadratic gradients with x and x² swapped, or the inner factors dropped."""
+
+    def build(ns):
+        def mutant(x, w2, w1, b, y):
+            s = w2 * x**2 + w1 * x + b - y
+            if kind == "swapped":
+                return s**2, 2 * s * x, 2 * s * x**2, 2 * s
+            return s**2, 2 * s, 2 * s, 2 * s
+
+        return mutant
+
+    return build
+
+
+def batch_powers_swapped(ns):
+    def mutant(xs, ys, w2, w1, b, reduction):
+        s = w2 * xs**2 + w1 * xs + b - ys
+        scale = 1 / len(xs) if reduction == "mean" else 1.0
+        return (
+            scale * (s**2).sum(),
+            scale * (2 * s * xs).sum(),
+            scale * (2 * s * xs**2).sum(),
+            scale * (2 * s).sum(),
+        )
 
     return mutant
 
 
-def fit_without_zeroing(ns):
-    def mutant(x_data, y_data, w_init, lr, epochs):
-        w = torch.tensor(w_init, dtype=torch.float64, requires_grad=True)
-        history = [w.item()]
-        for _ in range(epochs):
-            for x, y in zip(x_data, y_data, strict=True):
-                ((x * w - y) ** 2).backward()
-                with torch.no_grad():
-                    w -= lr * w.grad  # w.grad never cleared
-                history.append(w.item())
-        return history
+def predict_with(reduction):
+    """Unit 4, exercise 3: the prediction made with one reduction whatever was asked."""
 
-    return mutant
+    def build(ns):
+        def mutant(x_data, c, w0, lr, epochs, batch_size, asked):
+            factor = 1.0
+            for start in range(0, len(x_data), batch_size):
+                batch = x_data[start : start + batch_size]
+                squares = sum(x * x for x in batch)
+                if reduction == "mean":
+                    squares /= len(batch)
+                factor *= 1 - 2 * lr * squares
+            return c + (w0 - c) * factor**epochs
+
+        return mutant
+
+    return build
+
+
+def accumulated_training(mistake):
+    """Unit 4, exercise 4 with one mistake: gradients never zeroed or zeroed per sample, the loss summed, or
+    mini-batches in the data's order."""
+
+    def build(ns):
+        def mutant(x_data, y_data, init, lr, epochs, batch_size, seed):
+            xs = torch.tensor(x_data, dtype=torch.float64)
+            ys = torch.tensor(y_data, dtype=torch.float64)
+            params = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init]
+            optimizer = torch.optim.SGD(params, lr=lr)
+            g = torch.Generator().manual_seed(seed)
+            history, losses, running = [[p.item() for p in params]], [], []
+            for _ in range(epochs):
+                order = (
+                    torch.arange(len(xs))
+                    if mistake == "not_shuffled"
+                    else torch.randperm(len(xs), generator=g)
+                )
+                for start in range(0, len(xs), batch_size):
+                    batch = order[start : start + batch_size].tolist()
+                    if mistake != "grad_not_zeroed":
+                        optimizer.zero_grad()
+                    total = 0.0
+                    for i in batch:
+                        if mistake == "grad_zeroed_per_sample":
+                            optimizer.zero_grad()
+                        loss = (params[0] * xs[i] ** 2 + params[1] * xs[i] + params[2] - ys[i]) ** 2
+                        if mistake != "batch_loss_summed":
+                            loss = loss / len(batch)
+                        loss.backward()
+                        total += loss.item()
+                        running.append([p.grad.item() for p in params])
+                    optimizer.step()
+                    losses.append(total)
+                    history.append([p.item() for p in params])
+            return tuple(torch.tensor(v, dtype=torch.float64) for v in (history, losses, running))
+
+        return mutant
+
+    return build
+
+
+def line_fit(mistake):
+    """Unit 4, exercise 5 with one bug left: gradients cleared once per epoch, or the loss summed."""
+
+    def build(ns):
+        def mutant(x_data, y_data, init, lr, epochs, batch_size):
+            xs = torch.tensor(x_data, dtype=torch.float64)
+            ys = torch.tensor(y_data, dtype=torch.float64)
+            w, b = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init)
+            history = [(w.item(), b.item())]
+            for _ in range(epochs):
+                w.grad, b.grad = None, None
+                for start in range(0, len(xs), batch_size):
+                    x, y = xs[start : start + batch_size], ys[start : start + batch_size]
+                    squares = (w * x + b - y) ** 2
+                    loss = squares.sum() if mistake == "batch_loss_summed" else squares.mean()
+                    loss.backward()
+                    with torch.no_grad():
+                        w -= lr * w.grad
+                        b -= lr * b.grad
+                    if mistake != "grad_not_zeroed":
+                        w.grad, b.grad = None, None
+                    history.append((w.item(), b.item()))
+            return history
+
+        return mutant
+
+    return build
 
 
 def naive_softmax(ns):
@@ -176,8 +263,6 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_fork_chain_backward": {
         "fork_branch_missing": [fork_chain_without("product"), fork_chain_without("sine")]
     },
-    "test_train_quadratic": {"grad_not_zeroed": [train_without_zeroing]},
-    "test_fit_linear": {"grad_not_zeroed": [fit_without_zeroing]},
     "test_stable_softmax": {"softmax_not_shifted": [naive_softmax]},
     "test_affine_backward": {
         "dx_order_swapped": [affine_with("dx_order_swapped")],
@@ -185,6 +270,23 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     },
     "test_smoothed_ce_backward": {"missing_one_over_n": [ce_without_mean]},
     "test_tanh_net_grads": {"missing_one_over_n": [tanh_net_without_mean]},
+    "test_quadratic_loss_and_grads": {
+        "powers_swapped": [quadratic_mistake("swapped")],
+        "inner_factor_missing": [quadratic_mistake("no inner")],
+    },
+    "test_batch_loss_and_grads": {"powers_swapped": [batch_powers_swapped]},
+    "test_predict_w": {
+        "batch_loss_summed": [predict_with("sum")],
+        "batch_loss_averaged": [predict_with("mean")],
+    },
+    "test_train_accumulated": {
+        key: [accumulated_training(key)]
+        for key in ("grad_not_zeroed", "grad_zeroed_per_sample", "batch_loss_summed", "not_shuffled")
+    },
+    "test_fit_line": {
+        "grad_not_zeroed": [line_fit("grad_not_zeroed")],
+        "batch_loss_summed": [line_fit("batch_loss_summed")],
+    },
 }
 
 
