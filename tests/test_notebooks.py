@@ -30,6 +30,16 @@ SEED_NUMBERS = {
         "obj = 25": r"\bobj\s*=\s*25(\.0*)?(?![\d.])",
         "a.grad = [6, 8]": r"\ba\.grad\s*=\s*(tensor\()?\[6(\.0*)?,\s*8(\.0*)?\]",
     },
+    "unit03_autograd_mechanics.ipynb": {
+        "w.grad = −2, −4, −6 after 1, 2, 3 backward() calls": (
+            r"#1: w\.grad = -2\b[\s\S]*#2: w\.grad = -4\b[\s\S]*#3: w\.grad = -6\b"
+        ),
+        "full batch ∂L/∂w = −9.3333": r"full batch:\s*∂L/∂w = -9\.3333\b",
+        "3 micro-batches / k give −9.3333": r"3 micro-batches / k: ∂L/∂w = -9\.3333\b",
+        "without / k: ×3": r"without / k:\s*∂L/∂w = -28\.0000 = 3 × the full batch",
+        "legacy and modern updates both give w = 1.2607": r"legacy: w = 1\.2607\s+modern: w = 1\.2607\b",
+        "jacrev/jacfwd ratio printed": r"jacrev/jacfwd = \d",
+    },
     "unit04_training.ipynb": {
         "ŷ(4) = 4.0 before training": r"before training:\s*w\s*=\s*1\.0\s+ŷ\(4\)\s*=\s*4\.0\b",
         "w = 1.2607 after epoch 0": r"epoch 0:\s*w\s*=\s*1\.2607,",

@@ -35,6 +35,7 @@ NOT_NUMERIC = {
     "test_leaf_prediction_has_grad": "True/False answers",
     "test_gradient_check": "True/False answers: the verdicts of a gradient checker (tests/test_unit06.py)",
     "test_logsumexp_function": "a torch.autograd.Function class, judged part by part (tests/test_unit06.py)",
+    "test_breaks_backward": "True/False answers",
 }
 
 GENERIC = {  # name: (transform of one returned value, the ids any of which the message must name)
@@ -254,6 +255,69 @@ def tanh_net_without_mean(ns):
     return mutant
 
 
+def steps_replacing_grad(ns):
+    def mutant(steps, w0, x, y, lr):
+        w, grad = w0, None
+        for step in steps:
+            if step == "backward":
+                grad = 2 * (x * w - y) * x  # .grad replaced, not added to
+            elif step == "step" and grad is not None:
+                w = w - lr * grad
+            elif step == "zero" and grad is not None:
+                grad = 0.0
+            elif step == "none":
+                grad = None
+        return w, grad
+
+    return mutant
+
+
+def microbatch_scaled(by):
+    def build(ns):
+        def mutant(w, X, y, sizes):
+            w = w.detach().clone().requires_grad_(True)
+            for Xs, ys in zip(X.split(sizes), y.split(sizes), strict=True):
+                scale = 1.0 if by == "one" else 1.0 / len(sizes)  # not divided, or divided by k
+                (((Xs @ w - ys) ** 2).mean() * scale).backward()
+            return w.grad.detach()
+
+        return mutant
+
+    return build
+
+
+def inplace_rule(consumers):
+    def build(ns):
+        def mutant(chain, edited):
+            if not consumers:
+                return bool(edited)  # every in-place edit breaks
+            made = {"exp", "sigmoid", "tanh", "sqrt", "relu"}
+            return any(i >= 1 and chain[i - 1] in made for i in edited)  # only the producer counts
+
+        return mutant
+
+    return build
+
+
+def hvp_with_ones(ns):
+    def mutant(A, x, v):
+        x = x.detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(torch.logsumexp(A @ x, dim=0), x, create_graph=True)
+        (hv,) = torch.autograd.grad(g.sum(), x)  # H·1 instead of H·v
+        return g.detach(), hv.detach()
+
+    return mutant
+
+
+def per_sample_from_batch(ns):
+    def mutant(w, X, y):
+        w = w.detach().clone().requires_grad_(True)
+        torch.nn.functional.softplus(-y * (X @ w)).mean().backward()
+        return w.grad.detach().expand(len(X), -1).clone()  # the batch gradient in every row
+
+    return mutant
+
+
 MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_chain_forward_backward": {
         "outer_at_x": [chain_outer_at_x],
@@ -287,6 +351,17 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "grad_not_zeroed": [line_fit("grad_not_zeroed")],
         "batch_loss_summed": [line_fit("batch_loss_summed")],
     },
+    "test_grad_after": {"grad_replaced": [steps_replacing_grad]},
+    "test_microbatch_gradient": {
+        "microbatch_not_divided": [microbatch_scaled("one")],
+        "microbatch_divided_by_k": [microbatch_scaled("k")],
+    },
+    "test_breaks_backward": {
+        "inplace_consumer_ignored": [inplace_rule(consumers=True)],
+        "inplace_always_breaks": [inplace_rule(consumers=False)],
+    },
+    "test_grad_and_hvp": {"hvp_without_v": [hvp_with_ones]},
+    "test_per_sample_grads": {"per_sample_batch_gradient": [per_sample_from_batch]},
 }
 
 
@@ -504,3 +579,24 @@ def test_each_part_tells_every_mistake_apart(exercises, path, grade_id):
         for key in sorted(set(expected) - registered):
             problems.append(f"{part}: registers no {key!r}, though a mutant is written for it")
     assert not problems, f"{grade_id}:\n" + "\n".join(problems)
+
+
+def test_a_nan_from_torch_where_is_named(exercises):
+    """Unit 3's NaN-safe exercise: the naive torch.where form, finite values but NaN gradients, fails every
+    part with the message that names the side torch.where did not take."""
+    (path,) = [p for p in ASSIGNMENTS if p.parent.name == "unit03"]
+    exercise = exercises[path]
+    (cell,) = [c for c in exercise.tests() if nbgrader_meta(c)["grade_id"] == "test_safe_f_and_grad"]
+
+    def naive(x):
+        x = x.detach().clone().requires_grad_(True)
+        values = torch.where(x > 0, x**2 * torch.log(x), 0.0)
+        values.sum().backward()
+        return values.detach(), x.grad.detach()
+
+    for part, (right, wrong) in parts(cell.source).items():
+        failure = exercise.run(
+            right + "\n__mutate__()\n" + wrong, {"__mutate__": swap({"safe_f_and_grad": naive})}
+        )
+        assert failure is not None, f"{part}: the naive torch.where form passes"
+        assert "differentiates the side it did not take" in str(failure), f"{part}: {failure}"

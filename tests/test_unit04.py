@@ -7,7 +7,7 @@ import pytest
 
 from autograder.checker import CheckFailed
 from autograder.course import Course
-from autograder.judge import nbgrader_meta, split_hidden
+from autograder.grading.cells import nbgrader_meta, split_hidden
 from tests.test_test_points import Exercise, named
 
 COURSE = Course.find()
