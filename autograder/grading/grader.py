@@ -9,7 +9,7 @@ nbgrader stays the bookkeeper. For each student this module, in the instructor's
    ``OverwriteCells``, ``CheckCellMetadata``), then puts back graded cells the student deleted and drops
    grade metadata the gradebook does not know;
 3. hands the notebooks to a pool of processes, or to a Dask cluster, that run them with
-   :func:`autograder.judge.run_notebook` (student cells in the sandbox, tests here);
+   :func:`autograder.grading.judge.run_notebook` (student cells in the sandbox, tests here);
 4. as each student finishes, writes the graded notebooks to ``autograded/`` (for formgrader and the
    feedback) and stores the scores with nbgrader's ``SaveAutoGrades`` and ``AssignLatePenalties``,
    which set only automatic scores: manual grades are never overwritten;
