@@ -131,7 +131,9 @@ def bound_at_top(tree: ast.AST) -> set[str]:
     for node in tree.body:
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names |= {t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)}
+            for target in targets:  # a name, or names unpacked; not ``Value.backward = ...``
+                parts = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+                names |= {part.id for part in parts if isinstance(part, ast.Name)}
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
     return names
@@ -217,22 +219,16 @@ def _kernel_sources(function: object) -> tuple[str, list[str]]:
 
     name = getattr(function, "__name__", str(function))
     sources, todo, seen = [], [function], set()
-    if inspect.isclass(function):  # an engine: one class holding every function it has, patched-on ones too
-        methods = [getattr(m, "__func__", getattr(m, "fget", m)) for m in vars(function).values()]
-        body, todo = ["    pass\n"], []
-        for method in (m for m in methods if inspect.isfunction(m)):
-            seen.add(id(method))
-            try:
-                body.append(textwrap.indent(textwrap.dedent(inspect.getsource(method)), "    "))
-            except (OSError, TypeError):
-                continue
-            todo += _helpers(method, body[-1])
-        sources.append(f"class {name}:\n" + "".join(body))
     while todo:
         current = todo.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
+        if inspect.isclass(current):  # an engine: one class holding its functions, patched-on ones too
+            code, helpers = _class_source(current, seen)
+            sources.append(code)
+            todo += helpers
+            continue
         try:
             code = textwrap.dedent(inspect.getsource(current))
         except (OSError, TypeError):
@@ -240,6 +236,23 @@ def _kernel_sources(function: object) -> tuple[str, list[str]]:
         sources.append(code)
         todo += _helpers(current, code)
     return name, sources
+
+
+def _class_source(cls: type, seen: set[int]) -> tuple[str, list]:
+    """A class as one source, ``class Name:`` and every function it holds; and the helpers they use."""
+    import inspect
+    import textwrap
+
+    methods = [getattr(m, "__func__", getattr(m, "fget", m)) for m in vars(cls).values()]
+    body, helpers = ["    pass\n"], []
+    for method in (m for m in methods if inspect.isfunction(m)):
+        seen.add(id(method))
+        try:
+            body.append(textwrap.indent(textwrap.dedent(inspect.getsource(method)), "    "))
+        except (OSError, TypeError):
+            continue
+        helpers += _helpers(method, body[-1])
+    return f"class {cls.__name__}:\n" + "".join(body), helpers
 
 
 def _helpers(function: object, code: str) -> list:
@@ -255,7 +268,7 @@ def _helpers(function: object, code: str) -> list:
     found = []
     for called in called_names(tree):
         helper = module_globals.get(called)
-        if inspect.isfunction(helper) and helper.__module__ == "__main__":
+        if (inspect.isfunction(helper) or inspect.isclass(helper)) and helper.__module__ == "__main__":
             found.append(helper)
     return found
 

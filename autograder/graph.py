@@ -143,7 +143,7 @@ class Graph:
         ``grad`` (``grad=None``: no gradients drawn). A node without parents is an input box. Nodes are
         told apart by identity, so a node used twice is drawn once with two edges. Objects passed by
         keyword name their nodes; other inputs are called ``t1``, ``t2``, ..., other operations
-        ``<operator>#<n>``, and the output ``L`` unless named.
+        ``n1``, ``n2``, ..., and the output ``L`` unless named.
         """
         order, seen = [], {id(output)}
         stack = [(output, iter(getattr(output, parents)))]
@@ -164,7 +164,7 @@ class Graph:
         graph = cls(output=names.get(id(output), "L"))
         taken = set(named) | {graph.output}
         node_name: dict[int, str] = {}
-        for index, node in enumerate(order):
+        for node in order:
             inputs = [node_name[id(p)] for p in getattr(node, parents)]
             shown = getattr(node, grad) if grad is not None else None
             if not inputs:
@@ -173,8 +173,7 @@ class Graph:
             else:
                 label = str(getattr(node, symbol))
                 label = (symbols or {}).get(label, label)
-                default = graph.output if node is output else f"{label}#{index}"
-                name = names.get(id(node)) or default
+                name = names.get(id(node)) or (graph.output if node is output else _fresh("n", taken))
                 graph.op(name, label, list(dict.fromkeys(inputs)), getattr(node, value), shown)
             node_name[id(node)] = name
         return graph

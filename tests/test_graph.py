@@ -196,8 +196,9 @@ def test_from_nodes_draws_a_node_used_twice_once_and_names_the_rest():
     square = _Node(9.0, (a, a), "*", 1.0)
     out = _Node(12.0, (square, a), "+", 1.0)
     g = Graph.from_nodes(out, grad=None)
-    assert list(g.nodes) == ["t1", "*#1", "L"]
-    assert g.nodes["*#1"].inputs == ["t1"] and g.nodes["L"].inputs == ["*#1", "t1"]
+    assert list(g.nodes) == ["t1", "n1", "L"]
+    assert g.nodes["n1"].inputs == ["t1"] and g.nodes["L"].inputs == ["n1", "t1"]
+    g.draw()  # every default name is valid mathtext
     assert all(n.grad is None for n in g.nodes.values())
     chain = a
     for _ in range(3000):  # no recursion limit
