@@ -95,7 +95,7 @@ def _findings(tree: ast.AST) -> list[Finding]:
 
 
 def _engine_findings(tree: ast.AST) -> list[Finding]:
-    """In the code of an engine of one's own: torch itself, autograd but ``.grad``/``.backward``, dynamic code."""
+    """In an engine of one's own: torch itself, autograd except ``.grad``/``.backward``, dynamic code."""
     found = [f for f in _findings(tree) if f.what.lstrip(".") not in ENGINE_ALLOWED]
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
@@ -256,7 +256,7 @@ def _class_source(cls: type, seen: set[int]) -> tuple[str, list]:
 
 
 def _helpers(function: object, code: str) -> list:
-    """The student's own functions (defined in ``__main__``) that ``code``, the source of ``function``, uses."""
+    """The student's own functions and classes (in ``__main__``) that ``code``, their source, uses."""
     import inspect
     import textwrap
 

@@ -96,7 +96,7 @@ def random_expression(
     chain: int = 0,
     ops: tuple[str, ...] = UNARY[:-1] + BINARY + WITH_NUMBER,
 ) -> Spec:
-    """A random graph: ``leaves`` inputs, ``operations`` steps, then a chain of ``chain`` steps, then the root."""
+    """A random graph: ``leaves`` inputs, ``operations`` steps, a chain of ``chain`` steps, then the root."""
     spec = Spec([round(rng.uniform(-2, 2), 3) or 0.5 for _ in range(leaves)])
     values = list(spec.leaves)
     used = [0] * leaves

@@ -210,8 +210,11 @@ ENGINE_CHEATS = {
     ),
     "torch in a patched-on method": BACKWARD.replace("self.grad = 1.0", "self.grad = torch.ones(())"),
     "torch in a helper of a patched-on method": ORDER.replace("return", "import torch\n    return"),
-    "an alias of torch in another cell": ENGINE.replace("float(data)", "T.tensor(data)") + "\nimport torch as T\n",
-    "requires_grad on a tensor from elsewhere": BACKWARD.replace("self.grad = 1.0", "self.data.requires_grad_()"),
+    "an alias of torch in another cell": ENGINE.replace("float(data)", "T.tensor(data)")
+    + "\nimport torch as T\n",
+    "requires_grad on a tensor from elsewhere": BACKWARD.replace(
+        "self.grad = 1.0", "self.data.requires_grad_()"
+    ),
     "exec": BACKWARD.replace("self.grad = 1.0", "exec('self.grad = 1.0')"),
 }
 

@@ -182,8 +182,11 @@ def test_from_nodes_reads_any_engine_with_parents():
     y_hat = _Node(1.0, (x, w), "*", -2.0)
     s = _Node(-1.0, (y_hat, y), "-", -2.0)
     loss = _Node(1.0, (s,), "**2", 1.0)
-    g = Graph.from_nodes(loss, symbols={"*": "×", "-": "−", "**2": "(·)²"}, x=x, w=w, y=y, ŷ=y_hat, s=s, loss=loss)
+    g = Graph.from_nodes(
+        loss, symbols={"*": "×", "-": "−", "**2": "(·)²"}, x=x, w=w, y=y, ŷ=y_hat, s=s, loss=loss
+    )
     assert g.output == "loss"
+
     def described(graph):
         return {n.name: (n.symbol, n.inputs, n.value, n.grad) for n in graph.nodes.values()}
 

@@ -140,7 +140,6 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
 }
 
 
-
 @dataclass(frozen=True)
 class Edit:
     """A mistake planted in the source of a solution cell: each ``old`` text replaced by its ``new``.
@@ -174,7 +173,9 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
         "product_wrong_operand": [VALUE_WRONG_OPERAND],
     },
     "test_topological_order": {
-        "topo_order_reversed": [Edit("topological_order", (("    return order\n", "    return order[::-1]\n"),))]
+        "topo_order_reversed": [
+            Edit("topological_order", (("    return order\n", "    return order[::-1]\n"),))
+        ]
     },
     "test_backward": {
         "fork_branch_missing": [VALUE_ASSIGNS],
@@ -234,7 +235,11 @@ class Exercise:
             for cell in self.nb.cells:
                 if cell.cell_type != "code" or is_test(cell):
                     continue
-                code = edit.apply(cell.source) if nbgrader_meta(cell).get("grade_id") == edit.cell else cell.source
+                code = (
+                    edit.apply(cell.source)
+                    if nbgrader_meta(cell).get("grade_id") == edit.cell
+                    else cell.source
+                )
                 exec(compile(code, f"<{self.path.parent.name}>", "exec"), namespace)
         return namespace
 
