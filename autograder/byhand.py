@@ -205,6 +205,12 @@ def check_sources(name: str, cells: list[str]) -> tuple[bool, list[Finding]]:
             for known in (definers, classes):
                 if called in known and known[called] not in seen:
                     todo.append(known[called])
+        for cls in defined_classes(parsed[index]):  # an engine used here: the cells adding to it too
+            todo += [
+                i
+                for i, tree in enumerate(parsed)
+                if tree is not None and i not in seen and extends(tree, cls)
+            ]
     engine = any(defined_classes(parsed[index]) for index in seen)  # it uses an engine of one's own
     findings = []
     for index in sorted(seen):

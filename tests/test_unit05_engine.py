@@ -117,3 +117,64 @@ def test_deep_graphs_need_no_recursion():
         grads[0] in (1.0, -1.0)
         and len(REFERENCE["topological_order"](build(spec, REFERENCE["Value"])[-1])) > spec.size
     )
+
+
+TORCH_BACKWARD = '''
+def backward(self):
+    """A cheat: the gradients from torch.autograd, written into the nodes."""
+    import torch
+
+    order = topological_order(self)
+    leaves = {id(n): torch.tensor(n.data, dtype=torch.float64, requires_grad=True) for n in order}
+    for node in order:
+        if node.parents:
+            Value.retrace(node, leaves)
+    leaves[id(self)].backward()
+    for node in order:
+        node.grad = leaves[id(node)].grad.item()
+
+
+Value.backward = backward
+'''
+
+
+def test_an_engine_whose_answers_come_from_torch_is_found_outside_the_kernel():
+    from autograder.byhand import check_sources
+
+    cells = [
+        c.source
+        for c in nbformat.read(SOURCE, as_version=4).cells
+        if nbgrader_meta(c).get("solution") and nbgrader_meta(c).get("grade_id") != "backward"
+    ]
+    assert check_sources("Value", cells) == (True, [])
+    defined, findings = check_sources("Value", [*cells, TORCH_BACKWARD])
+    assert defined and {"import torch", "torch"} <= {f.what for f in findings}
+    for answer in ("neuron_gradients", "train"):  # they use the engine: judged by the same rule
+        assert check_sources(answer, [*cells, TORCH_BACKWARD])[1]
+
+
+def test_an_object_equal_to_everything_gains_nothing():
+    """Tests compare plain floats: gradients that claim to equal anything fail, they do not pass."""
+    from tests.test_test_points import Edit, Exercise
+
+    exercise = Exercise(SOURCE)
+    liar = Edit(
+        "backward",
+        (
+            (
+                "        node.local_backward()\n",
+                "        node.local_backward()\n"
+                "    class AlwaysEqual:\n"
+                "        def __eq__(self, other):\n"
+                "            return True\n"
+                "    for node in order:\n"
+                "        node.grad = AlwaysEqual()\n",
+            ),
+        ),
+    )
+    (cell,) = [c for c in exercise.tests() if nbgrader_meta(c)["grade_id"] == "test_backward"]
+    try:
+        failure = exercise.run(cell.source, exercise.edited(liar))
+    except TypeError as error:  # float() of it is no number
+        failure = error
+    assert failure is not None and "AlwaysEqual" in str(failure)
