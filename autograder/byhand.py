@@ -12,6 +12,14 @@ What counts as using autograd: ``.backward(...)``, ``torch.autograd`` (``grad``,
 ``globals()``, ``vars()``, ``__dict__``, ``__builtins__``, ``sys.modules`` — a derivation by hand needs
 none of them. The cells searched are the one defining the function and, transitively, the cells
 defining the student's own helpers it calls.
+
+A class is an engine of one's own (unit 5's ``Value``): the whole class is the answer, so the cells
+searched are its definition, the cells that add to it (``Value.backward = backward``) and, transitively,
+the cells defining the names they use (functions, classes, module-level names and imports). An engine has
+its own ``.grad`` and ``.backward``, so those are allowed; what counts is torch itself (the name
+``torch``, importing it, or ``requires_grad``, ``requires_grad_``, ``retain_grad`` on a tensor that came
+from elsewhere), the other autograd attributes, and everything that cannot be checked.
+A function that uses such a class (a training loop on ``Value``) is judged by the same rule.
 """
 
 from __future__ import annotations
@@ -48,6 +56,9 @@ DYNAMIC_NAMES = {
     "builtins",
 }
 DYNAMIC_ATTRS = {"__dict__", "__builtins__", "modules", "__getattribute__", "__globals__", "import_module"}
+ENGINE_ALLOWED = {"grad", "backward"}  # an engine of one's own defines these itself
+TENSOR_AUTOGRAD = {"requires_grad", "requires_grad_", "retain_grad"}
+AUTOGRAD_PACKAGES = {"torch", "functorch", "jax", "autograd", "tensorflow", "mxnet", "importlib"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,25 @@ def _findings(tree: ast.AST) -> list[Finding]:
     return sorted(set(found), key=lambda f: (f.line, f.what))
 
 
+def _engine_findings(tree: ast.AST) -> list[Finding]:
+    """In an engine of one's own: torch itself, autograd except ``.grad``/``.backward``, dynamic code."""
+    found = [f for f in _findings(tree) if f.what.lstrip(".") not in ENGINE_ALLOWED]
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Name) and node.id == "torch":
+            found.append(Finding("torch", line))
+        elif isinstance(node, ast.Attribute) and node.attr in TENSOR_AUTOGRAD:
+            found.append(Finding(f".{node.attr}", line))
+        elif isinstance(node, ast.keyword) and node.arg in TENSOR_AUTOGRAD:
+            found.append(Finding(f"{node.arg}=", line))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            for name in [module] if module else [alias.name for alias in node.names]:
+                if name and name.split(".")[0] in AUTOGRAD_PACKAGES:
+                    found.append(Finding(f"import {name}", line))
+    return sorted(set(found), key=lambda f: (f.line, f.what))
+
+
 def defined_functions(tree: ast.AST) -> set[str]:
     return {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
@@ -91,9 +121,62 @@ def called_names(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+def defined_classes(tree: ast.AST) -> set[str]:
+    return {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+
+
+def bound_at_top(tree: ast.AST) -> set[str]:
+    """Names a cell binds at module level: functions, classes, assignments and imports."""
+    names = defined_functions(tree) | defined_classes(tree)
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:  # a name, or names unpacked; not ``Value.backward = ...``
+                parts = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+                names |= {part.id for part in parts if isinstance(part, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names
+
+
+def extends(tree: ast.AST, name: str) -> bool:
+    """Whether a cell adds to class ``name``: ``name.attribute = ...`` (or ``setattr(name, ...)``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            if isinstance(node.value, ast.Name) and node.value.id == name:
+                return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
+            if node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == name:
+                return True
+    return False
+
+
+def _check_class(name: str, parsed: list) -> tuple[bool, list[Finding]]:
+    """The whole engine: the class, what extends it, and what they use (module-level names included)."""
+    binders: dict[str, int] = {}
+    for index, tree in enumerate(parsed):
+        if tree is not None:
+            for bound in bound_at_top(tree):
+                binders[bound] = index
+    todo = [binders[name]] + [i for i, tree in enumerate(parsed) if tree is not None and extends(tree, name)]
+    seen: set[int] = set()
+    while todo:
+        index = todo.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        for used in called_names(parsed[index]):
+            if used in binders and binders[used] not in seen:
+                todo.append(binders[used])
+    findings = []
+    for index in sorted(seen):
+        findings += _engine_findings(parsed[index])
+    return True, findings
+
+
 def check_sources(name: str, cells: list[str]) -> tuple[bool, list[Finding]]:
     """Whether ``name`` is defined in ``cells`` (the student's cells, in order), and what autograd use
-    its cell and its helpers' cells contain."""
+    its cell and its helpers' cells contain (for a class: the whole engine, see the module's notes)."""
     parsed = []
     for code in cells:
         try:
@@ -101,10 +184,15 @@ def check_sources(name: str, cells: list[str]) -> tuple[bool, list[Finding]]:
         except SyntaxError:
             parsed.append(None)
     definers: dict[str, int] = {}
+    classes: dict[str, int] = {}
     for index, tree in enumerate(parsed):
         if tree is not None:
             for function in defined_functions(tree):
                 definers[function] = index  # the latest definition is the one that runs
+            for cls in defined_classes(tree):
+                classes[cls] = index
+    if name in classes and classes[name] >= definers.get(name, -1):
+        return _check_class(name, parsed)
     if name not in definers:
         return False, []
     todo, seen = [definers[name]], set()
@@ -114,11 +202,19 @@ def check_sources(name: str, cells: list[str]) -> tuple[bool, list[Finding]]:
             continue
         seen.add(index)
         for called in called_names(parsed[index]):
-            if called in definers and definers[called] not in seen:
-                todo.append(definers[called])
+            for known in (definers, classes):
+                if called in known and known[called] not in seen:
+                    todo.append(known[called])
+        for cls in defined_classes(parsed[index]):  # an engine used here: the cells adding to it too
+            todo += [
+                i
+                for i, tree in enumerate(parsed)
+                if tree is not None and i not in seen and extends(tree, cls)
+            ]
+    engine = any(defined_classes(parsed[index]) for index in seen)  # it uses an engine of one's own
     findings = []
     for index in sorted(seen):
-        findings += _findings(parsed[index])
+        findings += (_engine_findings if engine else _findings)(parsed[index])
     return True, findings
 
 
@@ -134,21 +230,53 @@ def _kernel_sources(function: object) -> tuple[str, list[str]]:
         if id(current) in seen:
             continue
         seen.add(id(current))
+        if inspect.isclass(current):  # an engine: one class holding its functions, patched-on ones too
+            code, helpers = _class_source(current, seen)
+            sources.append(code)
+            todo += helpers
+            continue
         try:
             code = textwrap.dedent(inspect.getsource(current))
         except (OSError, TypeError):
             continue
         sources.append(code)
-        module_globals = getattr(current, "__globals__", {})
-        try:
-            tree = ast.parse(code)
-        except SyntaxError:
-            continue
-        for called in called_names(tree):
-            helper = module_globals.get(called)
-            if inspect.isfunction(helper) and helper.__module__ == "__main__":
-                todo.append(helper)
+        todo += _helpers(current, code)
     return name, sources
+
+
+def _class_source(cls: type, seen: set[int]) -> tuple[str, list]:
+    """A class as one source, ``class Name:`` and every function it holds; and the helpers they use."""
+    import inspect
+    import textwrap
+
+    methods = [getattr(m, "__func__", getattr(m, "fget", m)) for m in vars(cls).values()]
+    body, helpers = ["    pass\n"], []
+    for method in (m for m in methods if inspect.isfunction(m)):
+        seen.add(id(method))
+        try:
+            body.append(textwrap.indent(textwrap.dedent(inspect.getsource(method)), "    "))
+        except (OSError, TypeError):
+            continue
+        helpers += _helpers(method, body[-1])
+    return f"class {cls.__name__}:\n" + "".join(body), helpers
+
+
+def _helpers(function: object, code: str) -> list:
+    """The student's own functions and classes (in ``__main__``) that ``code``, their source, uses."""
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        return []
+    module_globals = getattr(function, "__globals__", {})
+    found = []
+    for called in called_names(tree):
+        helper = module_globals.get(called)
+        if (inspect.isfunction(helper) or inspect.isclass(helper)) and helper.__module__ == "__main__":
+            found.append(helper)
+    return found
 
 
 def assert_by_hand(function: object) -> None:

@@ -12,6 +12,10 @@ Or it is read off the graph that autograd recorded behind a tensor::
     obj = (2 * (x + 1) ** 2).mean()
     Graph.from_tensor(obj, x=x, obj=obj).draw()
 
+or off any engine whose nodes know their parents (unit 5's scalar ``Value``)::
+
+    Graph.from_nodes(loss, symbols={"*": "×"}, x=x, w=w, loss=loss).draw()
+
 Inputs (leaves) are drawn as boxes, operations as circles holding their operator; each node shows its
 forward value and, once set, the gradient of the output with respect to it. A value may be a small
 tensor: up to four entries are written out (``[[2, 2], [2, 2]]``), a larger one as its shape. The layout
@@ -115,6 +119,63 @@ class Graph:
                     node.value = _plain(tensor)
                     node.grad = _plain(tensor.grad) if tensor.retains_grad else None
             node_name[id(fn)] = node.name
+        return graph
+
+    # ------------------------------------------------------- from any structure of nodes and parents
+
+    @classmethod
+    def from_nodes(
+        cls,
+        output: object,
+        /,
+        *,
+        parents: str = "parents",
+        symbol: str = "op",
+        value: str = "data",
+        grad: str | None = "grad",
+        symbols: dict[str, str] | None = None,
+        **named: object,
+    ) -> Graph:
+        """The graph behind ``output`` in any engine whose nodes know their parents (unit 5's ``Value``).
+
+        A node's inputs are ``getattr(node, parents)``, its operator ``getattr(node, symbol)`` (written
+        through ``symbols``, e.g. ``{"*": "×"}``), its value and gradient the attributes ``value`` and
+        ``grad`` (``grad=None``: no gradients drawn). A node without parents is an input box. Nodes are
+        told apart by identity, so a node used twice is drawn once with two edges. Objects passed by
+        keyword name their nodes; other inputs are called ``t1``, ``t2``, ..., other operations
+        ``n1``, ``n2``, ..., and the output ``L`` unless named.
+        """
+        order, seen = [], {id(output)}
+        stack = [(output, iter(getattr(output, parents)))]
+        while stack:  # depth first without recursion, each node after its parents
+            node, pending = stack[-1]
+            for parent in pending:
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append((parent, iter(getattr(parent, parents))))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+        names = {id(obj): name for name, obj in named.items()}
+        unknown = [name for name, obj in named.items() if id(obj) not in seen]
+        if unknown:
+            raise ValueError(f"{unknown} are not in the graph behind the output")
+        graph = cls(output=names.get(id(output), "L"))
+        taken = set(named) | {graph.output}
+        node_name: dict[int, str] = {}
+        for node in order:
+            inputs = [node_name[id(p)] for p in getattr(node, parents)]
+            shown = getattr(node, grad) if grad is not None else None
+            if not inputs:
+                name = names.get(id(node)) or _fresh("t", taken)
+                graph.var(name, getattr(node, value), shown)
+            else:
+                label = str(getattr(node, symbol))
+                label = (symbols or {}).get(label, label)
+                name = names.get(id(node)) or (graph.output if node is output else _fresh("n", taken))
+                graph.op(name, label, list(dict.fromkeys(inputs)), getattr(node, value), shown)
+            node_name[id(node)] = name
         return graph
 
     # ------------------------------------------------------------------------------------ layout

@@ -117,7 +117,7 @@ def test_every_by_hand_exercise_asks_and_its_reference_solution_passes():
                     name = line.strip()[len("assert_by_hand(") :].split(")")[0].strip()
                     asked[path.parent.name, name] = check_sources(name, solutions)
     by_unit = {unit: sum(1 for u, _ in asked if u == unit) for unit, _ in asked}
-    assert by_unit == {"unit01": 7, "unit02": 2, "unit04": 3}, by_unit
+    assert by_unit == {"unit01": 7, "unit02": 2, "unit04": 3, "unit05": 3, "unit06": 3}, by_unit
     assert all(result == (True, []) for result in asked.values()), asked
 
 
@@ -167,3 +167,96 @@ def test_the_grader_decides_from_the_submitted_cells(tmp_path, tampered):
     assert "autograd" in message and "자동 미분" in message and ".backward" in message
     honest = run_notebook(_notebook(BY_HAND, TAMPER if tampered else ""), start)
     assert honest[0].passed, honest[0].messages
+
+
+# ------------------------------------------------------------------ an engine of one's own (unit 5)
+
+ENGINE = """
+import math
+class Value:
+    def __init__(self, data, parents=()):
+        self.data, self.grad, self.parents = float(data), 0.0, tuple(parents)
+        self.local_backward = lambda: None
+    def __mul__(self, other):
+        out = Value(self.data * other.data, (self, other))
+        def local_backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out.local_backward = local_backward
+        return out
+"""
+BACKWARD = """
+def backward(self):
+    self.grad = 1.0
+    for node in reversed(order(self)):
+        node.local_backward()
+Value.backward = backward
+"""
+ORDER = """
+def order(root):
+    return [*root.parents, root]
+"""
+NEURON = """
+def neuron_gradient(w, x):
+    wv, xv = Value(w), Value(x)
+    out = wv * xv
+    out.backward()
+    return wv.grad
+"""
+ENGINE_CHEATS = {
+    "torch in a method": ENGINE.replace(
+        "        out.local_backward = local_backward",
+        "        import torch\n        out.local_backward = local_backward",
+    ),
+    "torch in a patched-on method": BACKWARD.replace("self.grad = 1.0", "self.grad = torch.ones(())"),
+    "torch in a helper of a patched-on method": ORDER.replace("return", "import torch\n    return"),
+    "an alias of torch in another cell": ENGINE.replace("float(data)", "T.tensor(data)")
+    + "\nimport torch as T\n",
+    "requires_grad on a tensor from elsewhere": BACKWARD.replace(
+        "self.grad = 1.0", "self.data.requires_grad_()"
+    ),
+    "exec": BACKWARD.replace("self.grad = 1.0", "exec('self.grad = 1.0')"),
+}
+
+
+def test_an_engine_of_ones_own_passes_with_its_grad_and_backward():
+    cells = [ENGINE, ORDER, BACKWARD, NEURON]
+    assert check_sources("Value", cells) == (True, [])
+    assert check_sources("neuron_gradient", cells) == (True, [])  # .backward() and .grad of the engine
+
+
+@pytest.mark.parametrize("how", sorted(ENGINE_CHEATS))
+def test_torch_anywhere_in_the_engine_is_found(how):
+    cells = [ENGINE, ORDER, BACKWARD]
+    cheat = ENGINE_CHEATS[how]
+    cells = [cheat if cheat.split("\n")[1][:10] == c.split("\n")[1][:10] else c for c in cells]
+    if cheat not in cells:
+        cells.append(cheat)
+    defined, findings = check_sources("Value", cells)
+    assert defined and findings, how
+
+
+def test_a_function_on_the_engine_still_may_not_use_torch():
+    cheat = NEURON.replace("    out.backward()", "    import torch\n    out.backward()")
+    assert check_sources("neuron_gradient", [ENGINE, cheat])[1]
+    tensor = NEURON.replace("Value(w)", "Value(w.requires_grad_())")
+    assert check_sources("neuron_gradient", [ENGINE, tensor])[1]
+    # without an engine of one's own, .backward and .grad are autograd, as before
+    assert check_sources("grad_square", [CHEATS["backward"]])[1]
+
+
+def test_in_the_kernel_a_class_is_read_whole(tmp_path):
+    script = tmp_path / "student.py"
+    honest = ENGINE + ORDER + BACKWARD + NEURON
+    cheat = honest.replace("    self.grad = 1.0\n", "    import torch\n    self.grad = 1.0\n")
+    check = (
+        "\nfrom autograder import assert_by_hand\n"
+        "for answer in (Value, neuron_gradient):\n"
+        "    try:\n        assert_by_hand(answer)\n        print('PASSED', answer.__name__)\n"
+        "    except AssertionError as e:\n        print('CAUGHT', answer.__name__, e)\n"
+    )
+    for code, expected in ((honest, "PASSED"), (cheat, "CAUGHT")):
+        script.write_text(code + check)
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count(expected) == 2, done.stdout

@@ -168,3 +168,44 @@ def test_operation_labels():
 )
 def test_small_tensors_are_written_out_larger_ones_by_shape(value, text):
     assert _equation("x", value) == text
+
+
+class _Node:
+    """A node of a tiny engine of one's own: data, grad, parents, op."""
+
+    def __init__(self, data, parents=(), op="", grad=0.0):
+        self.data, self.parents, self.op, self.grad = data, tuple(parents), op, grad
+
+
+def test_from_nodes_reads_any_engine_with_parents():
+    x, w, y = _Node(1.0, grad=-2.0), _Node(1.0, grad=-2.0), _Node(2.0, grad=2.0)
+    y_hat = _Node(1.0, (x, w), "*", -2.0)
+    s = _Node(-1.0, (y_hat, y), "-", -2.0)
+    loss = _Node(1.0, (s,), "**2", 1.0)
+    g = Graph.from_nodes(
+        loss, symbols={"*": "×", "-": "−", "**2": "(·)²"}, x=x, w=w, y=y, ŷ=y_hat, s=s, loss=loss
+    )
+    assert g.output == "loss"
+
+    def described(graph):
+        return {n.name: (n.symbol, n.inputs, n.value, n.grad) for n in graph.nodes.values()}
+
+    assert described(g) == described(seed004_graph())
+    assert g.columns() == seed004_graph().columns()
+
+
+def test_from_nodes_draws_a_node_used_twice_once_and_names_the_rest():
+    a = _Node(3.0, grad=7.0)
+    square = _Node(9.0, (a, a), "*", 1.0)
+    out = _Node(12.0, (square, a), "+", 1.0)
+    g = Graph.from_nodes(out, grad=None)
+    assert list(g.nodes) == ["t1", "n1", "L"]
+    assert g.nodes["n1"].inputs == ["t1"] and g.nodes["L"].inputs == ["n1", "t1"]
+    g.draw()  # every default name is valid mathtext
+    assert all(n.grad is None for n in g.nodes.values())
+    chain = a
+    for _ in range(3000):  # no recursion limit
+        chain = _Node(chain.data + 1, (chain,), "+1")
+    assert len(Graph.from_nodes(chain).nodes) == 3001
+    with pytest.raises(ValueError, match="not in the graph"):
+        Graph.from_nodes(out, stray=_Node(0.0))

@@ -5,7 +5,8 @@ feedback shows) names that mistake; the unmodified solution keeps full marks.
 Submissions are generated: one student per mistake, every exercise of the assignment mutated at once.
 Generic mistakes wrap each reference function so that every number it returns is changed (−1, ×2, ×½,
 ×3, transposed); registered mistakes replace the function by the hand-written wrong implementation that
-``tests/test_test_points.py`` keeps for each id an exercise registers with ``mistakes=``.
+``tests/test_test_points.py`` keeps for each id an exercise registers with ``mistakes=``, or plant it in
+the source of a solution cell (its ``EDITS``, for mistakes inside unit 5's ``Value`` class).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from nbgrader.api import Gradebook
 from autograder.course import Course
 from autograder.grading.cells import is_test, nbgrader_meta
 from tests.conftest import ROOT
-from tests.test_test_points import MUTANTS, NOT_NUMERIC, named
+from tests.test_test_points import EDITS, MUTANTS, NOT_NUMERIC, named
 
 pytestmark = pytest.mark.nbgrader
 
@@ -108,8 +109,8 @@ def submissions(assignment: str) -> tuple[dict[str, dict], dict[str, dict[str, s
 
     students, expected = {"reference": notebook({})}, {"reference": {}}
     for student, (expression, ids) in GENERIC.items():
-        if student == "transpose" and assignment == "unit01":
-            continue  # no exercise of unit 1 returns a matrix
+        if student == "transpose" and assignment in ("unit01", "unit05"):
+            continue  # no exercise of unit 1 or unit 5 returns a matrix
         change, lose = {}, {}
         for gid, functions in defines.items():
             wrappers = "".join(WRAPPER.format(name=f, expression=expression) for f in functions)
@@ -138,6 +139,16 @@ def submissions(assignment: str) -> tuple[dict[str, dict], dict[str, dict[str, s
                 change[gid] = f"{solutions[gid]}\n\n{definition}\n{function} = {call}\n"
                 lose[test] = {key}
         students[f"registered{round_}"], expected[f"registered{round_}"] = notebook(change), lose
+    # mistakes planted in a solution cell's source (unit 5's engine): one student per edit
+    planted: dict = {}
+    for test, by_id in EDITS.items():
+        if test in {nbgrader_meta(c)["grade_id"] for c in tests}:
+            for key, edits in by_id.items():
+                for edit in edits:
+                    planted.setdefault(edit, {})[test] = {key}
+    for number, (edit, lose) in enumerate(planted.items()):
+        change = {edit.cell: edit.apply(solutions[edit.cell])}
+        students[f"planted{number}"], expected[f"planted{number}"] = notebook(change), lose
     return students, expected
 
 

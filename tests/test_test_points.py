@@ -15,6 +15,7 @@ import math
 import re
 import string
 import sys
+from dataclasses import dataclass
 
 import nbformat
 import pytest
@@ -36,6 +37,10 @@ NOT_NUMERIC = {
     "test_gradient_check": "True/False answers: the verdicts of a gradient checker (tests/test_unit06.py)",
     "test_logsumexp_function": "a torch.autograd.Function class, judged part by part (tests/test_unit06.py)",
     "test_breaks_backward": "True/False answers",
+    "test_value_ops": "a class, not a function: its mistakes are planted in its source (EDITS)",
+    "test_topological_order": "a list of nodes: its mistake is planted in its source (EDITS)",
+    "test_backward": "backward() returns nothing: its mistakes are planted in the source (EDITS)",
+    "test_sigmoid": "a method returning a node: its mistakes are planted in its source (EDITS)",
 }
 
 GENERIC = {  # name: (transform of one returned value, the ids any of which the message must name)
@@ -365,6 +370,57 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
 }
 
 
+@dataclass(frozen=True)
+class Edit:
+    """A mistake planted in the source of a solution cell: each ``old`` text replaced by its ``new``.
+
+    For a mistake inside a class (unit 5's ``Value`` engine), where no single function can be swapped:
+    the notebook's cells run again with the edited cell, and the test sees the mistaken engine."""
+
+    cell: str  # the solution cell's grade id
+    replace: tuple[tuple[str, str], ...]
+
+    def apply(self, source: str) -> str:
+        for old, new in self.replace:
+            assert old in source, f"{self.cell}: {old!r} is not in the solution"
+            source = source.replace(old, new)
+        return source
+
+
+VALUE_ASSIGNS = Edit("value_class", ((".grad += ", ".grad = "),))
+VALUE_WITHOUT_CHAIN = Edit("value_class", ((" * out.grad", ""),))
+VALUE_WRONG_OPERAND = Edit(
+    "value_class",
+    (
+        ("self.grad += other.data * out.grad", "self.grad += self.data * out.grad"),
+        ("other.grad += self.data * out.grad", "other.grad += other.data * out.grad"),
+    ),
+)
+EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mistake]}
+    "test_value_ops": {
+        "fork_branch_missing": [VALUE_ASSIGNS],
+        "out_grad_missing": [VALUE_WITHOUT_CHAIN],
+        "product_wrong_operand": [VALUE_WRONG_OPERAND],
+    },
+    "test_topological_order": {
+        "topo_order_reversed": [
+            Edit("topological_order", (("    return order\n", "    return order[::-1]\n"),))
+        ]
+    },
+    "test_backward": {
+        "fork_branch_missing": [VALUE_ASSIGNS],
+        "out_grad_missing": [VALUE_WITHOUT_CHAIN],
+        "product_wrong_operand": [VALUE_WRONG_OPERAND],
+        "backward_wrong_order": [Edit("backward", (("in reversed(order):", "in order:"),))],
+    },
+    "test_sigmoid": {
+        "fork_branch_missing": [Edit("sigmoid", (("self.grad += s", "self.grad = s"),))],
+        "out_grad_missing": [Edit("sigmoid", ((" * out.grad", ""),))],
+    },
+    "test_train": {"grad_not_zeroed": [Edit("train", (("p.grad = 0.0  #", "pass  #"),))]},
+}
+
+
 # ------------------------------------------------------------------------------------- machinery
 
 
@@ -382,6 +438,7 @@ class Exercise:
     """One source notebook run with its solutions: the namespace its test cells run in."""
 
     def __init__(self, path):
+        self.path = path
         self.nb = nbformat.read(path, as_version=4)
         self.namespace = {}
         self.solutions = set()
@@ -400,6 +457,21 @@ class Exercise:
                         for t in n.targets
                         if hasattr(t, "id")
                     }
+
+    def edited(self, edit):
+        """The namespace of the notebook's cells run with ``edit`` planted in its solution cell."""
+        namespace = {}
+        with contextlib.redirect_stdout(io.StringIO()):
+            for cell in self.nb.cells:
+                if cell.cell_type != "code" or is_test(cell):
+                    continue
+                code = (
+                    edit.apply(cell.source)
+                    if nbgrader_meta(cell).get("grade_id") == edit.cell
+                    else cell.source
+                )
+                exec(compile(code, f"<{self.path.parent.name}>", "exec"), namespace)
+        return namespace
 
     def tests(self):
         return [c for c in self.nb.cells if is_test(c)]
@@ -537,7 +609,7 @@ def test_each_part_tells_every_mistake_apart(exercises, path, grade_id):
     (cell,) = [c for c in exercise.tests() if nbgrader_meta(c)["grade_id"] == grade_id]
     students = sorted(free_names(cell.source) & exercise.solutions)
     functions = [name for name in students if callable(exercise.namespace[name])]
-    if not functions:
+    if not functions and grade_id not in EDITS:
         assert grade_id in NOT_NUMERIC, f"{grade_id}: no student function to mutate; say why in NOT_NUMERIC"
         return
     problems = []
@@ -569,14 +641,18 @@ def test_each_part_tells_every_mistake_apart(exercises, path, grade_id):
                     mutant = transformed(exercise.namespace[name], index, as_tensor_transform(transform))
                     attempt({name: mutant}, ids, f"{name} value #{index} {label}")
         expected = MUTANTS.get(grade_id, {})
-        assert registered <= set(expected), (
-            f"{grade_id}: write a mutant for {sorted(registered - set(expected))}"
+        edits = EDITS.get(grade_id, {})
+        assert registered <= set(expected) | set(edits), (
+            f"{grade_id}: write a mutant for {sorted(registered - set(expected) - set(edits))}"
         )
-        for key in sorted(registered):
+        for key in sorted(registered & set(expected)):
             for build in expected[key]:
                 (name,) = functions
                 attempt({name: build(exercise.namespace)}, {key}, f"{key} ({build.__name__})")
-        for key in sorted(set(expected) - registered):
+        for key in sorted(registered & set(edits)):
+            for edit in edits[key]:
+                attempt(exercise.edited(edit), {key}, f"{key} (planted in {edit.cell})")
+        for key in sorted((set(expected) | set(edits)) - registered):
             problems.append(f"{part}: registers no {key!r}, though a mutant is written for it")
     assert not problems, f"{grade_id}:\n" + "\n".join(problems)
 

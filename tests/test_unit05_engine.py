@@ -1,0 +1,180 @@
+"""Unit 5's engine, property-based: the reference solution's ``Value`` (read from the assignment source's
+solution cells, not a copy) agrees with torch.autograd on random expression graphs, node by node; the
+mistakes the tests name are exactly what the planted mistakes compute; and deep graphs need no recursion.
+"""
+
+from __future__ import annotations
+
+import random
+
+import nbformat
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder.course import Course
+from autograder.expressions import (
+    UNARY,
+    Mistaken,
+    Spec,
+    build,
+    mistaken_gradients,
+    random_expression,
+    torch_reference,
+)
+from autograder.judge import is_test, nbgrader_meta
+from tests.test_test_points import EDITS
+
+SOURCE = Course.find().source / "unit05" / "exercises.ipynb"
+ENGINE_CELLS = ("value_class", "topological_order", "backward", "sigmoid")
+
+
+def engine(edit=None) -> dict:
+    """The namespace of the source's setup and engine solution cells (``edit`` planted), markers dropped."""
+    namespace: dict = {}
+    for cell in nbformat.read(SOURCE, as_version=4).cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if cell.cell_type != "code" or is_test(cell) or grade_id not in ("setup", *ENGINE_CELLS):
+            continue
+        code = edit.apply(cell.source) if edit is not None and edit.cell == grade_id else cell.source
+        lines = [
+            line
+            for line in code.splitlines()
+            if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+        ]
+        exec(compile("\n".join(lines), f"<{SOURCE.name}:{grade_id}>", "exec"), namespace)
+    return namespace
+
+
+REFERENCE = engine()
+ALL_OPS = UNARY + ("+", "-", "*", "/", "+c", "c+", "*c", "c*", "-c", "c-", "/c", "c/", "**")
+
+
+def graphs(ops=ALL_OPS):
+    return st.builds(
+        lambda rng, leaves, operations, chain: random_expression(rng, leaves, operations, chain, ops=ops),
+        st.randoms(use_true_random=False),
+        st.integers(1, 4),
+        st.integers(0, 25),
+        st.sampled_from([0, 0, 0, 30]),
+    )
+
+
+def gradients(namespace: dict, spec: Spec) -> tuple[list[float], list[float]]:
+    nodes = build(spec, namespace["Value"])
+    nodes[-1].backward()
+    return [n.data for n in nodes], [n.grad for n in nodes]
+
+
+@settings(max_examples=80, deadline=None)
+@given(graphs())
+def test_the_reference_engine_agrees_with_torch_on_every_node(spec):
+    values, grads = gradients(REFERENCE, spec)
+    expected_values, expected_grads = torch_reference(spec)
+    torch.testing.assert_close(torch.tensor(values), torch.tensor(expected_values), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(torch.tensor(grads), torch.tensor(expected_grads), rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(graphs())
+def test_the_diagnostic_engine_agrees_with_torch(spec):
+    Mistaken.mode = "right"
+    nodes = build(spec, Mistaken)
+    nodes[-1].backward()
+    torch.testing.assert_close(
+        torch.tensor([n.grad for n in nodes]), torch.tensor(torch_reference(spec)[1]), rtol=1e-10, atol=1e-12
+    )
+
+
+PLANTED = sorted(
+    {(key, edit) for by_id in (EDITS["test_backward"],) for key, edits in by_id.items() for edit in edits},
+    key=lambda pair: pair[0],
+)
+MUTATED = {key: engine(edit) for key, edit in PLANTED}
+
+
+@settings(max_examples=30, deadline=None)
+@given(graphs(ALL_OPS[: UNARY.index("sigmoid")] + ALL_OPS[len(UNARY) :]))  # sigmoid is a cell of its own
+def test_a_planted_mistake_computes_what_its_diagnosis_predicts(spec):
+    """The wrong gradients the tests register for each mistake are what the mistaken solution gives."""
+    predicted = mistaken_gradients(spec)
+    for key, _ in PLANTED:
+        _, grads = gradients(MUTATED[key], spec)
+        torch.testing.assert_close(torch.tensor(grads), torch.tensor(predicted[key]), rtol=1e-10, atol=1e-12)
+
+
+def test_every_planted_mistake_is_wrong_somewhere():
+    specs = [random_expression(random.Random(seed), 3, 12, chain=5) for seed in range(5)]
+    for key, _ in PLANTED:
+        wrong = [gradients(MUTATED[key], spec)[1] != torch_reference(spec)[1] for spec in specs]
+        assert any(wrong), f"{key}: the planted mistake changes nothing on these graphs"
+
+
+def test_deep_graphs_need_no_recursion():
+    spec = random_expression(random.Random(0), leaves=1, operations=0, chain=20_000)
+    _, grads = gradients(REFERENCE, spec)
+    assert (
+        grads[0] in (1.0, -1.0)
+        and len(REFERENCE["topological_order"](build(spec, REFERENCE["Value"])[-1])) > spec.size
+    )
+
+
+TORCH_BACKWARD = '''
+def backward(self):
+    """A cheat: the gradients from torch.autograd, written into the nodes."""
+    import torch
+
+    order = topological_order(self)
+    leaves = {id(n): torch.tensor(n.data, dtype=torch.float64, requires_grad=True) for n in order}
+    for node in order:
+        if node.parents:
+            Value.retrace(node, leaves)
+    leaves[id(self)].backward()
+    for node in order:
+        node.grad = leaves[id(node)].grad.item()
+
+
+Value.backward = backward
+'''
+
+
+def test_an_engine_whose_answers_come_from_torch_is_found_outside_the_kernel():
+    from autograder.byhand import check_sources
+
+    cells = [
+        c.source
+        for c in nbformat.read(SOURCE, as_version=4).cells
+        if nbgrader_meta(c).get("solution") and nbgrader_meta(c).get("grade_id") != "backward"
+    ]
+    assert check_sources("Value", cells) == (True, [])
+    defined, findings = check_sources("Value", [*cells, TORCH_BACKWARD])
+    assert defined and {"import torch", "torch"} <= {f.what for f in findings}
+    for answer in ("neuron_gradients", "train"):  # they use the engine: judged by the same rule
+        assert check_sources(answer, [*cells, TORCH_BACKWARD])[1]
+
+
+def test_an_object_equal_to_everything_gains_nothing():
+    """Tests compare plain floats: gradients that claim to equal anything fail, they do not pass."""
+    from tests.test_test_points import Edit, Exercise
+
+    exercise = Exercise(SOURCE)
+    liar = Edit(
+        "backward",
+        (
+            (
+                "        node.local_backward()\n",
+                "        node.local_backward()\n"
+                "    class AlwaysEqual:\n"
+                "        def __eq__(self, other):\n"
+                "            return True\n"
+                "    for node in order:\n"
+                "        node.grad = AlwaysEqual()\n",
+            ),
+        ),
+    )
+    (cell,) = [c for c in exercise.tests() if nbgrader_meta(c)["grade_id"] == "test_backward"]
+    try:
+        failure = exercise.run(cell.source, exercise.edited(liar))
+    except TypeError as error:  # float() of it is no number
+        failure = error
+    assert failure is not None and "AlwaysEqual" in str(failure)
