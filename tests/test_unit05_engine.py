@@ -22,7 +22,7 @@ from autograder.expressions import (
     random_expression,
     torch_reference,
 )
-from autograder.judge import is_test, nbgrader_meta
+from autograder.grading.cells import is_test, nbgrader_meta
 from tests.test_test_points import EDITS
 
 SOURCE = Course.find().source / "unit05" / "exercises.ipynb"
