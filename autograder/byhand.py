@@ -1,9 +1,9 @@
 """By hand means by hand: find autograd in the code of an answer that was to be derived by hand.
 
 A test cell of a by-hand exercise calls ``assert_by_hand(the_function)``. Where the decision counts, in
-``course grade``, the grader runs that call itself (see :mod:`autograder.grading.judge`) on the source the student
-submitted, read from the notebook, not from the student's running process: a tampered kernel changes
-nothing. In the student's own kernel the same check reads the function's source with ``inspect`` and
+``course grade``, the grader runs that call itself (see :mod:`autograder.grading.judge`) on the source
+the student submitted, read from the notebook, not from the student's running process: a tampered kernel
+changes nothing. In the student's own kernel the same check reads the function's source with ``inspect`` and
 warns at once; that copy can be fooled, and does not decide the grade.
 
 What counts as using autograd: ``.backward(...)``, ``torch.autograd`` (``grad``, ``functional``, …),
