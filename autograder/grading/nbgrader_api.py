@@ -44,16 +44,20 @@ def canonical_marks(nb, gb, notebook: str, assignment: str) -> None:
     A student can add, alter or break cell metadata; nbgrader's ``CheckCellMetadata`` would then refuse
     the notebook. What a cell is (answer, test, locked) is decided by the gradebook, not by the file.
     """
+    from nbformat import NotebookNode
+
     source = gb.find_notebook(notebook, assignment)
     known = {c.name: c for c in source.source_cells}
     grades = {c.name: c.max_score for c in source.grade_cells}
     solutions = {c.name for c in source.solution_cells}
     for cell in nb.cells:
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = NotebookNode()  # not even a mapping: nothing in it can be trusted or kept
         meta = cell.metadata.get("nbgrader")
         if meta is None:
             continue
         grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
-        if grade_id not in known:
+        if not isinstance(grade_id, str) or grade_id not in known:
             cell.metadata.pop("nbgrader", None)
             continue
         canonical = {
