@@ -178,7 +178,6 @@ def write_feedback(
     count = 0
     unsecret = []
     records = sorted(results.glob("*.json")) if results.is_dir() else []
-    mode = 0o664 if coursedir.groupshared else 0o644
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         hidden = Hidden(gb, assignment, coursedir.config)
         for path in records:
@@ -237,10 +236,7 @@ def write_feedback(
                         nb = nbformat.read(graded / f"{name}.ipynb", as_version=4)
                         page = render_notebook(nb, result, name, grades, comments, page_header, hidden)
                     (staging / f"{name}.html").write_text(page, encoding="utf-8")
-                for folder, _, files in os.walk(staging):
-                    os.chmod(folder, 0o2775 if coursedir.groupshared else 0o755)
-                    for file in files:
-                        os.chmod(os.path.join(folder, file), mode)
+                nbgrader_api.set_permissions(coursedir, staging, "GenerateFeedback")
                 if target.exists():
                     shutil.rmtree(target)
                 os.replace(staging, target)

@@ -83,14 +83,6 @@ def _grade_id(cell) -> str | None:
     return grade_id if isinstance(grade_id, str) else None
 
 
-def _set_permissions(folder: Path, groupshared: bool) -> None:
-    """nbgrader's modes for a graded folder: files 644 (664 when group-shared), folders 755 (2775)."""
-    for path, _, files in os.walk(folder):
-        os.chmod(path, 0o2775 if groupshared else 0o755)
-        for name in files:
-            os.chmod(os.path.join(path, name), 0o664 if groupshared else 0o644)
-
-
 def _fingerprint(files: dict[str, bytes], prepared: dict) -> str:
     digest = hashlib.sha256()
     for rel in sorted(files):
@@ -216,7 +208,7 @@ class Grader:
                 )
             result.notes += (outcome or {}).get("notes", [])
             result.instructor_notes += (outcome or {}).get("instructor_notes", [])
-            _set_permissions(staging, self.coursedir.groupshared)
+            nbgrader_api.set_permissions(self.coursedir, staging, "Autograde")
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 shutil.rmtree(target)
