@@ -178,8 +178,13 @@ def write_feedback(
     count = 0
     unsecret = []
     records = sorted(results.glob("*.json")) if results.is_dir() else []
+    if not records:
+        return count, out
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-        hidden = Hidden(gb, assignment, coursedir.config)
+        try:
+            hidden = Hidden(gb, assignment, coursedir.config)
+        except MissingEntry:
+            return count, out  # results of an assignment the gradebook no longer has
         for path in records:
             try:
                 result = StudentResult.from_json(path.read_text(encoding="utf-8"))
