@@ -116,7 +116,8 @@ ATTACKS = {"mixed": mixed, "stripped": stripped, "swapped": swapped, "moved": mo
 
 
 def hidden_lines(assignment: str) -> set[str]:
-    """Every line that only a hidden-test block of the assignment's sources contains."""
+    """Every line of the assignment's hidden-test blocks that no visible line of its sources contains
+    (visible: outside hidden blocks, the solutions included, which these students submit as theirs)."""
     visible, hidden = set(), set()
     for path in (COURSE.source / assignment).glob("*.ipynb"):
         for cell in nbformat.read(path, as_version=4).cells:
@@ -127,7 +128,7 @@ def hidden_lines(assignment: str) -> set[str]:
                     inside = mark == HIDDEN_BEGIN
                     continue
                 (hidden if inside else visible).add(mark)
-    return {line for line in hidden - visible if len(line) > 8}
+    return {h for h in hidden if len(h) > 8 and not any(h in v for v in visible)}
 
 
 def leaks(page: Path, hidden: set[str]) -> list[str]:
