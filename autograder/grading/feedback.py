@@ -90,15 +90,19 @@ class Hidden:
     def _marks(line: str, delimiters: set[str]) -> bool:
         return any(d and d in line for d in delimiters)
 
-    def clean(self, text: str) -> str:
-        """``text`` without hidden-test regions, their markers, or any line of a hidden test."""
+    def clean(self, text: str, lines: bool = True) -> str:
+        """``text`` without hidden-test regions, their markers, or (``lines``) any line of a hidden test.
+
+        An answer cell (the gradebook's) keeps lines a hidden test happens to share: nbgrader never
+        writes into an answer, so what it holds is the student's own (a correct formula is often the
+        very line a hidden reference computes)."""
         kept, inside = [], False
         for line in str(text).splitlines():
             if self._marks(line, self.begin):
                 inside = True
             elif self._marks(line, self.end):
                 inside = False
-            elif not inside and line.strip() not in self.lines:
+            elif not inside and not (lines and line.strip() in self.lines):
                 kept.append(line)
         return "\n".join(kept)
 
@@ -116,8 +120,8 @@ def render_notebook(
     cells = {c.grade_id: c.as_dict() for c in (entry.cells if entry else [])}
     body = list(header)
 
-    def code(text: str) -> str:
-        return f"<pre>{_esc(hidden.clean(text))}</pre>"
+    def code(text: str, lines: bool = True) -> str:
+        return f"<pre>{_esc(hidden.clean(text, lines))}</pre>"
 
     for cell in nb.cells:
         meta = nbgrader_meta(cell)
@@ -141,7 +145,7 @@ def render_notebook(
                 + "</div>"
             )
         elif key in hidden.solutions:
-            body.append(code(cell.source))
+            body.append(code(cell.source, lines=False))
             if key in hidden.grades:
                 grade = grades.get(grade_id)
                 points = f"{grade[0]:g} / {grade[1]:g}" if grade and grade[0] is not None else "— "
