@@ -76,6 +76,13 @@ def _find_notebooks(folder: Path, expected: list[str]) -> tuple[dict[str, Path |
     return found, notes
 
 
+def _grade_id(cell) -> str | None:
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
+
+
 def _fingerprint(files: dict[str, bytes], prepared: dict) -> str:
     digest = hashlib.sha256()
     for rel in sorted(files):
@@ -138,7 +145,7 @@ class Grader:
                     unreadable = render("grade_unreadable_notebook", notebook=path.name, problem=problem)
                     result.notebooks[name] = NotebookResult(zero=unreadable)
                     continue
-                ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells]
+                ids = [_grade_id(c) for c in nb.cells]
                 dupes = sorted({i for i in ids if i and ids.count(i) > 1})
                 template = self.root / "source" / self.assignment / f"{name}.ipynb"
                 nb, restored = nbgrader_api.prepare_notebook(
@@ -201,6 +208,7 @@ class Grader:
                 )
             result.notes += (outcome or {}).get("notes", [])
             result.instructor_notes += (outcome or {}).get("instructor_notes", [])
+            nbgrader_api.set_permissions(self.coursedir, staging, "Autograde")
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 shutil.rmtree(target)

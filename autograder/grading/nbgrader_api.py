@@ -6,6 +6,7 @@ its own preprocessors, and storing automatic scores (manual grades are never tou
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -44,16 +45,20 @@ def canonical_marks(nb, gb, notebook: str, assignment: str) -> None:
     A student can add, alter or break cell metadata; nbgrader's ``CheckCellMetadata`` would then refuse
     the notebook. What a cell is (answer, test, locked) is decided by the gradebook, not by the file.
     """
+    from nbformat import NotebookNode
+
     source = gb.find_notebook(notebook, assignment)
     known = {c.name: c for c in source.source_cells}
     grades = {c.name: c.max_score for c in source.grade_cells}
     solutions = {c.name for c in source.solution_cells}
     for cell in nb.cells:
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = NotebookNode()  # not even a mapping: nothing in it can be trusted or kept
         meta = cell.metadata.get("nbgrader")
         if meta is None:
             continue
         grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
-        if grade_id not in known:
+        if not isinstance(grade_id, str) or grade_id not in known:
             cell.metadata.pop("nbgrader", None)
             continue
         canonical = {
@@ -149,6 +154,19 @@ def restore_cells(nb, gb, notebook: str, assignment: str, template: Path | None)
                 position = 0
         nb.cells.insert(position, cell)
     return missing
+
+
+def set_permissions(coursedir, folder: Path, converter: str) -> None:
+    """The modes nbgrader's ``converter`` (``Autograde``, ``GenerateFeedback``) gives the files it writes:
+    its ``permissions`` setting, by default 444 for graded files and 644 for feedback (664 for both when
+    the course is group-shared); folders 755, or group-writable with the setgid bit when group-shared."""
+    default = 664 if coursedir.groupshared else (444 if converter == "Autograde" else 644)
+    configured = coursedir.config.get(converter, {}).get("permissions", default)
+    files = int(str(configured if isinstance(configured, int) else default), 8)
+    for path, _, names in os.walk(folder):
+        os.chmod(path, 0o2775 if coursedir.groupshared else 0o755)
+        for name in names:
+            os.chmod(os.path.join(path, name), files)
 
 
 def execute_timeout(root: Path) -> float | None:

@@ -1,0 +1,356 @@
+"""nbgrader's whole exchange cycle around ``course grade`` and ``course feedback``, with real nbgrader.
+
+The instructor generates and releases unit01; two students, each a Unix user of their own when the test
+runs as root (else one user with a home and ``--student`` id per student), fetch it and submit (one the
+solutions, one the blank release); the instructor collects, grades with ``course grade``, writes feedback
+with ``course feedback`` and releases it with ``nbgrader release_feedback``; each student fetches their
+own feedback page. Then stock ``nbgrader autograde`` / ``generate_feedback`` on the same submissions
+leave the same files as ``course grade`` / ``course feedback``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.grading.cells import HIDDEN_BEGIN, HIDDEN_END
+from tests.conftest import ROOT, copy_course
+
+pytestmark = pytest.mark.nbgrader
+
+ASSIGNMENT = "unit01"
+COURSE_ID = "autograd-course"
+FULL = 15.0
+LIMITS = ["--cell-timeout", "30", "--timeout", "300"]
+TIMEOUT = 900
+
+
+# ------------------------------------------------------------------------------- running commands
+
+
+def run(command: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def instructor(root: Path, exchange: Path):
+    """nbgrader's instructor commands, in this process, as formgrader runs them (``NbGraderAPI``)."""
+    from nbgrader.apps import NbGraderAPI
+
+    from autograder.grading import nbgrader_api
+
+    config = nbgrader_api.config(root)
+    config.Exchange.root = str(exchange)
+    return NbGraderAPI(config=config)
+
+
+def ok(result: dict) -> dict:
+    assert result["success"], result.get("error", "") + result.get("log", "")
+    return result
+
+
+def course(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return run([sys.executable, "-m", "autograder.cli", *args], cwd, env)
+
+
+def _closed_ancestor(path: Path) -> Path | None:
+    """The first folder above ``path`` that other users cannot enter (e.g. /root holding pyenv)."""
+    for folder in reversed(path.parents):
+        if folder != Path("/") and not folder.stat().st_mode & 0o001:
+            return folder
+    return None
+
+
+class Students:
+    """Student identities: Unix users of their own when the test runs as root, else one user with a home
+    and a ``--student`` id per student (also as root when ``COURSE_TEST_ONE_USER`` is set). ``separate``
+    says which."""
+
+    def __init__(self, base: Path, names: list[str]) -> None:
+        self.base = base
+        self.separate = (
+            os.geteuid() == 0
+            and shutil.which("useradd")
+            and shutil.which("setpriv")
+            and not os.environ.get("COURSE_TEST_ONE_USER")  # to try the one-user way as root
+        )
+        self.ids = {name: name for name in names}
+        self.created: list[str] = []
+        self.homes = {}
+        suffix = str(os.getpid())
+        for name in names:
+            if self.separate:
+                user = f"{name}_{suffix}"
+                home = base / "home" / user
+                home.mkdir(parents=True)
+                subprocess.run(
+                    ["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/usr/sbin/nologin"]
+                    + ["--user-group", user],
+                    check=True,
+                    capture_output=True,
+                )
+                self.created.append(user)
+                entry = pwd.getpwnam(user)
+                os.chown(home, entry.pw_uid, entry.pw_gid)
+                self.ids[name] = user
+            else:
+                home = base / "home" / name
+                home.mkdir(parents=True)
+            self.homes[name] = home
+        # a Python under a folder other users cannot enter (pyenv in /root) is shown to the students
+        # in a mount namespace of their command: a tmpfs over that folder, the Python bound back in
+        self.binds = []
+        if self.separate:
+            prefixes = sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()})
+            closed = {p: _closed_ancestor(p) for p in prefixes}
+            self.binds = [(p, closed[p]) for p in prefixes if closed[p] is not None]
+            if self.binds and not shutil.which("unshare"):
+                self.separate = False
+
+    def close(self) -> None:
+        for user in self.created:
+            subprocess.run(["userdel", user], capture_output=True)
+
+    def command(self, name: str, args: list[str]) -> tuple[list[str], dict]:
+        home = self.homes[name]
+        python = [sys.executable, "-m", "nbgrader", *args, "--log-level=INFO"]
+        python += [f"--Exchange.root={self.base / 'exchange'}", f"--CourseDirectory.course_id={COURSE_ID}"]
+        env = {
+            "HOME": str(home),
+            "JUPYTER_DATA_DIR": str(home / ".local/share/jupyter"),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+        }
+        if not self.separate:
+            return python + [f"--student={self.ids[name]}"], {**os.environ, **env}
+        entry = pwd.getpwnam(self.ids[name])
+        inner = [
+            "setpriv",
+            f"--reuid={entry.pw_uid}",
+            f"--regid={entry.pw_gid}",
+            "--clear-groups",
+            "--",
+            "env",
+            "-i",
+            *[f"{k}={v}" for k, v in env.items()],
+            *python,
+        ]
+        if not self.binds:
+            return inner, env
+        script, stage = [], self.base / "stage"
+        for number, (prefix, _) in enumerate(self.binds):
+            (stage / str(number)).mkdir(parents=True, exist_ok=True)
+            script.append(f"mount --bind '{prefix}' '{stage / str(number)}'")
+        for closed in sorted({c for _, c in self.binds}):
+            script.append(f"mount -t tmpfs -o mode=755 tmpfs '{closed}'")
+        for number, (prefix, _) in enumerate(self.binds):
+            script.append(f"mkdir -p '{prefix}' && mount --bind '{stage / str(number)}' '{prefix}'")
+        script.append('exec "$@"')
+        shell = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", " && ".join(script)]
+        return [*shell, "sh", *inner], env
+
+    def run(self, jobs: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess]:
+        """Each student's command, at the same time, in their home."""
+        running = {}
+        for name, args in jobs.items():
+            command, env = self.command(name, args)
+            running[name] = subprocess.Popen(
+                command,
+                cwd=self.homes[name],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        done = {}
+        for name, process in running.items():
+            out, err = process.communicate(timeout=TIMEOUT)
+            done[name] = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+            assert process.returncode == 0, f"{name}: {jobs[name]}\n{out}\n{err}"
+        return done
+
+    def give(self, name: str, path: Path) -> None:
+        """A file the test wrote for a student, made theirs."""
+        if self.separate:
+            entry = pwd.getpwnam(self.ids[name])
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def answered(nb):
+    """The release notebook with the source's solutions in its answer cells."""
+    source = nbformat.read(ROOT / "source" / ASSIGNMENT / "exercises.ipynb", as_version=4)
+    solutions = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = solutions[meta["grade_id"]]
+    return nb
+
+
+def hidden_lines(assignment: str = ASSIGNMENT) -> set[str]:
+    visible, hidden = set(), set()
+    for path in (ROOT / "source" / assignment).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                mark = line.strip()
+                if mark in (HIDDEN_BEGIN, HIDDEN_END):
+                    inside = mark == HIDDEN_BEGIN
+                    continue
+                (hidden if inside else visible).add(mark)
+    return {line for line in hidden - visible if len(line) > 8}
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def marks(path: Path) -> list[tuple]:
+    """What formgrader reads of a graded notebook: each graded or locked cell's nbgrader metadata."""
+    keys = ("grade_id", "grade", "solution", "locked", "points")
+    cells = nbformat.read(path, as_version=4).cells
+    return [
+        (c.cell_type, *(c.metadata["nbgrader"].get(k) for k in keys))
+        for c in cells
+        if c.metadata.get("nbgrader", {}).get("grade_id")
+    ]
+
+
+# ------------------------------------------------------------------------------------ the cycle
+
+
+@pytest.fixture(scope="module")
+def cycle():
+    started = time.monotonic()
+    base = Path(tempfile.mkdtemp(prefix="course-exchange-", dir="/tmp"))
+    base.chmod(0o755)  # the students reach their homes and the exchange through it
+    students = Students(base, ["alice", "bob"])
+    try:
+        exchange = base / "exchange"
+        exchange.mkdir()
+        exchange.chmod(0o777)  # nbgrader's exchange: writable by everyone
+        class_dir = copy_course(base / "course").root
+        data = class_dir / "source" / ASSIGNMENT / "data"
+        data.mkdir()
+        (data / "points.csv").write_text("x,y\n1,2\n")  # a file beside the notebook, released with it
+        teacher = instructor(class_dir, exchange)
+        ok(teacher.generate_assignment(ASSIGNMENT))
+        ok(teacher.release_assignment(ASSIGNMENT))
+        students.run({name: ["fetch_assignment", ASSIGNMENT] for name in students.homes})
+        folder = students.homes["alice"] / ASSIGNMENT
+        nbformat.write(
+            answered(nbformat.read(folder / "exercises.ipynb", as_version=4)), folder / "exercises.ipynb"
+        )
+        (folder / "notes.txt").write_text("my notes\n")  # a file of the student's own
+        (folder / "data" / "points.csv").write_text("x,y\nedited\n")  # the source's version wins
+        for path in (folder / "exercises.ipynb", folder / "notes.txt", folder / "data" / "points.csv"):
+            students.give("alice", path)
+        students.run({name: ["submit", ASSIGNMENT] for name in students.homes})
+        ok(teacher.collect(ASSIGNMENT))
+        collected = base / "collected"  # the collected class, before grading, for stock nbgrader
+        shutil.copytree(class_dir, collected, ignore=shutil.ignore_patterns("autograded", "feedback"))
+        graded = course("grade", ASSIGNMENT, *LIMITS, cwd=class_dir)
+        course("feedback", ASSIGNMENT, cwd=class_dir)
+        ok(teacher.release_feedback(ASSIGNMENT))
+        fetched = students.run({name: ["fetch_feedback", ASSIGNMENT] for name in students.homes})
+        seconds = time.monotonic() - started
+        print(f"\nexchange cycle: {seconds:.1f} s; separate Unix users: {bool(students.separate)}")
+        yield {
+            "base": base,
+            "class": class_dir,
+            "collected": collected,
+            "students": students,
+            "graded": graded,
+            "fetched": fetched,
+            "seconds": seconds,
+        }
+    finally:
+        students.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_students_fetch_their_own_feedback(cycle):
+    students, class_dir = cycle["students"], cycle["class"]
+    if not students.separate:
+        print("one Unix user for every student (not root): identities are --student ids and homes")
+    ids = students.ids
+    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
+        got = {s.student.id: s.score for s in gb.assignment_submissions(ASSIGNMENT)}
+    assert got == {ids["alice"]: FULL, ids["bob"]: 0.0}
+    hidden = hidden_lines()
+    assert hidden
+    for name, score in (("alice", FULL), ("bob", 0.0)):
+        home = students.homes[name]
+        pages = sorted((home / ASSIGNMENT / "feedback").glob("*/*.html"))
+        assert [p.name for p in pages] == ["exercises.html"], cycle["fetched"][name].stderr
+        # the page is fetched into the folder named by the submission's own timestamp
+        cached = list((home / ".local/share/jupyter/nbgrader_cache" / COURSE_ID).glob(f"*+{ASSIGNMENT}+*"))
+        assert [pages[0].parent.name] == [c.name.split("+")[2] for c in cached]
+        page = html.unescape(pages[0].read_text(encoding="utf-8"))
+        assert f"{ids[name]}" in page and f"Score: {score:g} / {FULL:g}" in page
+        assert not [line for line in hidden if line in page] and "HIDDEN TESTS" not in page
+        if students.separate:
+            assert pages[0].stat().st_uid == pwd.getpwnam(ids[name]).pw_uid
+    # the feedback folder holds what release_feedback read, from the student's submission
+    for name in ("alice", "bob"):
+        submitted = class_dir / "submitted" / ids[name] / ASSIGNMENT
+        feedback = class_dir / "feedback" / ids[name] / ASSIGNMENT
+        for kept in ("timestamp.txt", "submission_secret.txt"):
+            assert (feedback / kept).read_bytes() == (submitted / kept).read_bytes()
+
+
+def test_same_files_as_stock_autograde_and_generate_feedback(cycle):
+    """``autograded/`` and ``feedback/`` hold the files stock nbgrader leaves there, with the same
+    timestamps, the source's files laid over the student's, and the same marks for formgrader."""
+    collected, class_dir, ids = cycle["collected"], cycle["class"], cycle["students"].ids
+    started = time.monotonic()
+    api = instructor(collected, cycle["base"] / "exchange")
+    for student in ids.values():
+        ok(api.autograde(ASSIGNMENT, student))
+    ok(api.generate_feedback(ASSIGNMENT))
+    print(f"\nstock autograde and generate_feedback: {time.monotonic() - started:.1f} s")
+    with Gradebook(f"sqlite:///{collected / 'gradebook.db'}") as gb:
+        stock_scores = {s.student.id: s.score for s in gb.assignment_submissions(ASSIGNMENT)}
+    assert stock_scores == {ids["alice"]: FULL, ids["bob"]: 0.0}
+    for student in ids.values():
+        ours = class_dir / "autograded" / student / ASSIGNMENT
+        stock = collected / "autograded" / student / ASSIGNMENT
+        mine, theirs = files(ours), files(stock)
+        assert sorted(mine) == sorted(theirs)
+        assert {"timestamp.txt", "submission_secret.txt", "data/points.csv", "exercises.ipynb"} <= set(mine)
+        for rel in mine:
+            if not rel.endswith(".ipynb"):
+                assert mine[rel] == theirs[rel], rel
+            assert (ours / rel).stat().st_mode & 0o777 == (stock / rel).stat().st_mode & 0o777, rel
+        assert mine["data/points.csv"] == b"x,y\n1,2\n"  # the source's version, not the student's
+        assert marks(ours / "exercises.ipynb") == marks(stock / "exercises.ipynb")
+        # the instructor's copy keeps the hidden tests, as stock autograde's does (formgrader shows them)
+        assert HIDDEN_BEGIN in (ours / "exercises.ipynb").read_text(encoding="utf-8")
+        ours_feedback = files(class_dir / "feedback" / student / ASSIGNMENT)
+        stock_feedback = files(collected / "feedback" / student / ASSIGNMENT)
+        assert sorted(ours_feedback) == sorted(stock_feedback)
+        for rel in ours_feedback:
+            if not rel.endswith(".html"):
+                assert ours_feedback[rel] == stock_feedback[rel], rel
+    alice = files(class_dir / "autograded" / ids["alice"] / ASSIGNMENT)
+    assert alice["notes.txt"] == b"my notes\n"
