@@ -11,6 +11,8 @@ import re
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
+HIDDEN_BEGIN_DELIMITER = "BEGIN HIDDEN TESTS"  # nbgrader's ClearHiddenTests defaults
+HIDDEN_END_DELIMITER = "END HIDDEN TESTS"
 
 # magics, shell escapes, help (`?`) and explicit `get_ipython`: code that only IPython can run
 IPYTHON_SYNTAX = re.compile(r"^\s*[%!]|\?\s*$|get_ipython|^\s*\w+\s*=\s*[%!]", re.M)
@@ -42,14 +44,16 @@ def split_hidden(code: str) -> tuple[str, str]:
 
 
 def segments(code: str) -> list[tuple[bool, str]]:
-    """A test cell's code in order, as (hidden?, code) pieces split at the hidden-test markers."""
+    """A test cell's code in order, as (hidden?, code) pieces split at the hidden-test markers: a line
+    containing nbgrader's delimiter (``BEGIN HIDDEN TESTS``, ``END HIDDEN TESTS``) is a marker, as for
+    nbgrader's ``ClearHiddenTests``."""
     pieces, current, hidden = [], [], False
     for line in code.splitlines():
-        mark = line.strip()
-        if mark in (HIDDEN_BEGIN, HIDDEN_END):
+        begins, ends = HIDDEN_BEGIN_DELIMITER in line, HIDDEN_END_DELIMITER in line
+        if begins or ends:
             if any(x.strip() for x in current):
                 pieces.append((hidden, "\n".join(current)))
-            current, hidden = [], mark == HIDDEN_BEGIN
+            current, hidden = [], begins
             continue
         current.append(line)
     if any(x.strip() for x in current):
