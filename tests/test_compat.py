@@ -87,7 +87,8 @@ def test_every_difference_has_its_reasons():
 
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory):
-    return agreement.compare(tmp_path_factory.mktemp("agreement"))
+    # both graders at once: the comparison does not need their times, and it halves the wait
+    return agreement.compare(tmp_path_factory.mktemp("agreement"), at_once=True)
 
 
 def test_course_grade_agrees_with_nbgrader_but_for_documented_differences(comparison, capsys):
@@ -116,3 +117,12 @@ def test_the_class_spans_the_grades(comparison):
     assert totals[("full", "ps1")] == 18 and totals[("full", "ps2")] == 5
     # the late-penalty plugin ran: two started days late for ps1 (per notebook), one for ps2
     assert totals[("late", "ps1")] == 18 - 2 * 2 and totals[("late", "ps2")] == 5 - 1
+
+
+def test_the_time_limit_is_nbgraders(comparison):
+    """``c.Execute.timeout`` (10 s in tests/compat/nbgrader_config.py) is the limit ``course grade`` used
+    for the endless loop, and the message says so."""
+    message = agreement.course_message(
+        comparison.folders["course"], ("looper", "ps2", "loops", "test_collatz")
+    )
+    assert "(10 s)" in message and "(10초)" in message, message
