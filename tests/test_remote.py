@@ -331,3 +331,22 @@ def test_a_name_only_a_test_defines_is_explained_as_a_deliberate_difference(subm
     message = "\n".join(results["isolated"].messages)
     assert not results["isolated"].passed
     assert "NameError" in message and "deliberate difference" in message and "의도적으로" in message
+
+
+@pytest.mark.grading
+def test_in_place_lists_isinstance_and_files_written_by_tests(submission):
+    code = (
+        "class Vector:\n    def __init__(self, x):\n        self.x = x\n"
+        "def append_one(items):\n    items.append(1)\n"
+        "def read(name):\n    return open(name).read()"
+    )
+    tests = {
+        "in_place": "items = [0]\nappend_one(items)\nassert items == [0, 1], items",
+        "isinstance": "assert isinstance(Vector(1), Vector) and not isinstance(3, Vector)",
+        "file": "open('made_by_test.txt', 'w').write('x')\nassert read('made_by_test.txt') == 'x'",
+    }
+    nb = notebook(setup("import torch"), answer(code), *[nbcells.test(c, 1, k) for k, c in tests.items()])
+    results, _, _ = grade(nb, submission)
+    assert results["in_place"].passed and results["isinstance"].passed, results
+    message = "\n".join(results["file"].messages)
+    assert "FileNotFoundError" in message and "deliberate difference" in message

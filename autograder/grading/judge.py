@@ -184,6 +184,9 @@ class Judge:
         """The student's process is gone: start another and bring it to where this one was."""
         self.gone = gone
         self.table.reset()
+        for name, value in self.bound.items():
+            if value is not _ABSENT:
+                self.namespace.pop(name, None)  # handles into the old process: fetched again when used
         self.bound.clear()
         self.session.close()
         if self.restarts >= MAX_RESTARTS:
@@ -360,6 +363,10 @@ class Judge:
             if missing and missing.group(1) in self.namespace:
                 # defined by the tests, which run outside the student's process: a deliberate difference
                 message += "\n" + render("grade_isolated_name", name=missing.group(1))
+            absent = isinstance(error, FileNotFoundError) and re.search(r": '([^']+)'$", evalue)
+            if absent and Path(absent.group(1)).exists():
+                # a file on the tests' side of the wall (written by a test): a deliberate difference
+                message += "\n" + render("grade_isolated_file", path=absent.group(1))
             return message
         if isinstance(error, NameError):
             message = render("grade_name_error", name=getattr(error, "name", None) or evalue)

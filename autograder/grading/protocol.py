@@ -31,7 +31,7 @@ WORKER_OPS = (CALL, GETATTR, SETATTR, CONVERT)  # what student code may ask of t
 OPERATORS = frozenset(
     "add sub mul truediv floordiv mod pow matmul neg pos abs invert lshift rshift and_ or_ xor "
     "eq ne lt le gt ge getitem setitem delitem contains "
-    "iadd isub imul itruediv ifloordiv imod ipow imatmul".split()
+    "iadd isub imul itruediv ifloordiv imod ipow imatmul isinstance issubclass".split()
 )
 CONVERSIONS = frozenset({"bool", "float", "int", "index", "len", "list", "str", "repr", "hash"})
 

@@ -320,6 +320,13 @@ class RemoteObject:
     def __dir__(self) -> list[str]:
         return []
 
+    # ``isinstance(x, Handle)`` and ``issubclass(C, Handle)``: asked of the side that owns the class
+    def __instancecheck__(self, instance: object) -> bool:
+        return _operate(self._course_table, "isinstance", instance, self) is True
+
+    def __subclasscheck__(self, cls: object) -> bool:
+        return _operate(self._course_table, "issubclass", cls, self) is True
+
 
 def _binary(name: str) -> tuple[Callable, Callable]:
     def forward(self, other):
@@ -349,10 +356,21 @@ RemoteObject.__hash__ = RemoteObject.__dict__["__hash__"]
 
 
 def apply_in_place(arg: object, state: object) -> None:
-    """What the other side's function did to a tensor argument (values, ``.grad``), done to ours too."""
+    """What the other side's function did to an argument in place (a tensor's values and ``.grad``, a
+    list's or a dict's contents), done to ours too."""
     import torch
 
-    if not isinstance(arg, torch.Tensor) or not isinstance(state, dict):
+    if not isinstance(state, dict):
+        return
+    if type(arg) in (list, dict) and "contents" in state:
+        contents = wire.decode(state["contents"])
+        if isinstance(arg, list) and isinstance(contents, list):
+            arg[:] = contents
+        elif isinstance(arg, dict) and isinstance(contents, dict):
+            arg.clear()
+            arg.update(contents)
+        return
+    if not isinstance(arg, torch.Tensor):
         return
     value = wire.decode(state.get("value"))
     grad = wire.decode(state.get("grad"))
@@ -368,6 +386,9 @@ def apply_in_place(arg: object, state: object) -> None:
 # ----------------------------------------------------------------------- serving the other side
 
 
+CHECKS = {"isinstance": isinstance, "issubclass": issubclass}  # operators that are not in ``operator``
+
+
 def serve_object(table: Table, request: dict) -> dict:
     """Answer a request about one of ``table``'s objects (call, attribute, operator, conversion)."""
     op = request.get("op")
@@ -377,7 +398,8 @@ def serve_object(table: Table, request: dict) -> dict:
             if name not in protocol.OPERATORS:
                 raise wire.WireError(f"unknown operator {name!r}")
             operands = [table.decode(a) for a in request.get("args", [])][:3]
-            return {"result": table.encode(getattr(operator, name)(*operands))}
+            function = CHECKS.get(name) or getattr(operator, name)
+            return {"result": table.encode(function(*operands))}
         target = table.lookup(request.get("target"))
         if op == protocol.CALL:
             return _call(table, target, request)
@@ -411,13 +433,18 @@ def _call(table: Table, target: object, request: dict) -> dict:
     result = target(*args, **kwargs)
     reply: dict = {"result": table.encode(result)}
     if not table.grader:  # a student's function may update a tensor argument in place, or set its .grad
-        reply["args_after"] = [
-            {"value": wire.encode(a), "grad": wire.encode(a.grad)}
-            if type(a).__module__.startswith("torch") and hasattr(a, "grad")
-            else None
-            for a in args
-        ]
+        reply["args_after"] = [_state_after(a) for a in args]
     return reply
+
+
+def _state_after(arg: object) -> dict | None:
+    """What a call left in an argument it may have changed in place: a tensor's values and ``.grad``, a
+    list's or a dict's contents (as plain data)."""
+    if type(arg).__module__.startswith("torch") and hasattr(arg, "grad"):
+        return {"value": wire.encode(arg), "grad": wire.encode(arg.grad)}
+    if type(arg) in (list, dict):
+        return {"contents": wire.encode(arg)}
+    return None
 
 
 def _convert(target: object, kind: object) -> object:
