@@ -12,6 +12,10 @@ What counts as using autograd: ``.backward(...)``, ``torch.autograd`` (``grad``,
 ``globals()``, ``vars()``, ``__dict__``, ``__builtins__``, ``sys.modules`` — a derivation by hand needs
 none of them. The cells searched are the one defining the function and, transitively, the cells
 defining the student's own helpers it calls.
+
+An exercise that asks for autograd used one way (a Jacobian built row by row with ``torch.autograd.grad``)
+checks the same cells with ``assert_without_jacobian``: a ready-made Jacobian (``torch.autograd.functional``,
+``torch.func``, ``functorch``, ``vmap``) and the constructs that could hide one are what it finds.
 """
 
 from __future__ import annotations
@@ -83,6 +87,49 @@ def _findings(tree: ast.AST) -> list[Finding]:
     return sorted(set(found), key=lambda f: (f.line, f.what))
 
 
+JACOBIAN_PREFIXES = ("torch.autograd.functional", "autograd.functional", "torch.func", "functorch")
+JACOBIAN_ATTRS = {"jacobian", "hessian", "jacrev", "jacfwd", "vmap", "hvp", "vhp", "jvp"}
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of names and attributes, None for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
+def _jacobian_findings(tree: ast.AST) -> list[Finding]:
+    """A ready-made Jacobian, or what could hide one (the dynamic constructs of ``_findings``)."""
+    found = []
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Attribute):
+            dotted = _dotted(node) or ""
+            if node.attr in JACOBIAN_ATTRS or dotted.startswith(JACOBIAN_PREFIXES):
+                found.append(Finding(dotted or f".{node.attr}", line))
+            elif node.attr == "functional" and dotted.endswith("autograd.functional"):
+                found.append(Finding(dotted, line))
+            elif node.attr in DYNAMIC_ATTRS:
+                found.append(Finding(f".{node.attr}", line))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            names = [alias.name for alias in node.names]
+            for name in [module, *names] if module else names:
+                if name and (name.startswith(JACOBIAN_PREFIXES) or name.split(".")[0] == "importlib"):
+                    found.append(Finding(f"import {name}", line))
+            if module in ("torch", "torch.autograd") and {"func", "functional"} & set(names):
+                found.append(Finding(f"from {module} import func/functional", line))
+            if JACOBIAN_ATTRS & set(names):
+                found.append(Finding(f"from {module} import {', '.join(sorted(JACOBIAN_ATTRS & set(names)))}", line))
+        elif isinstance(node, ast.Name) and (node.id in DYNAMIC_NAMES or node.id in JACOBIAN_ATTRS):
+            found.append(Finding(node.id, line))
+    return sorted(set(found), key=lambda f: (f.line, f.what))
+
+
 def defined_functions(tree: ast.AST) -> set[str]:
     return {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
@@ -91,9 +138,11 @@ def called_names(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-def check_sources(name: str, cells: list[str]) -> tuple[bool, list[Finding]]:
+def check_sources(name: str, cells: list[str], rule=None) -> tuple[bool, list[Finding]]:
     """Whether ``name`` is defined in ``cells`` (the student's cells, in order), and what autograd use
-    its cell and its helpers' cells contain."""
+    its cell and its helpers' cells contain (``rule``: what to look for in a parsed cell; by default,
+    any autograd at all)."""
+    rule = rule or _findings
     parsed = []
     for code in cells:
         try:
@@ -118,7 +167,7 @@ def check_sources(name: str, cells: list[str]) -> tuple[bool, list[Finding]]:
                 todo.append(definers[called])
     findings = []
     for index in sorted(seen):
-        findings += _findings(parsed[index])
+        findings += rule(parsed[index])
     return True, findings
 
 
@@ -165,3 +214,42 @@ def assert_by_hand(function: object) -> None:
     if defined and findings:
         found = ", ".join(map(str, findings[:5]))
         raise CheckFailed("\n" + render("by_hand_autograd", name=name, found=found))
+
+
+def _submitted_cells() -> list[str] | None:
+    """Under ``course grade``: the submitted cells the trusted judge keeps, found through the trusted
+    ``assert_by_hand`` it binds into the test's namespace. None in a student's kernel."""
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        judge = getattr(frame.f_globals.get("assert_by_hand"), "__self__", None)
+        cells = getattr(judge, "student_cells", None)
+        if isinstance(cells, list):
+            return list(cells)
+        frame = frame.f_back
+    return None
+
+
+def assert_without_jacobian(function: object) -> None:
+    """Fail, naming what was found, if an answer builds its Jacobian with a ready-made helper
+    (``torch.autograd.functional.jacobian``, ``torch.func.jacrev``, ``vmap``, …) instead of
+    ``torch.autograd.grad`` row by row.
+
+    Under ``course grade`` it reads the submitted cells the judge keeps (outside the student's process);
+    in a kernel, and under stock ``nbgrader autograde``, the function's source there."""
+    __tracebackhide__ = True
+    from .checker import CheckFailed
+    from .messages import render
+
+    cells = _submitted_cells()
+    if cells is None:
+        name, cells = _kernel_sources(function)
+    else:
+        name = getattr(function, "__name__", None) or str(function)
+    defined, findings = check_sources(name, cells, rule=_jacobian_findings)
+    if not defined and _submitted_cells() is not None:
+        raise CheckFailed("\n" + render("by_hand_missing", name=name))
+    if findings:
+        found = ", ".join(map(str, findings[:5]))
+        raise CheckFailed("\n" + render("jacobian_helper_used", name=name, found=found))

@@ -89,6 +89,29 @@ def fork_chain_without(path):
     return build
 
 
+def staged_local_only(ns):
+    def mutant(w, x, b):
+        z = torch.dot(w, x) + b
+        e = torch.exp(-z)
+        d = 1 + e
+        # each node's local gradient written down, the upstream gradient never multiplied in
+        return 1 / d, -1 / d**2, 1.0, e, -1.0, -x, -w, -1.0
+
+    return mutant
+
+
+def diamond_one_path(path):
+    def build(ns):
+        def mutant(x, w):
+            u, m = x**2, w * x
+            via_u, via_v = math.sin(m) * 2 * x, u * math.cos(m) * w
+            return u * math.sin(m), via_u, via_v, via_u if path == "u" else via_v, u * math.cos(m) * x
+
+        return mutant
+
+    return build
+
+
 def train_without_zeroing(ns):
     def mutant(x_data, y_data, init, lr, epochs):
         w2, w1, b = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init)
@@ -127,6 +150,8 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "inner_factor_missing": [chain_inner_missing],
     },
     "test_fork_forward_backward": {"fork_branch_missing": [fork_without_max, fork_without_product]},
+    "test_staged_sigmoid_backward": {"local_not_chained": [staged_local_only]},
+    "test_diamond_backward": {"fork_branch_missing": [diamond_one_path("u"), diamond_one_path("v")]},
     "test_fork_chain_backward": {
         "fork_branch_missing": [fork_chain_without("product"), fork_chain_without("sine")]
     },
