@@ -29,10 +29,7 @@ COURSE = Course.find()
 ASSIGNMENTS = sorted(COURSE.source.glob("*/*.ipynb"))
 
 # graded cells whose answers are not numbers a mistake could scale: nothing generic applies to them
-NOT_NUMERIC = {
-    "test_leaf_prediction_is_leaf": "True/False answers",
-    "test_leaf_prediction_has_grad": "True/False answers",
-}
+NOT_NUMERIC: dict[str, str] = {}
 
 GENERIC = {  # name: (transform of one returned value, the ids any of which the message must name)
     "sign": (lambda v: -v, {"sign_flipped"}),
@@ -112,6 +109,31 @@ def diamond_one_path(path):
     return build
 
 
+def mean_chain_dropped(ns):
+    def mutant(x):
+        return (2 * (x + 1) ** 2).mean(), x + 1  # 4/n dropped: right only when n = 4
+
+    return mutant
+
+
+def mean_chain_share(ns):
+    def mutant(x):
+        z = 2 * (x + 1) ** 2
+        return z.mean(), z / x.numel()  # each entry's share of the mean, not a derivative
+
+    return mutant
+
+
+def layer_without_tanh_derivative(ns):
+    def mutant(X, W, b, T, reduction):
+        scale = 1.0 / X.shape[0] if reduction == "mean" else 1.0
+        Y = torch.tanh(X @ W + b)
+        G = scale * 2 * (Y - T)  # the factor 1 - Y² of tanh left out
+        return scale * ((Y - T) ** 2).sum(), X.T @ G, G.sum(dim=0)
+
+    return mutant
+
+
 def train_without_zeroing(ns):
     def mutant(x_data, y_data, init, lr, epochs):
         w2, w1, b = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init)
@@ -152,6 +174,11 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_fork_forward_backward": {"fork_branch_missing": [fork_without_max, fork_without_product]},
     "test_staged_sigmoid_backward": {"local_not_chained": [staged_local_only]},
     "test_diamond_backward": {"fork_branch_missing": [diamond_one_path("u"), diamond_one_path("v")]},
+    "test_mean_chain_backward": {
+        "mean_factor_dropped": [mean_chain_dropped],
+        "share_not_derivative": [mean_chain_share],
+    },
+    "test_layer_backward": {"inner_factor_missing": [layer_without_tanh_derivative]},
     "test_fork_chain_backward": {
         "fork_branch_missing": [fork_chain_without("product"), fork_chain_without("sine")]
     },
