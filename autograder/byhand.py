@@ -123,8 +123,9 @@ def _jacobian_findings(tree: ast.AST) -> list[Finding]:
                     found.append(Finding(f"import {name}", line))
             if module in ("torch", "torch.autograd") and {"func", "functional"} & set(names):
                 found.append(Finding(f"from {module} import func/functional", line))
-            if JACOBIAN_ATTRS & set(names):
-                found.append(Finding(f"from {module} import {', '.join(sorted(JACOBIAN_ATTRS & set(names)))}", line))
+            helpers = sorted(JACOBIAN_ATTRS & set(names))
+            if helpers:
+                found.append(Finding(f"from {module} import {', '.join(helpers)}", line))
         elif isinstance(node, ast.Name) and (node.id in DYNAMIC_NAMES or node.id in JACOBIAN_ATTRS):
             found.append(Finding(node.id, line))
     return sorted(set(found), key=lambda f: (f.line, f.what))

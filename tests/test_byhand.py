@@ -223,7 +223,7 @@ def test_a_ready_made_jacobian_is_found(how):
 def _jacobian_notebook(solution: str, tamper: str = ""):
     extra = [nbformat.v4.new_code_cell(tamper)] if tamper else []
     return nbcells.notebook(
-        nbcells.setup("import torch\nfrom autograder import assert_by_hand, assert_value, assert_without_jacobian"),
+        nbcells.setup("import torch\nfrom autograder import assert_value, assert_without_jacobian"),
         nbcells.answer(solution),
         *extra,
         nbcells.test(

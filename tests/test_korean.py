@@ -16,10 +16,10 @@ Code blocks (``` fenced ```) in prose are skipped: their Korean is a comment in 
 from __future__ import annotations
 
 import re
-import tomllib
 
 import nbformat
 import pytest
+import tomllib
 
 from autograder.course import Course
 
@@ -28,9 +28,9 @@ NOTEBOOKS = COURSE.lecture_notebooks() + sorted(COURSE.source.glob("*/*.ipynb"))
 CATALOGUES = [COURSE.root / "autograder" / "messages.toml", COURSE.root / "autograder" / "mistakes.toml"]
 
 HANGUL = "\uac00-\ud7a3"
-# 한다체: a Hangul syllable other than 니 (합니다) or 시 (봅시다) before a final 다, at the end of a sentence or a line; and the
-# plain proposals 하자 / 보자. "다" preceded by a space (모두 다) and words like 바다 are rare enough to
-# be rewritten if they ever end a sentence.
+# 한다체: a Hangul syllable other than 니 (합니다) or 시 (봅시다) before a final 다, at the end of a
+# sentence or a line; and the plain proposals 하자 / 보자. Words like 바다 are rare enough to be
+# rewritten if they ever end a sentence.
 PLAIN_ENDING = re.compile(rf"[{HANGUL}](?<![니시])다(?=[.!?]|\s*$)|(?:하|보)자(?=[.!?]|\s*$)", re.M)
 # A particle written apart from the code before it. The code is a `span`, a {placeholder}, a call's
 # closing parenthesis or bracket, or an ASCII identifier/number (with ², ′ or a dot path); the particle
@@ -38,8 +38,9 @@ PLAIN_ENDING = re.compile(rf"[{HANGUL}](?<![니시])다(?=[.!?]|\s*$)|(?:하|보
 PARTICLES = "|".join(
     re.escape(p)
     for p in sorted(
-        "이(가) 을(를) 은(는) 와(과) (으)로 이 가 을 를 은 는 의 에 에서 에는 에도 와 과 로 으로 으로는 로는 만 도 "
-        "까지 부터 처럼 보다 이나 나 이고 이며 이면 입니다 이라는 라는 이라고 라고 에게".split(),
+        "이(가) 을(를) 은(는) 와(과) (으)로 이 가 을 를 은 는 의 에 에서 에는 에도 "
+        "와 과 로 으로 으로는 로는 만 도 까지 부터 처럼 보다 이나 나 "
+        "이고 이며 이면 입니다 이라는 라는 이라고 라고 에게".split(),
         key=len,
         reverse=True,
     )
