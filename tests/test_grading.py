@@ -536,7 +536,7 @@ def test_feedback_in_both_languages_never_shows_hidden_tests(graded_class):
         assert not leaked, (name, leaked[:3])
         assert "BEGIN HIDDEN" not in page
     page = (class_dir / "feedback" / "wrong_sign" / ASSIGNMENT / "exercises.html").read_text()
-    assert "13.5 / 15" in page and "wrong value" in page and "값이 다릅니다" in page
+    assert "12 / 14" in page and "wrong value" in page and "값이 다릅니다" in page
 
 
 def test_export_carries_every_grade(graded_class):
