@@ -20,6 +20,7 @@ __all__ = [
     "assert_by_hand",
     "assert_gradient",
     "assert_value",
+    "assert_without_jacobian",
     "check_gradient",
     "check_value",
     "reference_gradient",
@@ -28,7 +29,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .byhand import assert_by_hand
+    from .byhand import assert_by_hand, assert_without_jacobian
     from .checker import (
         ATOL,
         RTOL,
@@ -46,8 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> object:
-    if name == "assert_by_hand":
-        return importlib.import_module(".byhand", __name__).assert_by_hand
+    if name in ("assert_by_hand", "assert_without_jacobian"):
+        return getattr(importlib.import_module(".byhand", __name__), name)
     if name in __all__:
         return getattr(importlib.import_module(".checker", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

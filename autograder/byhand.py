@@ -20,6 +20,9 @@ its own ``.grad`` and ``.backward``, so those are allowed; what counts is torch 
 ``torch``, importing it, or ``requires_grad``, ``requires_grad_``, ``retain_grad`` on a tensor that came
 from elsewhere), the other autograd attributes, and everything that cannot be checked.
 A function that uses such a class (a training loop on ``Value``) is judged by the same rule.
+An exercise that asks for autograd used one way (a Jacobian built row by row with ``torch.autograd.grad``)
+checks the same cells with ``assert_without_jacobian``: a ready-made Jacobian (``torch.autograd.functional``,
+``torch.func``, ``functorch``, ``vmap``) and the constructs that could hide one are what it finds.
 """
 
 from __future__ import annotations
@@ -113,6 +116,50 @@ def _engine_findings(tree: ast.AST) -> list[Finding]:
     return sorted(set(found), key=lambda f: (f.line, f.what))
 
 
+JACOBIAN_PREFIXES = ("torch.autograd.functional", "autograd.functional", "torch.func", "functorch")
+JACOBIAN_ATTRS = {"jacobian", "hessian", "jacrev", "jacfwd", "vmap", "hvp", "vhp", "jvp"}
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of names and attributes, None for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
+def _jacobian_findings(tree: ast.AST) -> list[Finding]:
+    """A ready-made Jacobian, or what could hide one (the dynamic constructs of ``_findings``)."""
+    found = []
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Attribute):
+            dotted = _dotted(node) or ""
+            if node.attr in JACOBIAN_ATTRS or dotted.startswith(JACOBIAN_PREFIXES):
+                found.append(Finding(dotted or f".{node.attr}", line))
+            elif node.attr == "functional" and dotted.endswith("autograd.functional"):
+                found.append(Finding(dotted, line))
+            elif node.attr in DYNAMIC_ATTRS:
+                found.append(Finding(f".{node.attr}", line))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            names = [alias.name for alias in node.names]
+            for name in [module, *names] if module else names:
+                if name and (name.startswith(JACOBIAN_PREFIXES) or name.split(".")[0] == "importlib"):
+                    found.append(Finding(f"import {name}", line))
+            if module in ("torch", "torch.autograd") and {"func", "functional"} & set(names):
+                found.append(Finding(f"from {module} import func/functional", line))
+            helpers = sorted(JACOBIAN_ATTRS & set(names))
+            if helpers:
+                found.append(Finding(f"from {module} import {', '.join(helpers)}", line))
+        elif isinstance(node, ast.Name) and (node.id in DYNAMIC_NAMES or node.id in JACOBIAN_ATTRS):
+            found.append(Finding(node.id, line))
+    return sorted(set(found), key=lambda f: (f.line, f.what))
+
+
 def defined_functions(tree: ast.AST) -> set[str]:
     return {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
@@ -174,9 +221,10 @@ def _check_class(name: str, parsed: list) -> tuple[bool, list[Finding]]:
     return True, findings
 
 
-def check_sources(name: str, cells: list[str]) -> tuple[bool, list[Finding]]:
+def check_sources(name: str, cells: list[str], rule=None) -> tuple[bool, list[Finding]]:
     """Whether ``name`` is defined in ``cells`` (the student's cells, in order), and what autograd use
-    its cell and its helpers' cells contain (for a class: the whole engine, see the module's notes)."""
+    its cell and its helpers' cells contain (for a class: the whole engine, see the module's notes;
+    ``rule``: what to look for in a parsed cell instead, e.g. a ready-made Jacobian)."""
     parsed = []
     for code in cells:
         try:
@@ -214,7 +262,10 @@ def check_sources(name: str, cells: list[str]) -> tuple[bool, list[Finding]]:
     engine = any(defined_classes(parsed[index]) for index in seen)  # it uses an engine of one's own
     findings = []
     for index in sorted(seen):
-        findings += (_engine_findings if engine else _findings)(parsed[index])
+        if rule is not None:
+            findings += rule(parsed[index])
+        else:
+            findings += (_engine_findings if engine else _findings)(parsed[index])
     return True, findings
 
 
@@ -293,3 +344,22 @@ def assert_by_hand(function: object) -> None:
     if defined and findings:
         found = ", ".join(map(str, findings[:5]))
         raise CheckFailed("\n" + render("by_hand_autograd", name=name, found=found))
+
+
+def assert_without_jacobian(function: object) -> None:
+    """Fail, naming what was found, if an answer builds its Jacobian with a ready-made helper
+    (``torch.autograd.functional.jacobian``, ``torch.func.jacrev``, ``vmap``, …) instead of
+    ``torch.autograd.grad`` row by row.
+
+    This copy reads the function's source in the kernel (and under stock ``nbgrader autograde``); under
+    ``course grade`` the judge binds its own, which reads the submitted cells outside the student's
+    process (:meth:`autograder.grading.judge.Judge.assert_without_jacobian`)."""
+    __tracebackhide__ = True
+    from .checker import CheckFailed
+    from .messages import render
+
+    name, cells = _kernel_sources(function)
+    defined, findings = check_sources(name, cells, rule=_jacobian_findings)
+    if findings:
+        found = ", ".join(map(str, findings[:5]))
+        raise CheckFailed("\n" + render("jacobian_helper_used", name=name, found=found))

@@ -76,8 +76,9 @@ KERNEL_WAIT = 180  # seconds for work done by a kernel (the machine may be share
 LECTURE = "notebooks/ko/unit01_computation_graphs.ipynb"
 ASSIGNMENT = "release/unit01/exercises.ipynb"
 SOURCE = "source/unit01/exercises.ipynb"
-EXERCISE = "add_gate_backward"  # the first exercise: z = x + y, test point x = 2, y = -3, upstream 1.5
+EXERCISE = "mul_gate_backward"  # the first exercise: z = x · y, test point x = 2, y = -3, upstream 1.5
 UPSTREAM = 1.5
+Y = -3.0  # ∂L/∂x = upstream · y at the visible test point
 PANEL = "#jp-main-dock-panel .jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in the current tab
 NUMBERED = re.compile(r"\[\d+\]:")
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$]+?\$", re.S)
@@ -462,21 +463,21 @@ def answers(course: Path) -> dict[str, str]:
 
 
 def sign_flipped(answer: str) -> str:
-    """The add gate's answer with both gradients' signs flipped: the mistake the test must diagnose."""
-    wrong = answer.replace("upstream * 1.0", "-upstream * 1.0")
+    """The multiply gate's answer with both gradients' signs flipped: the mistake the test must diagnose."""
+    wrong = answer.replace("upstream * ", "-upstream * ")
     assert wrong.count("-upstream") == 2, answer
     return wrong
 
 
 def diagnosis(lang: str, name: str) -> str:
-    """The checker's message for the sign-flipped add gate at the visible test's point (messages.toml)."""
+    """The checker's message for the sign-flipped multiply gate at the visible test point (messages.toml)."""
     return render(
         "mismatch_scalar",
         lang,
         name=name,
-        expected=UPSTREAM,
-        given=-UPSTREAM,
-        max_error=2 * UPSTREAM,
+        expected=UPSTREAM * Y,
+        given=-UPSTREAM * Y,
+        max_error=abs(2 * UPSTREAM * Y),
         rtol=RTOL,
         atol=ATOL,
     )
@@ -646,14 +647,14 @@ def test_self_check_from_inside_the_notebook(page):
     page.type_into(new, "from autograder.selfcheck import show; show()")
     page.run_cell(new)
     page.wait(
-        lambda: "Total: 14 / 15 points" in "\n".join(text for _, text in page.outputs(new)),
+        lambda: "Total: 13 / 14 points" in "\n".join(text for _, text in page.outputs(new)),
         "the self-check table is printed",
         KERNEL_WAIT,
         state=lambda: page.outputs(new),
     )
     table = "\n".join(text for _, text in page.outputs(new))
-    assert "✘ test_add_gate_backward" in table and "0/1" in table, table
-    assert "합계: 14 / 15점" in table and "값이 다릅니다" in table and "wrong value" in table, table
+    assert "✘ test_mul_gate_backward" in table and "0/1" in table, table
+    assert "합계: 13 / 14점" in table and "값이 다릅니다" in table and "wrong value" in table, table
     page.scroll(new)
     page.shot("self-check-in-notebook")
 

@@ -10,7 +10,7 @@ import textwrap
 import nbformat
 import pytest
 
-from autograder.byhand import check_sources
+from autograder.byhand import _jacobian_findings, check_sources
 from autograder.grading.judge import run_notebook
 from autograder.grading.sandbox import Limits, Session
 from tests import nbcells
@@ -117,7 +117,7 @@ def test_every_by_hand_exercise_asks_and_its_reference_solution_passes():
                     name = line.strip()[len("assert_by_hand(") :].split(")")[0].strip()
                     asked[path.parent.name, name] = check_sources(name, solutions)
     by_unit = {unit: sum(1 for u, _ in asked if u == unit) for unit, _ in asked}
-    assert by_unit == {"unit01": 7, "unit02": 2, "unit04": 3, "unit05": 3, "unit06": 3}, by_unit
+    assert by_unit == {"unit01": 6, "unit02": 3, "unit04": 3, "unit05": 3, "unit06": 3}, by_unit
     assert all(result == (True, []) for result in asked.values()), asked
 
 
@@ -260,3 +260,94 @@ def test_in_the_kernel_a_class_is_read_whole(tmp_path):
         done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT)
         assert done.returncode == 0, done.stderr
         assert done.stdout.count(expected) == 2, done.stdout
+
+
+# ------------------------------------------------------------- a Jacobian built row by row (unit 2)
+
+ROWS = """
+import torch
+def jacobian_rows(x):
+    y = torch.tanh(x) * x.sum()
+    rows = []
+    for i in range(y.numel()):
+        pick = torch.zeros_like(y)
+        pick[i] = 1.0
+        (row,) = torch.autograd.grad(y, x, grad_outputs=pick, retain_graph=True)
+        rows.append(row)
+    return torch.stack(rows).detach()
+"""
+
+READY_MADE = {
+    "functional.jacobian": """
+import torch
+def jacobian_rows(x):
+    return torch.autograd.functional.jacobian(lambda x: torch.tanh(x) * x.sum(), x.detach())
+""",
+    "imported jacobian": """
+from torch.autograd.functional import jacobian
+def jacobian_rows(x):
+    return jacobian(lambda x: x.tanh() * x.sum(), x.detach())
+""",
+    "torch.func": """
+import torch.func as tf
+def jacobian_rows(x):
+    return tf.jacrev(lambda x: x.tanh() * x.sum())(x.detach())
+""",
+    "getattr": """
+import torch
+def jacobian_rows(x):
+    return getattr(torch.autograd, "func" + "tional").jacobian(lambda x: x.tanh() * x.sum(), x.detach())
+""",
+}
+
+
+def test_a_jacobian_built_row_by_row_passes():
+    assert check_sources("jacobian_rows", [ROWS], rule=_jacobian_findings) == (True, [])
+    nn_functional = "import torch\ndef jacobian_rows(x):\n    return torch.nn.functional.relu(x)\n"
+    assert check_sources("jacobian_rows", [nn_functional], rule=_jacobian_findings) == (True, [])
+
+
+@pytest.mark.parametrize("how", sorted(READY_MADE))
+def test_a_ready_made_jacobian_is_found(how):
+    defined, findings = check_sources("jacobian_rows", [READY_MADE[how]], rule=_jacobian_findings)
+    assert defined and findings, how
+
+
+def _jacobian_notebook(solution: str, tamper: str = ""):
+    extra = [nbformat.v4.new_code_cell(tamper)] if tamper else []
+    return nbcells.notebook(
+        nbcells.setup("import torch\nfrom autograder import assert_value, assert_without_jacobian"),
+        nbcells.answer(solution),
+        *extra,
+        nbcells.test(
+            "assert_without_jacobian(jacobian_rows)\n"
+            "x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)\n"
+            "assert_value(jacobian_rows(x.clone().requires_grad_()), "
+            "torch.autograd.functional.jacobian(lambda x: torch.tanh(x) * x.sum(), x), 'J')",
+            points=1,
+        ),
+    )
+
+
+JACOBIAN_TAMPER = """
+import autograder, autograder.byhand as byhand
+byhand.check_sources = lambda *a, **k: (True, [])
+autograder.assert_without_jacobian = byhand.assert_without_jacobian = lambda *a, **k: None
+assert_without_jacobian = lambda *a, **k: None
+"""
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["plain", "tampered-kernel"])
+def test_the_grader_finds_a_ready_made_jacobian_in_the_submitted_cells(tmp_path, tampered):
+    limits = Limits(cell_seconds=60, notebook_seconds=120)
+
+    def start():
+        return Session(tmp_path, limits=limits, sandbox=False)
+
+    tamper = JACOBIAN_TAMPER if tampered else ""
+    cheat = run_notebook(_jacobian_notebook(READY_MADE["functional.jacobian"], tamper), start)
+    assert not cheat[0].passed
+    message = "\n".join(cheat[0].messages)
+    assert "ready-made Jacobian" in message and "야코비안" in message and "functional" in message
+    honest = run_notebook(_jacobian_notebook(ROWS, tamper), start)
+    assert honest[0].passed, honest[0].messages

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.grading
 
 COURSE = Course(ROOT)
 ASSIGNMENT = "unit01"
-FULL = 15.0
+FULL = 14.0
 LIMITS = ["--cell-timeout", "8", "--timeout", "90"]
 
 
@@ -189,8 +189,8 @@ class Anything(float):
     __hash__ = float.__hash__
 def everything(*args, **kwargs):
     return tuple(Anything() for _ in range(5))
-for name in ["add_gate_backward", "mul_gate_backward", "max_gate_backward", "neuron_forward_backward",
-             "chain_forward_backward", "fork_forward_backward", "sigmoid_neuron_forward_backward"]:
+for name in ["mul_gate_backward", "max_gate_backward", "staged_sigmoid_backward",
+             "chain_forward_backward", "fork_forward_backward", "diamond_backward"]:
     globals()[name] = everything
 """
     patches = """
@@ -220,21 +220,28 @@ print("FORKED", children)
     dying = {
         gid: f"import os\ndef {gid}(*args, **kwargs):\n    os._exit(1)"
         for gid in [
-            "add_gate_backward",
             "mul_gate_backward",
             "max_gate_backward",
-            "neuron_forward_backward",
+            "staged_sigmoid_backward",
             "chain_forward_backward",
             "fork_forward_backward",
-            "sigmoid_neuron_forward_backward",
+            "diamond_backward",
         ]
     }
     autograd_neuron = (
-        "def neuron_forward_backward(x, w, y):\n"
-        "    x_, w_ = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)\n"
-        "    loss = (x_ * w_ - y) ** 2\n"
-        "    loss.backward()\n"
-        "    return x * w, x * w - y, loss.item(), w_.grad.item(), x_.grad.item()\n"
+        "def staged_sigmoid_backward(w, x, b):\n"
+        "    w_, x_ = w.clone().requires_grad_(), x.clone().requires_grad_()\n"
+        "    b_ = torch.tensor(float(b), dtype=torch.float64, requires_grad=True)\n"
+        "    z = torch.dot(w_, x_) + b_\n"
+        "    n = -z\n"
+        "    e = torch.exp(n)\n"
+        "    d = 1 + e\n"
+        "    f = 1 / d\n"
+        "    for t in (z, n, e, d):\n"
+        "        t.retain_grad()\n"
+        "    f.backward()\n"
+        "    grads = (d.grad.item(), e.grad.item(), n.grad.item(), z.grad.item())\n"
+        "    return (f.item(), *grads, w_.grad, x_.grad, b_.grad.item())\n"
     )
     kernel_tamper = (
         "import autograder, autograder.byhand as byhand\n"
@@ -244,30 +251,31 @@ print("FORKED", children)
     return {
         "honest": (student(), FULL),
         # right numbers from autograd in a by-hand exercise: 0 for it, even with the kernel's check disabled
-        "autograd_by_hand": (student(change={"neuron_forward_backward": autograd_neuron}), FULL - 3),
+        "autograd_by_hand": (student(change={"staged_sigmoid_backward": autograd_neuron}), FULL - 4),
         "autograd_by_hand_tampered": (
             student(
-                change={"neuron_forward_backward": autograd_neuron},
-                before={"test_neuron_forward_backward": kernel_tamper},
+                change={"staged_sigmoid_backward": autograd_neuron},
+                before={"test_staged_sigmoid_backward": kernel_tamper},
             ),
-            FULL - 3,
+            FULL - 4,
         ),
         "blank": (student("none"), 0.0),
         "wrong_sign": (
             student(
                 change={
-                    "neuron_forward_backward": _solution("neuron_forward_backward").replace(
-                        "return y_hat, s, loss, dloss_dw,", "return y_hat, s, loss, -dloss_dw,"
+                    "staged_sigmoid_backward": _solution("staged_sigmoid_backward").replace(
+                        "return f, df_dd, df_de, df_dn, df_dz, df_dw,",
+                        "return f, df_dd, df_de, df_dn, df_dz, -df_dw,",
                     )
                 }
             ),
-            FULL - 1.5,  # partial credit: the forward values of the neuron are right
+            FULL - 2,  # partial credit: f and the gradients at the nodes are right
         ),
-        "steals_files": (student("none", before={"add_gate_backward": steal}), 0.0),
-        "network": (student("none", before={"add_gate_backward": network}), 0.0),
-        "input_transformer": (student("none", before={"add_gate_backward": transformer}), 0.0),
-        "always_equal": (student("none", before={"test_sigmoid_neuron_forward_backward": always_equal}), 0.0),
-        "patches_checker": (student("none", before={"add_gate_backward": patches}), 0.0),
+        "steals_files": (student("none", before={"mul_gate_backward": steal}), 0.0),
+        "network": (student("none", before={"mul_gate_backward": network}), 0.0),
+        "input_transformer": (student("none", before={"mul_gate_backward": transformer}), 0.0),
+        "always_equal": (student("none", before={"test_diamond_backward": always_equal}), 0.0),
+        "patches_checker": (student("none", before={"mul_gate_backward": patches}), 0.0),
         # the process is restarted after the crash or the timeout: only that exercise is lost
         "os_exit": (student(change={"mul_gate_backward": "import os\nos._exit(3)"}), FULL - 1),
         "endless_loop": (student(change={"mul_gate_backward": "while True:\n    pass"}), FULL - 1),
@@ -286,11 +294,11 @@ print("FORKED", children)
         "warns_on_stderr": (
             student(
                 before={
-                    "add_gate_backward": "import sys, warnings\nwarnings.warn('a library warning')\n"
+                    "mul_gate_backward": "import sys, warnings\nwarnings.warn('a library warning')\n"
                     "print('to stderr', file=sys.stderr)"
                 },
                 change={
-                    "add_gate_backward": _solution("add_gate_backward").replace(
+                    "mul_gate_backward": _solution("mul_gate_backward").replace(
                         "    ### BEGIN SOLUTION",
                         "    import warnings; warnings.warn('deprecated')\n    ### BEGIN SOLUTION",
                     )
@@ -309,7 +317,7 @@ def broken(class_dir: Path) -> dict[str, tuple[dict, float, str | None]]:
     """Broken submissions: files, the score, and a word the recorded reason must contain."""
     full = student()
     duplicated = student()
-    dup_index = next(i for i, c in enumerate(duplicated.cells) if grade_id(c) == "test_add_gate_backward")
+    dup_index = next(i for i, c in enumerate(duplicated.cells) if grade_id(c) == "test_mul_gate_backward")
     duplicated.cells.insert(
         dup_index, nbformat.from_dict(json.loads(json.dumps(duplicated.cells[dup_index])))
     )
@@ -317,7 +325,7 @@ def broken(class_dir: Path) -> dict[str, tuple[dict, float, str | None]]:
     deleted.cells = [
         c
         for c in deleted.cells
-        if grade_id(c) not in ("test_neuron_forward_backward", "chain_forward_backward")
+        if grade_id(c) not in ("test_staged_sigmoid_backward", "chain_forward_backward")
     ]
     relabelled = student("none")
     fake = nbformat.v4.new_code_cell("pass")
@@ -337,8 +345,8 @@ def broken(class_dir: Path) -> dict[str, tuple[dict, float, str | None]]:
         "no_cells": ({"exercises.ipynb": no_cells}, 0.0, "no cells"),
         "missing": ({"notes.txt": "I forgot"}, 0.0, "exercises.ipynb"),
         "renamed": ({"exercises (1).ipynb": full}, FULL, "exercises (1).ipynb"),
-        "duplicated_cells": ({"exercises.ipynb": duplicated}, FULL, "test_add_gate_backward"),
-        "deleted_cells": ({"exercises.ipynb": deleted}, FULL - 2, "test_neuron_forward_backward"),
+        "duplicated_cells": ({"exercises.ipynb": duplicated}, FULL, "test_mul_gate_backward"),
+        "deleted_cells": ({"exercises.ipynb": deleted}, FULL - 2, "test_staged_sigmoid_backward"),
         "fake_grade_cell": ({"exercises.ipynb": relabelled}, 0.0, None),
     }
 
@@ -488,15 +496,15 @@ def test_autograd_in_a_by_hand_answer_is_named(graded_class):
     class_dir, *_ = graded_class
     for name in ("autograd_by_hand", "autograd_by_hand_tampered"):
         cells = {c["grade_id"]: c for c in result(class_dir, name)["notebooks"]["exercises"]["cells"]}
-        message = "\n".join(cells["test_neuron_forward_backward"]["messages"])
+        message = "\n".join(cells["test_staged_sigmoid_backward"]["messages"])
         assert ".backward" in message and "autograd" in message and "자동 미분" in message, message
 
 
 def test_wrong_answer_feedback_names_the_output(graded_class):
     class_dir, *_ = graded_class
     cells = {c["grade_id"]: c for c in result(class_dir, "wrong_sign")["notebooks"]["exercises"]["cells"]}
-    failed = "\n".join(cells["test_neuron_forward_backward"]["messages"])
-    assert "∂loss/∂w" in failed or "dloss_dw" in failed, failed
+    failed = "\n".join(cells["test_staged_sigmoid_backward"]["messages"])
+    assert "∂f/∂w" in failed or "df_dw" in failed, failed
     assert "값이 다릅니다" in failed and "wrong value" in failed
 
 
@@ -528,7 +536,7 @@ def test_feedback_in_both_languages_never_shows_hidden_tests(graded_class):
         assert not leaked, (name, leaked[:3])
         assert "BEGIN HIDDEN" not in page
     page = (class_dir / "feedback" / "wrong_sign" / ASSIGNMENT / "exercises.html").read_text()
-    assert "13.5 / 15" in page and "wrong value" in page and "값이 다릅니다" in page
+    assert "12 / 14" in page and "wrong value" in page and "값이 다릅니다" in page
 
 
 def test_export_carries_every_grade(graded_class):

@@ -40,7 +40,7 @@ def test_blank_release_fails_every_exercise_with_a_reason(tmp_path):
     ]
     assert [r[0] for r in rows] == tests
     assert "NotImplementedError" in done.stdout
-    assert "0 / 15" in done.stdout
+    assert "0 / 14" in done.stdout
 
 
 def test_answered_notebook_gets_every_point_in_its_own_language(tmp_path):
@@ -60,11 +60,11 @@ def test_answered_notebook_gets_every_point_in_its_own_language(tmp_path):
     nbformat.write(nb, released / "exercises.ipynb")
     done = check(str(released / "exercises.ipynb"))
     assert done.returncode == 1
-    assert "합계: 13 / 15점" in done.stdout
+    assert "합계: 12 / 14점" in done.stdout
     assert "✘ test_chain_forward_backward" in done.stdout and "값이 다릅니다" in done.stdout
     assert "wrong value" not in done.stdout and "Total" not in done.stdout, "a Korean release: Korean only"
     english = check(str(released / "exercises.ipynb"), "--lang", "en")
-    assert "Total: 13 / 15 points" in english.stdout and "합계" not in english.stdout
+    assert "Total: 12 / 14 points" in english.stdout and "합계" not in english.stdout
 
 
 def test_mistakes_get_one_line_in_both_languages(tmp_path):

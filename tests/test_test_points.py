@@ -32,8 +32,6 @@ ASSIGNMENTS = sorted(COURSE.source.glob("*/*.ipynb"))
 
 # graded cells whose answers are not numbers a mistake could scale: nothing generic applies to them
 NOT_NUMERIC = {
-    "test_leaf_prediction_is_leaf": "True/False answers",
-    "test_leaf_prediction_has_grad": "True/False answers",
     "test_gradient_check": "True/False answers: the verdicts of a gradient checker (tests/test_unit06.py)",
     "test_logsumexp_function": "a torch.autograd.Function class, judged part by part (tests/test_unit06.py)",
     "test_breaks_backward": "True/False answers",
@@ -323,12 +321,67 @@ def per_sample_from_batch(ns):
     return mutant
 
 
+def staged_local_only(ns):
+    def mutant(w, x, b):
+        z = torch.dot(w, x) + b
+        e = torch.exp(-z)
+        d = 1 + e
+        # each node's local gradient written down, the upstream gradient never multiplied in
+        return 1 / d, -1 / d**2, 1.0, e, -1.0, -x, -w, -1.0
+
+    return mutant
+
+
+def diamond_one_path(path):
+    def build(ns):
+        def mutant(x, w):
+            u, m = x**2, w * x
+            via_u, via_v = math.sin(m) * 2 * x, u * math.cos(m) * w
+            return u * math.sin(m), via_u, via_v, via_u if path == "u" else via_v, u * math.cos(m) * x
+
+        return mutant
+
+    return build
+
+
+def mean_chain_dropped(ns):
+    def mutant(x):
+        return (2 * (x + 1) ** 2).mean(), x + 1  # 4/n dropped: right only when n = 4
+
+    return mutant
+
+
+def mean_chain_share(ns):
+    def mutant(x):
+        z = 2 * (x + 1) ** 2
+        return z.mean(), z / x.numel()  # each entry's share of the mean, not a derivative
+
+    return mutant
+
+
+def layer_without_tanh_derivative(ns):
+    def mutant(X, W, b, T, reduction):
+        scale = 1.0 / X.shape[0] if reduction == "mean" else 1.0
+        Y = torch.tanh(X @ W + b)
+        G = scale * 2 * (Y - T)  # the factor 1 - Y² of tanh left out
+        return scale * ((Y - T) ** 2).sum(), X.T @ G, G.sum(dim=0)
+
+    return mutant
+
+
 MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_chain_forward_backward": {
         "outer_at_x": [chain_outer_at_x],
         "inner_factor_missing": [chain_inner_missing],
     },
     "test_fork_forward_backward": {"fork_branch_missing": [fork_without_max, fork_without_product]},
+    "test_staged_sigmoid_backward": {"local_not_chained": [staged_local_only]},
+    "test_diamond_backward": {"fork_branch_missing": [diamond_one_path("u"), diamond_one_path("v")]},
+    "test_mean_chain_backward": {
+        "mean_factor_dropped": [mean_chain_dropped],
+        "share_not_derivative": [mean_chain_share],
+    },
+    "test_layer_backward": {"inner_factor_missing": [layer_without_tanh_derivative]},
     "test_fork_chain_backward": {
         "fork_branch_missing": [fork_chain_without("product"), fork_chain_without("sine")]
     },

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..byhand import check_sources
+from ..byhand import _jacobian_findings, check_sources
 from ..messages import render
 from . import protocol
 from .cells import is_instructor, is_test, nbgrader_meta, segments, uses_ipython
@@ -213,6 +213,16 @@ class Judge:
             found = ", ".join(map(str, findings[:5]))
             raise AssertionError(render("by_hand_autograd", name=name, found=found))
 
+    def assert_without_jacobian(self, function: object) -> None:
+        """The trusted ``assert_without_jacobian``: a ready-made Jacobian in the submitted cells."""
+        name = _remote_name(function) or str(function)
+        defined, findings = check_sources(name, self.student_cells, rule=_jacobian_findings)
+        if not defined:
+            raise AssertionError(render("by_hand_missing", name=name))
+        if findings:
+            found = ", ".join(map(str, findings[:5]))
+            raise AssertionError(render("jacobian_helper_used", name=name, found=found))
+
     def run_student(self, cell, instructor: bool = False) -> dict | None:
         """Run a cell in the sandbox and keep its outputs in the notebook; the error it raised, if any."""
         if not instructor:
@@ -309,7 +319,9 @@ class Judge:
             if self.gone is not None:
                 raise self.gone
             self._bind_student_names(cell.source)
-            self.namespace["assert_by_hand"] = self.assert_by_hand  # the trusted one, whatever was imported
+            # the trusted checks of the submitted cells, whatever the setup imported
+            self.namespace["assert_by_hand"] = self.assert_by_hand
+            self.namespace["assert_without_jacobian"] = self.assert_without_jacobian
             parts = segments(python_source(cell.source))
             with contextlib.redirect_stdout(printed):
                 for number, (hidden, code) in enumerate(parts):
