@@ -31,7 +31,13 @@ pytestmark = pytest.mark.nbgrader
 
 ASSIGNMENT = "unit01"
 COURSE_ID = "autograd-course"
-FULL = 15.0
+FULL = float(  # the assignment's points, as its source states them
+    sum(
+        cell.metadata["nbgrader"].get("points", 0)
+        for cell in nbformat.read(ROOT / "source" / ASSIGNMENT / "exercises.ipynb", as_version=4).cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+    )
+)
 LIMITS = ["--cell-timeout", "30", "--timeout", "300"]
 TIMEOUT = 900
 
