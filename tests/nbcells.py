@@ -25,3 +25,17 @@ def test(source: str, points: float, grade_id: str = "test") -> nbformat.Noteboo
 
 def notebook(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=list(cells))
+
+
+def hidden_only_lines(assignment: str) -> set[str]:
+    """Lines of the assignment's hidden tests that no visible line of its sources contains (solutions
+    included, which a student may submit as their own): what must never appear in feedback."""
+    from autograder.grading.cells import segments
+    from tests.conftest import ROOT
+
+    visible, hidden = set(), set()
+    for path in (ROOT / "source" / assignment).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for is_hidden, piece in segments(cell.source):
+                (hidden if is_hidden else visible).update(line.strip() for line in piece.splitlines())
+    return {h for h in hidden if len(h) > 8 and not any(h in v for v in visible)}

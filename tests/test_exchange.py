@@ -24,8 +24,9 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.grading.cells import HIDDEN_BEGIN, HIDDEN_END
+from autograder.grading.cells import HIDDEN_BEGIN
 from tests.conftest import ROOT, copy_course
+from tests.nbcells import hidden_only_lines
 
 pytestmark = pytest.mark.nbgrader
 
@@ -213,20 +214,6 @@ def answered(nb):
     return nb
 
 
-def hidden_lines(assignment: str = ASSIGNMENT) -> set[str]:
-    visible, hidden = set(), set()
-    for path in (ROOT / "source" / assignment).glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            inside = False
-            for line in cell.source.splitlines():
-                mark = line.strip()
-                if mark in (HIDDEN_BEGIN, HIDDEN_END):
-                    inside = mark == HIDDEN_BEGIN
-                    continue
-                (hidden if inside else visible).add(mark)
-    return {line for line in hidden - visible if len(line) > 8}
-
-
 def files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -303,7 +290,7 @@ def test_students_fetch_their_own_feedback(cycle):
     with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
         got = {s.student.id: s.score for s in gb.assignment_submissions(ASSIGNMENT)}
     assert got == {ids["alice"]: FULL, ids["bob"]: 0.0}
-    hidden = hidden_lines()
+    hidden = hidden_only_lines(ASSIGNMENT)
     assert hidden
     for name, score in (("alice", FULL), ("bob", 0.0)):
         home = students.homes[name]

@@ -24,8 +24,9 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.course import Course
-from autograder.grading.cells import HIDDEN_BEGIN, HIDDEN_END
+from autograder.grading.cells import HIDDEN_BEGIN
 from tests.conftest import ROOT
+from tests.nbcells import hidden_only_lines
 
 pytestmark = pytest.mark.grading
 
@@ -115,22 +116,6 @@ def moved(nb):
 ATTACKS = {"mixed": mixed, "stripped": stripped, "swapped": swapped, "moved": moved}
 
 
-def hidden_lines(assignment: str) -> set[str]:
-    """Every line of the assignment's hidden-test blocks that no visible line of its sources contains
-    (visible: outside hidden blocks, the solutions included, which these students submit as theirs)."""
-    visible, hidden = set(), set()
-    for path in (COURSE.source / assignment).glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            inside = False
-            for line in cell.source.splitlines():
-                mark = line.strip()
-                if mark in (HIDDEN_BEGIN, HIDDEN_END):
-                    inside = mark == HIDDEN_BEGIN
-                    continue
-                (hidden if inside else visible).add(mark)
-    return {h for h in hidden if len(h) > 8 and not any(h in v for v in visible)}
-
-
 def leaks(page: Path, hidden: set[str]) -> list[str]:
     text = html.unescape(page.read_text(encoding="utf-8"))
     found = [line for line in hidden if line in text]
@@ -162,7 +147,7 @@ def attacked(request, tmp_path_factory):
 
 def test_no_feedback_page_shows_a_hidden_test(attacked):
     assignment, class_dir, names = attacked
-    hidden = hidden_lines(assignment)
+    hidden = hidden_only_lines(assignment)
     assert hidden, f"{assignment} has hidden tests"
     for student in ATTACKS:
         for name in names:
@@ -208,7 +193,7 @@ def test_feedback_is_decided_by_the_gradebook_not_the_graded_copy(attacked):
             graded.chmod(0o644)
             nbformat.write(stripped(nb), graded)
     course("feedback", assignment, cwd=class_dir)
-    hidden = hidden_lines(assignment)
+    hidden = hidden_only_lines(assignment)
     for student in ATTACKS:
         for name in names:
             page = class_dir / "feedback" / student / assignment / name.replace(".ipynb", ".html")

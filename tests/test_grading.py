@@ -24,8 +24,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.course import Course
-from autograder.grading.cells import HIDDEN_BEGIN, HIDDEN_END
 from tests.conftest import ROOT
+from tests.nbcells import hidden_only_lines
 
 pytestmark = pytest.mark.grading
 
@@ -508,26 +508,11 @@ def test_wrong_answer_feedback_names_the_output(graded_class):
     assert "값이 다릅니다" in failed and "wrong value" in failed
 
 
-def hidden_only_lines() -> set[str]:
-    """Lines only the graded assignment's hidden tests hold (a student may write any other line)."""
-    visible, hidden = set(), set()
-    for path in (COURSE.source / ASSIGNMENT).glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            inside = False
-            for line in cell.source.splitlines():
-                mark = line.strip()
-                if mark in (HIDDEN_BEGIN, HIDDEN_END):
-                    inside = mark == HIDDEN_BEGIN
-                    continue
-                (hidden if inside else visible).add(mark)
-    return {line for line in hidden - visible if len(line) > 8}
-
-
 def test_feedback_in_both_languages_never_shows_hidden_tests(graded_class):
     class_dir, expected, *_ = graded_class
     done = course("feedback", ASSIGNMENT, cwd=class_dir)
     assert done.returncode == 0, done.stderr
-    hidden = hidden_only_lines()
+    hidden = hidden_only_lines(ASSIGNMENT)
     assert hidden, "the sources have hidden tests"
     import html
 
