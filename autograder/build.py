@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import filecmp
 import importlib.util
+import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -95,17 +94,23 @@ def build_figures(course: Course, out: Path) -> list[Path]:
 # ------------------------------------------------------------------------------------------ releases
 
 
-def run_nbgrader(args: list[str], cwd: Path, assignment: str) -> None:
-    """Run a real nbgrader command in ``cwd``; a failure becomes a message with nbgrader's last lines."""
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise CourseError("cli_nbgrader_failed", command=args[0], assignment=assignment, tail=tail)
+def generate_release(work: Path, assignment: str) -> None:
+    """nbgrader's student version of ``assignment`` in ``work/release``. A failure becomes a message with
+    what nbgrader said went wrong (the exceptions in its log, else its last lines), not a traceback."""
+    from .grading import nbgrader_api
+
+    done = nbgrader_api.generate_release(work, assignment)
+    if not done["success"]:
+        said = (done.get("log", "") + "\n" + done.get("error", "")).strip().splitlines()
+        causes = [x.strip() for x in said if _EXCEPTION_LINE.match(x.strip()) and "Please see" not in x]
+        tail = "\n".join(dict.fromkeys(causes)) or "\n".join(said[-15:])
+        raise CourseError(
+            "cli_nbgrader_failed", command="generate_assignment", assignment=assignment, tail=tail
+        )
+
+
+# the last line of a traceback: ``package.module.SomeError: what went wrong``
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): \S")
 
 
 def build_release(course: Course, assignment: str, out: Path, lang: str = "both") -> Path:
@@ -125,7 +130,7 @@ def build_release(course: Course, assignment: str, out: Path, lang: str = "both"
                 nb = monolingual(nb, lang, path.relative_to(work).as_posix())
                 del nb.metadata["course"]
             nbformat.write(nb, path)
-        run_nbgrader(["generate_assignment", assignment, "--no-db", "--force"], work, assignment)
+        generate_release(work, assignment)
         if lang != "both":
             # nbgrader drops notebook metadata; the language is put back so that `course check` and the
             # checker's messages can answer in it (cell checksums do not depend on notebook metadata)

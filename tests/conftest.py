@@ -37,3 +37,11 @@ def copy_course(target: Path) -> Course:
 @pytest.fixture()
 def scratch_course(tmp_path) -> Course:
     return copy_course(tmp_path / "course")
+
+
+@pytest.fixture(scope="session")
+def class_cache(tmp_path_factory) -> Path:
+    """Where generated class folders are kept for the whole run (see tests/classes.py)."""
+    from tests.classes import template_cache
+
+    return template_cache(tmp_path_factory)

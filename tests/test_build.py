@@ -1,24 +1,25 @@
 """`course build` and `course build --check` on the real course: clean when fresh, loud when stale."""
 
-import subprocess
-import sys
+import copy
 
 import nbformat
+import pytest
+
+from tests.classes import course
 
 
-def course_cli(*args, root=None):
-    command = [sys.executable, "-m", "autograder.cli"]
-    if root:
-        command += ["--root", str(root)]
-    return subprocess.run([*command, *args], capture_output=True, text=True)
+def course_cli(*args, root):
+    return course("--root", str(root), *args, cwd=root)
 
 
+@pytest.mark.nbgrader  # the releases are made by nbgrader generate_assignment
 def test_committed_generated_files_are_fresh(course):
     done = course_cli("build", "--check", root=course.root)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "up to date" in done.stdout
 
 
+@pytest.mark.nbgrader  # the releases are made by nbgrader generate_assignment
 def test_check_names_every_stale_file_and_build_repairs_them(scratch_course):
     root = scratch_course.root
     lecture = sorted((root / "notebooks" / "en").glob("*.ipynb"))[0]
@@ -57,6 +58,24 @@ def test_broken_pair_is_refused_with_the_file_named(scratch_course):
     done = course_cli("build", "--check", root=root)
     assert done.returncode == 2
     assert source.name in done.stderr and "lang-en" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.nbgrader  # the releases are made by nbgrader generate_assignment
+def test_a_source_nbgrader_refuses_is_named_without_a_traceback(scratch_course):
+    root = scratch_course.root
+    source = root / "source" / "unit01" / "exercises.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    (test,) = [
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_mul_gate_backward"
+    ]
+    twin = nbformat.v4.new_code_cell(test.source, metadata=copy.deepcopy(test.metadata))
+    nb.cells.append(twin)  # two grade cells with one id
+    nbformat.write(nb, source)
+    done = course_cli("build", "--check", root=root)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "generate_assignment" in done.stderr and "unit01" in done.stderr and "실패했습니다" in done.stderr
+    assert "Duplicate grade id: test_mul_gate_backward" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 
 from autograder.grading.cells import HIDDEN_BEGIN
+from tests import classes
 from tests.conftest import ROOT, copy_course
 from tests.nbcells import hidden_only_lines
 
@@ -46,12 +46,6 @@ TIMEOUT = 900
 # ------------------------------------------------------------------------------- running commands
 
 
-def run(command: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
-    assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
-    return done
-
-
 def instructor(root: Path, exchange: Path):
     """nbgrader's instructor commands, in this process, as formgrader runs them (``NbGraderAPI``)."""
     from nbgrader.apps import NbGraderAPI
@@ -69,8 +63,7 @@ def ok(result: dict) -> dict:
 
 
 def course(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return run([sys.executable, "-m", "autograder.cli", *args], cwd, env)
+    return classes.course(*args, cwd=cwd, timeout=TIMEOUT, check=True)
 
 
 def _closed_ancestor(path: Path) -> Path | None:
@@ -199,21 +192,6 @@ class Students:
 # ---------------------------------------------------------------------------------------- helpers
 
 
-def answered(nb):
-    """The release notebook with the source's solutions in its answer cells."""
-    source = nbformat.read(ROOT / "source" / ASSIGNMENT / "exercises.ipynb", as_version=4)
-    solutions = {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in source.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            cell.source = solutions[meta["grade_id"]]
-    return nb
-
-
 def files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -251,9 +229,8 @@ def cycle():
         ok(teacher.release_assignment(ASSIGNMENT))
         students.run({name: ["fetch_assignment", ASSIGNMENT] for name in students.homes})
         folder = students.homes["alice"] / ASSIGNMENT
-        nbformat.write(
-            answered(nbformat.read(folder / "exercises.ipynb", as_version=4)), folder / "exercises.ipynb"
-        )
+        release = nbformat.read(folder / "exercises.ipynb", as_version=4)
+        nbformat.write(classes.answered(ASSIGNMENT, release=release), folder / "exercises.ipynb")
         (folder / "notes.txt").write_text("my notes\n")  # a file of the student's own
         (folder / "data" / "points.csv").write_text("x,y\nedited\n")  # the source's version wins
         for path in (folder / "exercises.ipynb", folder / "notes.txt", folder / "data" / "points.csv"):
@@ -287,7 +264,7 @@ def test_students_fetch_their_own_feedback(cycle):
     if not students.separate:
         print("one Unix user for every student (not root): identities are --student ids and homes")
     ids = students.ids
-    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
+    with classes.gradebook(class_dir) as gb:
         got = {s.student.id: s.score for s in gb.assignment_submissions(ASSIGNMENT)}
     assert got == {ids["alice"]: FULL, ids["bob"]: 0.0}
     hidden = hidden_only_lines(ASSIGNMENT)
@@ -322,7 +299,7 @@ def test_same_files_as_stock_autograde_and_generate_feedback(cycle):
         ok(api.autograde(ASSIGNMENT, student))
     ok(api.generate_feedback(ASSIGNMENT))
     print(f"\nstock autograde and generate_feedback: {time.monotonic() - started:.1f} s")
-    with Gradebook(f"sqlite:///{collected / 'gradebook.db'}") as gb:
+    with classes.gradebook(collected) as gb:
         stock_scores = {s.student.id: s.score for s in gb.assignment_submissions(ASSIGNMENT)}
     assert stock_scores == {ids["alice"]: FULL, ids["bob"]: 0.0}
     for student in ids.values():

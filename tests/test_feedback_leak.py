@@ -7,38 +7,28 @@ feedback``. No page may contain a line of any hidden-test block, nor the markers
 in ``autograded/`` stay what formgrader expects: the gradebook's cells and metadata, hidden tests kept
 (that copy is the instructor's). And feedback is decided from the gradebook, not from the metadata of
 the graded copy: a graded copy stripped of all metadata still gives pages without hidden tests.
+
+The same class holds the sources handed in as they are (hidden tests included) and the blank release:
+every assignment's sources get every autograded point under ``course grade``, and the release none.
 """
 
 from __future__ import annotations
 
 import copy
 import html
-import os
-import shutil
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 
-from autograder.course import Course
 from autograder.grading.cells import HIDDEN_BEGIN
-from tests.conftest import ROOT
+from tests.classes import COURSE, answered, course, gradebook, new_class, notebook_names, scores, submit
 from tests.nbcells import hidden_only_lines
 
 pytestmark = pytest.mark.grading
 
-COURSE = Course(ROOT)
 LIMITS = ["--cell-timeout", "30", "--timeout", "300"]
-
-
-def course(*args: str, cwd: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "autograder.cli", *args]
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def meta(cell) -> dict:
@@ -48,17 +38,6 @@ def meta(cell) -> dict:
 
 def is_test(cell) -> bool:
     return cell.cell_type == "code" and bool(meta(cell).get("grade")) and not meta(cell).get("solution")
-
-
-def answered(assignment: str, name: str):
-    """The release notebook answered with the source's solutions (so hidden tests run, and pass)."""
-    source = nbformat.read(COURSE.source / assignment / name, as_version=4)
-    solutions = {meta(c)["grade_id"]: c.source for c in source.cells if meta(c).get("solution")}
-    nb = nbformat.read(COURSE.release / assignment / name, as_version=4)
-    for cell in nb.cells:
-        if meta(cell).get("solution"):
-            cell.source = solutions[meta(cell)["grade_id"]]
-    return nb
 
 
 def to_markdown(cell) -> None:
@@ -123,33 +102,43 @@ def leaks(page: Path, hidden: set[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module", params=COURSE.assignments())
-def attacked(request, tmp_path_factory):
+def attacked(request, tmp_path_factory, class_cache):
+    """The attacked submissions, with the sources handed in as they are and the blank release, graded by
+    ``course grade`` and given feedback by ``course feedback``."""
     assignment = request.param
-    class_dir = tmp_path_factory.mktemp(f"leak-{assignment}")
-    shutil.copy(COURSE.config, class_dir)
-    shutil.copytree(COURSE.source / assignment, class_dir / "source" / assignment)
-    subprocess.run(
-        [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN"],
-        cwd=class_dir,
-        check=True,
-        capture_output=True,
-    )
-    names = sorted(p.name for p in (COURSE.source / assignment).glob("*.ipynb"))
+    class_dir = new_class(tmp_path_factory.mktemp(f"leak-{assignment}"), [assignment], class_cache)
+    names = notebook_names(assignment)
     for student, attack in ATTACKS.items():
-        folder = class_dir / "submitted" / student / assignment
-        folder.mkdir(parents=True)
-        for name in names:
-            nbformat.write(attack(answered(assignment, name)), folder / name)
-    course("grade", assignment, *LIMITS, cwd=class_dir)
-    course("feedback", assignment, cwd=class_dir)
+        submit(class_dir, student, assignment, {name: attack(answered(assignment, name)) for name in names})
+    for student, folder in (("solution", COURSE.source), ("blank", COURSE.release)):
+        submit(class_dir, student, assignment, {n: (folder / assignment / n).read_bytes() for n in names})
+    course("grade", assignment, *LIMITS, cwd=class_dir, check=True)
+    course("feedback", assignment, cwd=class_dir, check=True)
     return assignment, class_dir, names
+
+
+def test_sources_get_every_autograded_point_and_releases_none(attacked):
+    """What stock ``nbgrader autograde`` gives the sources and the blank release (tests/test_mutations.py),
+    ``course grade`` gives, on every assignment."""
+    assignment, class_dir, _ = attacked
+    with gradebook(class_dir) as gb:
+        auto_max = sum(
+            cell.max_score
+            for nb in gb.find_assignment(assignment).notebooks
+            for cell in nb.grade_cells
+            if cell.cell_type == "code"
+        )
+    got = scores(class_dir, assignment)
+    record = class_dir / "course_results" / assignment / "solution.json"
+    assert got["solution"][0] == auto_max > 0, json.loads(record.read_text())
+    assert got["blank"][0] == 0
 
 
 def test_no_feedback_page_shows_a_hidden_test(attacked):
     assignment, class_dir, names = attacked
     hidden = hidden_only_lines(assignment)
     assert hidden, f"{assignment} has hidden tests"
-    for student in ATTACKS:
+    for student in [*ATTACKS, "solution", "blank"]:  # the sources hold the hidden tests as handed in
         for name in names:
             page = class_dir / "feedback" / student / assignment / name.replace(".ipynb", ".html")
             assert not leaks(page, hidden), (student, name, leaks(page, hidden)[:3])
@@ -159,7 +148,7 @@ def test_graded_copies_are_the_gradebooks_cells(attacked):
     """What formgrader reads: every graded cell with the gradebook's metadata, each test cell with the
     gradebook's source (hidden tests included: that copy is the instructor's), each id once."""
     assignment, class_dir, names = attacked
-    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
+    with gradebook(class_dir) as gb:
         for name in names:
             notebook = gb.find_notebook(name.replace(".ipynb", ""), assignment)
             grades = {c.name: c.max_score for c in notebook.grade_cells}
@@ -192,7 +181,7 @@ def test_feedback_is_decided_by_the_gradebook_not_the_graded_copy(attacked):
             assert any(HIDDEN_BEGIN in c.source for c in nb.cells)
             graded.chmod(0o644)
             nbformat.write(stripped(nb), graded)
-    course("feedback", assignment, cwd=class_dir)
+    course("feedback", assignment, cwd=class_dir, check=True)
     hidden = hidden_only_lines(assignment)
     for student in ATTACKS:
         for name in names:

@@ -10,7 +10,6 @@ import csv
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,15 +20,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 
-from autograder.course import Course
-from tests.conftest import ROOT
+from tests.classes import answered, course, gradebook, new_class, solutions, submit, totals
 from tests.nbcells import hidden_only_lines
 
 pytestmark = pytest.mark.grading
 
-COURSE = Course(ROOT)
 ASSIGNMENT = "unit01"
 FULL = 14.0
 LIMITS = ["--cell-timeout", "8", "--timeout", "90"]
@@ -38,82 +34,16 @@ LIMITS = ["--cell-timeout", "8", "--timeout", "90"]
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def course(
-    *args: str, cwd: Path, env: dict | None = None, timeout: float = 900
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "autograder.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
-
-
-def nbgrader(*args: str, cwd: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=cwd, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def make_class(path: Path, assignments: list[str]) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    shutil.copy(COURSE.config, path)
-    shutil.copytree(COURSE.source, path / "source")
-    for assignment in assignments:
-        nbgrader("generate_assignment", assignment, "--force", cwd=path)
-    return path
-
-
-def source_nb(assignment: str = ASSIGNMENT, name: str = "exercises.ipynb"):
-    return nbformat.read(COURSE.source / assignment / name, as_version=4)
-
-
-def release_nb(assignment: str = ASSIGNMENT, name: str = "exercises.ipynb"):
-    return nbformat.read(COURSE.release / assignment / name, as_version=4)
+def student(answers: str = "all", change: dict[str, str] | None = None, before: dict[str, str] | None = None):
+    return answered(ASSIGNMENT, answers=answers, change=change, before=before)
 
 
 def grade_id(cell) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
-def student(answers: str = "all", change: dict[str, str] | None = None, before: dict[str, str] | None = None):
-    """The release with solution cells answered ("all": the source's solutions, "none": left blank),
-    some solution cells replaced (``change``), and extra student cells inserted before some cells."""
-    solutions = {
-        grade_id(c): c.source for c in source_nb().cells if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    nb = release_nb()
-    cells = []
-    for cell in nb.cells:
-        gid = grade_id(cell)
-        if before and gid in before:
-            cells.append(nbformat.v4.new_code_cell(before[gid]))
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            if answers == "all":
-                cell.source = solutions[gid]
-            if change and gid in change:
-                cell.source = change[gid]
-        cells.append(cell)
-    nb.cells = cells
-    return nb
-
-
-def submit(class_dir: Path, name: str, files: dict[str, object]) -> None:
-    folder = class_dir / "submitted" / name / ASSIGNMENT
-    folder.mkdir(parents=True, exist_ok=True)
-    for filename, content in files.items():
-        if isinstance(content, (bytes, str)):
-            (folder / filename).write_bytes(content if isinstance(content, bytes) else content.encode())
-        else:
-            nbformat.write(content, folder / filename)
-
-
-def scores(class_dir: Path, assignment: str = ASSIGNMENT) -> dict[str, float]:
-    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
-        return {s.student.id: s.score for s in gb.assignment_submissions(assignment)}
+def scores(class_dir: Path) -> dict[str, float]:
+    return totals(class_dir, ASSIGNMENT)
 
 
 def result(class_dir: Path, name: str) -> dict:
@@ -310,7 +240,7 @@ print("FORKED", children)
 
 
 def _solution(gid: str) -> str:
-    return next(c.source for c in source_nb().cells if grade_id(c) == gid)
+    return solutions(ASSIGNMENT)[gid]
 
 
 def broken(class_dir: Path) -> dict[str, tuple[dict, float, str | None]]:
@@ -379,16 +309,16 @@ def listener():
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory, listener):
-    class_dir = make_class(tmp_path_factory.mktemp("attacked"), [ASSIGNMENT])
+def graded_class(tmp_path_factory, listener, class_cache):
+    class_dir = new_class(tmp_path_factory.mktemp("attacked"), [ASSIGNMENT], class_cache)
     port, _ = listener
     expected = {}
     for name, (nb, score) in attacks(class_dir, port).items():
-        submit(class_dir, name, {"exercises.ipynb": nb})
+        submit(class_dir, name, ASSIGNMENT, {"exercises.ipynb": nb})
         expected[name] = score
     reasons = {}
     for name, (files, score, word) in broken(class_dir).items():
-        submit(class_dir, name, files)
+        submit(class_dir, name, ASSIGNMENT, files)
         expected[name] = score
         reasons[name] = word
     before = time.monotonic()
@@ -538,15 +468,16 @@ def test_export_carries_every_grade(graded_class):
 
 
 @pytest.fixture()
-def small_class(tmp_path):
-    class_dir = make_class(tmp_path / "class", [ASSIGNMENT])
+def small_class(tmp_path, class_cache):
+    class_dir = new_class(tmp_path / "class", [ASSIGNMENT], class_cache)
     expected = {}
     for i in range(4):
-        submit(class_dir, f"right{i}", {"exercises.ipynb": student()})
+        submit(class_dir, f"right{i}", ASSIGNMENT, {"exercises.ipynb": student()})
         expected[f"right{i}"] = FULL
     submit(
         class_dir,
         "wrong",
+        ASSIGNMENT,
         {
             "exercises.ipynb": student(
                 change={
@@ -592,13 +523,13 @@ def test_killed_mid_run_then_rerun_leaves_a_consistent_gradebook(small_class):
 def test_manual_grades_are_never_overwritten(small_class):
     class_dir, expected = small_class
     assert course("grade", ASSIGNMENT, *LIMITS, cwd=class_dir).returncode == 0
-    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
+    with gradebook(class_dir) as gb:
         grade = gb.find_grade("test_chain_forward_backward", "exercises", ASSIGNMENT, "wrong")
         grade.manual_score = 1.5
         gb.db.commit()
     done = course("grade", ASSIGNMENT, "--force", *LIMITS, cwd=class_dir)
     assert done.returncode == 0, done.stderr
-    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
+    with gradebook(class_dir) as gb:
         grade = gb.find_grade("test_chain_forward_backward", "exercises", ASSIGNMENT, "wrong")
         assert grade.manual_score == 1.5 and grade.auto_score == 0
     assert scores(class_dir)["wrong"] == FULL - 2 + 1.5
@@ -616,41 +547,12 @@ def test_refuses_without_a_sandbox_unless_told(small_class):
     assert scores(class_dir) == expected
 
 
-def test_clear_errors_for_a_wrong_assignment_or_no_submissions(tmp_path):
-    class_dir = make_class(tmp_path / "class", [ASSIGNMENT])
+def test_clear_errors_for_a_wrong_assignment_or_no_submissions(tmp_path, class_cache):
+    class_dir = new_class(tmp_path / "class", [ASSIGNMENT], class_cache)
     nothing = course("grade", ASSIGNMENT, cwd=class_dir)
     assert nothing.returncode == 2 and "submitted" in nothing.stderr and "제출물" in nothing.stderr
     unknown = course("grade", "unit99", cwd=class_dir)
     assert unknown.returncode == 2 and "unit99" in unknown.stderr and "Traceback" not in unknown.stderr
-
-
-@pytest.mark.parametrize("assignment", COURSE.assignments())
-def test_every_assignment_full_marks_for_sources_and_zero_for_releases(tmp_path, assignment):
-    """The judging contract holds for every assignment: what nbgrader autograde gives, course grade gives."""
-    class_dir = make_class(tmp_path / "class", [assignment])
-    for name in [p.name for p in (COURSE.source / assignment).glob("*.ipynb")]:
-        for who, folder in (("solution", COURSE.source), ("blank", COURSE.release)):
-            target = class_dir / "submitted" / who / assignment
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copy(folder / assignment / name, target / name)
-    done = course("grade", assignment, *LIMITS, cwd=class_dir)
-    assert done.returncode == 0, done.stdout + done.stderr
-    with Gradebook(f"sqlite:///{class_dir / 'gradebook.db'}") as gb:
-        got = {s.student.id: (s.score, s.max_score) for s in gb.assignment_submissions(assignment)}
-        auto_max = sum(
-            cell.max_score
-            for nb in gb.find_assignment(assignment).notebooks
-            for cell in nb.grade_cells
-            if cell.cell_type == "code"
-        )
-    assert got["solution"][0] == auto_max > 0, json.dumps(result_for(class_dir, assignment, "solution"))[
-        :3000
-    ]
-    assert got["blank"][0] == 0
-
-
-def result_for(class_dir: Path, assignment: str, name: str) -> dict:
-    return json.loads((class_dir / "course_results" / assignment / f"{name}.json").read_text())
 
 
 def test_grading_on_a_dask_cluster(small_class):

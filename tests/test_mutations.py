@@ -1,6 +1,8 @@
-"""The mutation suite, under real ``nbgrader autograde``: every catalogued mistake, applied to the
-reference solution of every graded exercise, loses points, and the graded notebook (what nbgrader's
-feedback shows) names that mistake; the unmodified solution keeps full marks.
+"""Stock nbgrader on every assignment, and the mutation suite under it: with real ``nbgrader autograde``,
+``generate_feedback`` and ``export``, the reference solution gets every autograded point (a written answer
+waits for the instructor) and the blank release none; every catalogued mistake, applied to the reference
+solution of every graded exercise, loses points, and the graded notebook (what nbgrader's feedback
+shows) names that mistake.
 
 Submissions are generated: one student per mistake, every exercise of the assignment mutated at once.
 Generic mistakes wrap each reference function so that every number it returns is changed (−1, ×2, ×½,
@@ -12,25 +14,21 @@ the source of a solution cell (its ``EDITS``, for mistakes inside unit 5's ``Val
 from __future__ import annotations
 
 import ast
+import csv
 import html
 import inspect
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 
-from autograder.course import Course
 from autograder.grading.cells import is_test, nbgrader_meta
-from tests.conftest import ROOT
+from tests.classes import COURSE, cell_scores, gradebook, nbgrader, new_class, scores, submit
 from tests.test_test_points import EDITS, MUTANTS, NOT_NUMERIC, named
 
 pytestmark = pytest.mark.nbgrader
 
-COURSE = Course(ROOT)
 GENERIC = {  # student: (expression on a float64 tensor v, the mistake ids that may be named)
     "sign": ("-v", {"sign_flipped"}),
     "double": ("2 * v", {"factor_two"}),
@@ -152,35 +150,36 @@ def submissions(assignment: str) -> tuple[dict[str, dict], dict[str, dict[str, s
     return students, expected
 
 
-def nbgrader(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=cwd, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout + done.stderr
-
-
 @pytest.fixture(scope="module", params=COURSE.assignments())
-def mutated(request, tmp_path_factory):
+def mutated(request, tmp_path_factory, class_cache):
+    """One class per assignment: the reference solution, the blank release and one student per mistake,
+    autograded and given feedback by stock nbgrader."""
     assignment = request.param
-    work = tmp_path_factory.mktemp(f"mutants-{assignment}")
-    shutil.copy(COURSE.config, work)
-    shutil.copytree(COURSE.source, work / "source")
-    nbgrader("generate_assignment", assignment, "--force", cwd=work)
+    work = new_class(tmp_path_factory.mktemp(f"mutants-{assignment}"), [assignment], class_cache)
     students, expected = submissions(assignment)
     for student, nb in students.items():
-        folder = work / "submitted" / student / assignment
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / "exercises.ipynb")
+        submit(work, student, assignment, {"exercises.ipynb": nb})
+    blank = {p.name: p.read_bytes() for p in (COURSE.release / assignment).glob("*.ipynb")}
+    submit(work, "blank", assignment, blank)
     nbgrader("autograde", assignment, "--force", cwd=work)
     nbgrader("generate_feedback", assignment, "--force", cwd=work)
     return assignment, work, expected
 
 
-def cell_scores(work: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
-    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
-        notebook = gb.find_submission_notebook("exercises", assignment, student)
-        return {g.name: (g.score, g.max_score) for g in notebook.grades if g.cell_type == "code"}
+def points(assignment: str) -> tuple[float, float]:
+    """(all points, autograded points) of an assignment's grade cells, read from the source notebooks.
+
+    A grade cell of type code is a test that autograde scores; a grade cell of type markdown is a written
+    answer that autograde leaves to the instructor (it scores it 0 only when it is left blank).
+    """
+    total = auto = 0.0
+    for path in (COURSE.source / assignment).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = nbgrader_meta(cell)
+            if meta.get("grade"):
+                total += meta.get("points", 0)
+                auto += meta.get("points", 0) if cell.cell_type == "code" else 0
+    return total, auto
 
 
 def outputs(work: Path, assignment: str, student: str) -> dict[str, str]:
@@ -194,10 +193,33 @@ def outputs(work: Path, assignment: str, student: str) -> dict[str, str]:
     }
 
 
-def test_the_reference_solution_keeps_full_marks(mutated):
+def test_the_solution_gets_every_autograded_point_and_the_blank_release_none(mutated):
     assignment, work, _ = mutated
-    scores = cell_scores(work, assignment, "reference")
-    assert scores and all(score == maximum for score, maximum in scores.values()), scores
+    total, auto = points(assignment)
+    cells = cell_scores(work, assignment, "reference")
+    assert cells and all(score == maximum for score, maximum in cells.values()), cells
+    got = scores(work, assignment)
+    score, maximum = got["reference"]
+    assert maximum == total > 0 and score == auto > 0
+    assert got["blank"] == (0.0, maximum)
+    with gradebook(work) as gb:
+        pending = {s.student.id: s.needs_manual_grade for s in gb.assignment_submissions(assignment)}
+    assert pending["reference"] == (auto < total) and not pending["blank"]
+
+
+def test_feedback_and_export_carry_the_grades(mutated, tmp_path):
+    """nbgrader's own feedback and CSV export carry the grades that autograde stored."""
+    assignment, work, _ = mutated
+    page = next((work / "feedback" / "reference" / assignment).glob("*.html")).read_text()
+    assert "✔" in page and "passed" in page and "통과" in page
+    nbgrader("export", "--to", str(tmp_path / "grades.csv"), cwd=work)
+    with open(tmp_path / "grades.csv", newline="") as handle:
+        rows = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(handle)}
+    got = scores(work, assignment)
+    assert len(got) == len(rows) > 2
+    for student, (score, maximum) in got.items():
+        assert float(rows[assignment, student]["score"]) == score
+        assert float(rows[assignment, student]["max_score"]) == maximum
 
 
 def test_every_mistake_loses_points_and_is_named(mutated):
@@ -207,9 +229,9 @@ def test_every_mistake_loses_points_and_is_named(mutated):
         if student == "reference":
             continue
         assert lose, f"{student}: no exercise to mutate"
-        scores, texts = cell_scores(work, assignment, student), outputs(work, assignment, student)
+        cells, texts = cell_scores(work, assignment, student), outputs(work, assignment, student)
         for test, ids in lose.items():
-            score, maximum = scores[test]
+            score, maximum = cells[test]
             if score >= maximum:
                 problems.append(f"{student}: {test} keeps {score}/{maximum}")
             elif not any(named(key, texts[test].replace("\n", " ")) for key in ids):

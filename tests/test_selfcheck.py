@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -13,6 +12,7 @@ import pytest
 
 from autograder.build import build_release
 from autograder.course import Course
+from tests.classes import course
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.grading
@@ -21,9 +21,7 @@ COURSE = Course(ROOT)
 
 
 def check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "autograder.cli", "check", *args], cwd=cwd, capture_output=True, text=True
-    )
+    return course("check", *args, cwd=cwd)
 
 
 def test_blank_release_fails_every_exercise_with_a_reason(tmp_path):

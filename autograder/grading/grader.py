@@ -248,14 +248,15 @@ class Grader:
         warnings.filterwarnings("ignore", category=SAWarning)
 
         started = time.monotonic()
-        self._pool = self._start_pool()  # its processes load torch while this one prepares
+        # what can be refused is refused before any worker starts: an error costs no warm-up
+        if not nbgrader_api.assignment_exists(self.coursedir, self.assignment):
+            raise GradeError(render("grade_not_generated", assignment=self.assignment))
+        students = self.submissions()
         if self.options.sandbox:
             problem = check_sandbox()
             if problem:
                 raise GradeError(render("grade_no_sandbox", problem=problem))
-        if not nbgrader_api.assignment_exists(self.coursedir, self.assignment):
-            raise GradeError(render("grade_not_generated", assignment=self.assignment))
-        students = self.submissions()
+        self._pool = self._start_pool()  # its processes load torch while this one prepares
         summary: dict = {"graded": [], "skipped": [], "failed": {}, "instructor": {}}
         pending: dict[str, tuple[StudentResult, dict]] = {}  # prepared, not yet recorded
 

@@ -27,6 +27,25 @@ def coursedir(root: Path):
     return CourseDirectory(config=config(root))
 
 
+def generate_release(root: Path, assignment: str) -> dict:
+    """``nbgrader generate_assignment ASSIGNMENT --no-db --force`` in ``root``, run in this process as
+    formgrader runs it (one import of nbgrader for every assignment a build releases). Returns nbgrader's
+    result: ``success``, and ``error`` and ``log`` when it failed."""
+    from nbgrader.apps.api import capture_log
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+
+    settings = config(root)
+    settings.GenerateAssignment.no_database = True  # what --no-db sets
+    settings.SaveCells.enabled = False
+    directory = CourseDirectory(config=settings)
+    directory.assignment_id = assignment
+    converter = GenerateAssignment(coursedir=directory, config=settings)
+    converter.force = True
+    converter.create_assignment = False
+    return capture_log(converter)
+
+
 def resources(coursedir, assignment: str, student: str, notebook: str) -> dict:
     return {
         "nbgrader": {
