@@ -1,4 +1,5 @@
-"""Korean register and particle spacing in every bilingual lecture, assignment source and message.
+"""Korean register and particle spacing in every bilingual lecture, assignment source and message, the
+README and the reasons of the deliberate grading differences.
 
 Two rules of the course's style (see the common brief):
 
@@ -9,7 +10,8 @@ Two rules of the course's style (see the common brief):
   "`backward()` 를": a particle is part of the word it follows.
 
 Korean is checked where it occurs: lines with Hangul in every cell of the lectures' and assignments'
-sources (prose, docstrings, test messages), and the ``ko`` texts of messages.toml and mistakes.toml.
+sources (prose, docstrings, test messages), the ``ko`` texts of messages.toml and mistakes.toml, the
+README's Korean lines, and the ``ko`` reasons of tests/compat/differences.toml.
 Code blocks (``` fenced ```) in prose are skipped: their Korean is a comment in code, not prose.
 """
 
@@ -26,6 +28,7 @@ from autograder.course import Course
 COURSE = Course.find()
 NOTEBOOKS = COURSE.lecture_notebooks() + sorted(COURSE.source.glob("*/*.ipynb"))
 CATALOGUES = [COURSE.root / "autograder" / "messages.toml", COURSE.root / "autograder" / "mistakes.toml"]
+DIFFERENCES = COURSE.root / "tests" / "compat" / "differences.toml"
 
 HANGUL = "\uac00-\ud7a3"
 # 한다체: a Hangul syllable other than 니 (합니다) or 시 (봅시다) before a final 다, at the end of a
@@ -89,6 +92,17 @@ def test_notebook_korean_is_polite_and_attaches_particles(path):
 @pytest.mark.parametrize("path", CATALOGUES, ids=ids(CATALOGUES))
 def test_message_korean_is_polite_and_attaches_particles(path):
     found = [p for text in catalogue_texts(path) for p in problems(text)]
+    assert not found, f"{len(found)} problem(s):\n" + "\n".join(found)
+
+
+def test_readme_korean_is_polite_and_attaches_particles():
+    found = problems((COURSE.root / "README.md").read_text(encoding="utf-8"))
+    assert not found, f"{len(found)} problem(s):\n" + "\n".join(found)
+
+
+def test_difference_reasons_are_polite_and_attach_particles():
+    entries = tomllib.loads(DIFFERENCES.read_text(encoding="utf-8"))["difference"]
+    found = [p for entry in entries for p in problems(entry["ko"])]
     assert not found, f"{len(found)} problem(s):\n" + "\n".join(found)
 
 
