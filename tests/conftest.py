@@ -45,3 +45,35 @@ def class_cache(tmp_path_factory) -> Path:
     from tests.classes import template_cache
 
     return template_cache(tmp_path_factory)
+
+
+# ---------------------------------------------------------------------------- spreading the suite
+
+
+def shared_setup(item: pytest.Item) -> str | None:
+    """What ``item`` shares with other tests: the module- and class-scoped fixtures it uses, with their
+    parameters (``mutated[unit05]``), or None when it shares nothing."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    shared = []
+    for name in info.names_closure:
+        definitions = info.name2fixturedefs.get(name)
+        if definitions and definitions[-1].scope in ("module", "class", "package"):
+            shared.append(f"{name}[{params[name]}]" if name in params else name)
+    if not shared:
+        return None
+    return f"{item.nodeid.split('::')[0]}::{'+'.join(sorted(shared))}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under ``--dist loadgroup`` (pyproject.toml), tests that share a module- or class-scoped fixture
+    (one class graded, one lecture executed) run on one worker, so it is set up once; every other test
+    goes wherever a core is free. A long file is spread over the cores, not run on one."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = shared_setup(item)
+            if group is not None:
+                item.add_marker(pytest.mark.xdist_group(group))
