@@ -52,7 +52,7 @@ def class_cache(tmp_path_factory) -> Path:
 
 def shared_setup(item: pytest.Item) -> str | None:
     """What ``item`` shares with other tests: the module- and class-scoped fixtures it uses, with their
-    parameters (``mutated[unit05]``), or None when it shares nothing."""
+    parameters (``mutated:unit05``), or None when it shares nothing."""
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return None
@@ -61,7 +61,8 @@ def shared_setup(item: pytest.Item) -> str | None:
     for name in info.names_closure:
         definitions = info.name2fixturedefs.get(name)
         if definitions and definitions[-1].scope in ("module", "class", "package"):
-            shared.append(f"{name}[{params[name]}]" if name in params else name)
+            # no brackets: xdist reads the group from after the last "@" only if no "]" follows it
+            shared.append(f"{name}:{params[name]}" if name in params else name)
     if not shared:
         return None
     return f"{item.nodeid.split('::')[0]}::{'+'.join(sorted(shared))}"

@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -527,7 +528,8 @@ def test_manual_grades_are_never_overwritten(small_class):
         grade = gb.find_grade("test_chain_forward_backward", "exercises", ASSIGNMENT, "wrong")
         grade.manual_score = 1.5
         gb.db.commit()
-    done = course("grade", ASSIGNMENT, "--force", *LIMITS, cwd=class_dir)
+    # the student with the manual grade is regraded; the rest of the class is not needed for that
+    done = course("grade", ASSIGNMENT, "--force", "--student", "wrong", *LIMITS, cwd=class_dir)
     assert done.returncode == 0, done.stderr
     with gradebook(class_dir) as gb:
         grade = gb.find_grade("test_chain_forward_backward", "exercises", ASSIGNMENT, "wrong")
@@ -542,9 +544,10 @@ def test_refuses_without_a_sandbox_unless_told(small_class):
     assert refused.returncode == 2
     assert "bubblewrap" in refused.stderr and "--no-sandbox" in refused.stderr and "격리" in refused.stderr
     assert not (class_dir / "course_results").exists()
-    allowed = course("grade", ASSIGNMENT, "--no-sandbox", *LIMITS, cwd=class_dir, env=env)
+    only = ["--student", "right0", "--student", "wrong"]  # two are enough to see it grade
+    allowed = course("grade", ASSIGNMENT, "--no-sandbox", *only, *LIMITS, cwd=class_dir, env=env)
     assert allowed.returncode == 0, allowed.stderr
-    assert scores(class_dir) == expected
+    assert scores(class_dir) == {name: expected[name] for name in ("right0", "wrong")}
 
 
 def test_clear_errors_for_a_wrong_assignment_or_no_submissions(tmp_path, class_cache):
@@ -553,6 +556,13 @@ def test_clear_errors_for_a_wrong_assignment_or_no_submissions(tmp_path, class_c
     assert nothing.returncode == 2 and "submitted" in nothing.stderr and "제출물" in nothing.stderr
     unknown = course("grade", "unit99", cwd=class_dir)
     assert unknown.returncode == 2 and "unit99" in unknown.stderr and "Traceback" not in unknown.stderr
+    # a folder with nbgrader's config but no gradebook: refused, and no empty gradebook is left there
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(class_dir / "nbgrader_config.py", bare)
+    ungenerated = course("grade", ASSIGNMENT, cwd=bare)
+    assert ungenerated.returncode == 2 and "generate_assignment" in ungenerated.stderr
+    assert not (bare / "gradebook.db").exists()
 
 
 def test_grading_on_a_dask_cluster(small_class):

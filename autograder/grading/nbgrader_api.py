@@ -225,6 +225,9 @@ def submission_score(coursedir, assignment: str, student: str) -> tuple[float, f
 def assignment_exists(coursedir, assignment: str) -> bool:
     from nbgrader.api import Gradebook, MissingEntry
 
+    prefix = "sqlite:///"
+    if coursedir.db_url.startswith(prefix) and not Path(coursedir.db_url[len(prefix) :]).is_file():
+        return False  # no gradebook yet: opening one would create it, empty, in a folder that is no class
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         try:
             gb.find_assignment(assignment)
