@@ -556,9 +556,10 @@ def test_clear_errors_for_a_wrong_assignment_or_no_submissions(tmp_path, class_c
     assert nothing.returncode == 2 and "submitted" in nothing.stderr and "제출물" in nothing.stderr
     unknown = course("grade", "unit99", cwd=class_dir)
     assert unknown.returncode == 2 and "unit99" in unknown.stderr and "Traceback" not in unknown.stderr
-    # a folder with nbgrader's config but no gradebook: refused, and no empty gradebook is left there
+    # a course folder (config and sources) where nothing was generated yet: refused, and no empty
+    # gradebook is left there
     bare = tmp_path / "bare"
-    bare.mkdir()
+    shutil.copytree(class_dir / "source", bare / "source")
     shutil.copy(class_dir / "nbgrader_config.py", bare)
     ungenerated = course("grade", ASSIGNMENT, cwd=bare)
     assert ungenerated.returncode == 2 and "generate_assignment" in ungenerated.stderr
