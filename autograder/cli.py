@@ -27,6 +27,13 @@ def _progress(text: str) -> None:
     print(f"  · {text}", file=sys.stderr, flush=True)
 
 
+def _class_course(args: argparse.Namespace) -> Course:
+    """The instructor's course for grade, feedback and export: ``--root``, or the current folder and
+    those above it, never this package's own folder (that would put a class's gradebook into the course
+    repository when the command is run from the wrong place)."""
+    return Course.find(args.root or Path.cwd())
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from . import build
 
@@ -86,7 +93,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from .grading.nbgrader_api import execute_timeout
     from .grading.sandbox import Limits
 
-    course = Course.find(args.root)
+    course = _class_course(args)
     # per cell: --cell-timeout, else nbgrader_config.py's c.Execute.timeout, else 60 s
     cell_seconds = args.cell_timeout or execute_timeout(course.root) or 60.0
     limits = Limits(cell_seconds=cell_seconds, notebook_seconds=args.timeout)
@@ -125,7 +132,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_feedback(args: argparse.Namespace) -> int:
     from .grading.feedback import write_feedback
 
-    course = Course.find(args.root)
+    course = _class_course(args)
     count, path = write_feedback(course.root, args.assignment, args.student or [])
     print(render("feedback_done", assignment=args.assignment, count=count, path=str(path)))
     return 0
@@ -140,7 +147,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    course = Course.find(args.root)
+    course = _class_course(args)
     command = [sys.executable, "-m", "nbgrader", "export", "--to", args.to]
     return subprocess.call(command, cwd=course.root)
 

@@ -564,6 +564,11 @@ def test_clear_errors_for_a_wrong_assignment_or_no_submissions(tmp_path, class_c
     ungenerated = course("grade", ASSIGNMENT, cwd=bare)
     assert ungenerated.returncode == 2 and "generate_assignment" in ungenerated.stderr
     assert not (bare / "gradebook.db").exists()
+    # outside any course: refused, never graded against the course repository the package sits in
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    lost = course("grade", ASSIGNMENT, cwd=elsewhere)
+    assert lost.returncode == 2 and "no course" in lost.stderr and "강좌" in lost.stderr, lost.stderr
 
 
 def test_grading_on_a_dask_cluster(small_class):
