@@ -19,6 +19,8 @@ __all__ = [
     "Verdict",
     "assert_by_hand",
     "assert_gradient",
+    "assert_predicts",
+    "assert_rules",
     "assert_value",
     "assert_without_jacobian",
     "check_gradient",
@@ -29,7 +31,6 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .byhand import assert_by_hand, assert_without_jacobian
     from .checker import (
         ATOL,
         RTOL,
@@ -44,11 +45,12 @@ if TYPE_CHECKING:  # pragma: no cover
         reference_gradient,
         returned,
     )
+    from .rules import assert_by_hand, assert_predicts, assert_rules, assert_without_jacobian
 
 
 def __getattr__(name: str) -> object:
-    if name in ("assert_by_hand", "assert_without_jacobian"):
-        return getattr(importlib.import_module(".byhand", __name__), name)
+    if name in ("assert_by_hand", "assert_predicts", "assert_rules", "assert_without_jacobian"):
+        return getattr(importlib.import_module(".rules", __name__), name)
     if name in __all__:
         return getattr(importlib.import_module(".checker", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

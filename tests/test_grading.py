@@ -175,9 +175,9 @@ print("FORKED", children)
         "    return (f.item(), *grads, w_.grad, x_.grad, b_.grad.item())\n"
     )
     kernel_tamper = (
-        "import autograder, autograder.byhand as byhand\n"
-        "byhand.check_sources = lambda *a, **k: (True, [])\n"
-        "autograder.assert_by_hand = byhand.assert_by_hand = assert_by_hand = lambda *a, **k: None\n"
+        "import autograder, autograder.rules as rules\n"
+        "rules.enforce = lambda *a, **k: None\n"
+        "autograder.assert_by_hand = rules.assert_by_hand = assert_by_hand = lambda *a, **k: None\n"
     )
     return {
         "honest": (student(), FULL),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import io
 import os
 import re
@@ -35,10 +36,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..byhand import _jacobian_findings, check_sources
 from ..messages import render
+from ..rules import SHORT_FORMS, enforce, instructor_names
 from . import protocol
-from .cells import is_instructor, is_test, nbgrader_meta, segments, uses_ipython
+from .cells import is_instructor, is_test, nbgrader_meta, segments, split_hidden, uses_ipython
 from .records import CellResult
 from .remote import HandleGone, Table, serve_object
 from .sandbox import Limits, SandboxUnavailable, Session, WorkerDied, WorkerTimeout
@@ -169,6 +170,8 @@ class Judge:
         self.instructor_notes: list[str] = []  # problems in the instructor's own cells
         self.lost_cells: list[str] = []  # cells left out after they stopped the student's process
         self.student_cells: list[str] = []  # the submitted code of the student's cells, as run
+        self.instructor_names: frozenset[str] = frozenset()  # what the tests and the package put beside them
+        self.instructor_copies: set[str] = set()  # the instructor's cells, as fingerprints
 
     def _open(self) -> Session:
         session = self.start()
@@ -203,30 +206,30 @@ class Judge:
     def close(self) -> None:
         self.session.close()
 
-    def assert_by_hand(self, function: object) -> None:
-        """The trusted ``assert_by_hand``: reads the submitted cells, not the student's process."""
+    def assert_rules(self, function: object, *rules: str) -> None:
+        """The trusted ``assert_rules``: :func:`autograder.rules.enforce` on the submitted cells, not on the
+        student's process."""
         name = _remote_name(function) or str(function)
-        defined, findings = check_sources(name, self.student_cells)
-        if not defined:
-            raise AssertionError(render("by_hand_missing", name=name))
-        if findings:
-            found = ", ".join(map(str, findings[:5]))
-            raise AssertionError(render("by_hand_autograd", name=name, found=found))
+        enforce(rules, name, self.student_cells, self.instructor_names)
 
-    def assert_without_jacobian(self, function: object) -> None:
-        """The trusted ``assert_without_jacobian``: a ready-made Jacobian in the submitted cells."""
-        name = _remote_name(function) or str(function)
-        defined, findings = check_sources(name, self.student_cells, rule=_jacobian_findings)
-        if not defined:
-            raise AssertionError(render("by_hand_missing", name=name))
-        if findings:
-            found = ", ".join(map(str, findings[:5]))
-            raise AssertionError(render("jacobian_helper_used", name=name, found=found))
+    def _short_form(self, rules: tuple[str, ...], function: object) -> None:
+        self.assert_rules(function, *rules)
+
+    def know_instructor(self, nb) -> None:
+        """Learn the instructor's cells before the run: their names are not the student's to use, and a
+        copy of one (a test cell that lost its metadata) is the instructor's code, not the student's."""
+        cells, tests = [], []
+        for cell in nb.cells:
+            if cell.cell_type == "code" and (is_test(cell) or is_instructor(cell)):
+                code = python_source(cell.source)
+                (tests if is_test(cell) else cells).append(code)
+                self.instructor_copies |= {_fingerprint(code), _fingerprint(split_hidden(code)[0])}
+        self.instructor_names = instructor_names(cells, tests)
 
     def run_student(self, cell, instructor: bool = False) -> dict | None:
         """Run a cell in the sandbox and keep its outputs in the notebook; the error it raised, if any."""
-        if not instructor:
-            self.student_cells.append(cell.source)
+        if not instructor and _fingerprint(cell.source) not in self.instructor_copies:
+            self.student_cells.append(python_source(cell.source))
         cell.outputs = []
         if self.gone is not None:
             cell.outputs = [_error("StudentGone", render(self.gone.key, **self.gone.params))]
@@ -320,8 +323,9 @@ class Judge:
                 raise self.gone
             self._bind_student_names(cell.source)
             # the trusted checks of the submitted cells, whatever the setup imported
-            self.namespace["assert_by_hand"] = self.assert_by_hand
-            self.namespace["assert_without_jacobian"] = self.assert_without_jacobian
+            self.namespace["assert_rules"] = self.assert_rules
+            for short, rules in SHORT_FORMS.items():
+                self.namespace[short] = functools.partial(self._short_form, rules)
             parts = segments(python_source(cell.source))
             with contextlib.redirect_stdout(printed):
                 for number, (hidden, code) in enumerate(parts):
@@ -388,6 +392,11 @@ class Judge:
         return render("grade_test_error", ename=ename, evalue=evalue)
 
 
+def _fingerprint(code: str) -> str:
+    """A cell's code with blank lines and trailing spaces left out: a copy of it has the same one."""
+    return "\n".join(line.rstrip() for line in code.splitlines() if line.strip())
+
+
 def _remote_name(value: object) -> str | None:
     try:
         name = value.__name__  # a handle to a student's function or class: its name, from the sandbox
@@ -433,6 +442,7 @@ def run_notebook(
     the tests is appended to ``notes`` (and problems of the instructor's cells to ``instructor_notes``).
     The tests run in ``workdir`` (the submission's folder), with ``NBGRADER_EXECUTION`` set."""
     judge = Judge(start)
+    judge.know_instructor(nb)
     results = []
     previous = os.getcwd()
     environment = os.environ.get("NBGRADER_EXECUTION")

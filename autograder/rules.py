@@ -1,0 +1,925 @@
+"""The rules an exercise states, checked in the code of its answer: one engine, one table.
+
+A test cell calls ``assert_rules(the_function, "by_hand")`` (or its short forms ``assert_by_hand``,
+``assert_without_jacobian``, ``assert_predicts``). Where the decision counts, in ``course grade``, the
+grader makes the same call itself (:meth:`autograder.grading.judge.Judge.assert_rules`) on the code the
+student submitted, read from the notebook's cells outside the student's process: a tampered kernel
+changes nothing. In the student's own kernel the same function reads the answer's source with
+``inspect`` and warns at once; that copy can be fooled, and does not decide the grade.
+
+Both call :func:`enforce` with the answer's cells. The cells searched are the one defining the answer and,
+transitively, the cells defining the student's own helpers it uses. A class is an engine of one's own
+(unit 5's ``Value``): the whole class is the answer, with the cells that add to it and what they use.
+
+A rule is a list of *kinds* of findings (``RULES``); a kind is a function that finds them in the answer's
+code, and the message that names them (``KINDS``). Adding a rule is one entry in ``RULES``; adding a kind
+is a function and one entry in ``KINDS``.
+
+How numerical differentiation is recognised (the ``numeric`` kind): a derivative taken from evaluations at
+perturbed inputs is a difference divided by a *step*, and a derivation never divides by one. A step is a
+value built only from small constants (at most ``SMALL`` in size, however written: ``1e-6``, ``10**-6``,
+``float("1e-6")``, ``2**-20``, ``math.exp(-14)``), machine epsilons (``finfo(...).eps``, ``ulp``,
+``nextafter``, ``spacing``, ``sys.float_info.epsilon``) and names bound to steps (assignments, defaults of
+parameters, arguments passed to one's own helpers, loop variables), through products, quotients, powers and
+``abs``/``sqrt``/``float``/``tensor``; ``x / 1e6`` is a step too, and so is the difference of two inputs a
+step apart (``(x + h) - (x - h)``, ``xs[1] - xs[0]``, ``np.diff(xs)``). Found: a division by a step (``/``,
+``/=``, ``div``, ``divide``), a step to a negative power, a product with a huge constant (``* 5e5``, that
+is ``/ 2e-6``), a complex step (``.imag`` with an imaginary number), and the numerical differentiators of
+numpy, scipy, torch, numdifftools and findiff. A stability epsilon (``log(x + 1e-12)``,
+``1 / (d + 1e-12)``, ``max(x, 1e-12)``) is added to something that is not small, and is never a divisor
+on its own, so it is not a step. What this cannot see: a step hidden in data it cannot evaluate (read from a
+file, parsed from a string built at run time), and extrapolation from steps larger than ``SMALL``.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# ----------------------------------------------------------------------------------------- findings
+
+
+@dataclass(frozen=True)
+class Finding:
+    what: str  # the construct, as code
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.what} (line {self.line})"
+
+
+@dataclass
+class Answer:
+    """The code an answer is judged on, and what the judging needs to know about its surroundings."""
+
+    trees: list[ast.AST]  # the answer's cells and its helpers' cells, parsed
+    every: list[ast.AST]  # every cell of the student's, parsed (steps and perturbations cross cells)
+    engine: bool  # the answer is (or uses) an engine of one's own: its .grad and .backward are its own
+    instructor: frozenset[str] = frozenset()  # names the tests and the course's package put beside it
+    steps: set[str] = field(default_factory=set)
+    perturbed: set[str] = field(default_factory=set)
+
+
+def _line(node: ast.AST) -> int:
+    return getattr(node, "lineno", 0)
+
+
+def _code(node: ast.AST, width: int = 60) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of names and attributes, None for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
+def _imports(tree: ast.AST):
+    """(module or name imported, node) for every import in ``tree``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            yield module, node
+            for alias in node.names:
+                yield f"{module}.{alias.name}", node
+
+
+def _walk(answer: Answer):
+    for tree in answer.trees:
+        yield from ast.walk(tree)
+
+
+# ------------------------------------------------------------------------------- kinds of findings
+
+AUTOGRAD_ATTRS = {"backward", "autograd", "func", "grad", "jacobian", "hessian", "vjp", "jvp", "jacrev"}
+AUTOGRAD_ATTRS |= {"jacfwd", "grad_fn"}
+AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
+DIFFERENTIATING_PACKAGES = {"functorch", "jax", "autograd", "tensorflow", "mxnet", "sympy", "theano"}
+ENGINE_ALLOWED = {"grad", "backward"}  # an engine of one's own defines these itself
+TENSOR_AUTOGRAD = {"requires_grad", "requires_grad_", "retain_grad"}
+
+
+def autograd(answer: Answer) -> list[Finding]:
+    """Automatic differentiation: torch's (``.backward``, ``torch.autograd``, ``torch.func``, ``.grad``
+    read) or another library's (jax, sympy, …). In an engine of one's own, its ``.grad`` and
+    ``.backward`` are its own, and torch itself is what counts."""
+    found = []
+    for node in _walk(answer):
+        if isinstance(node, ast.Attribute):
+            if answer.engine and node.attr in ENGINE_ALLOWED:
+                continue
+            if node.attr == "grad" and not isinstance(node.ctx, ast.Load):
+                continue
+            if node.attr in AUTOGRAD_ATTRS or (answer.engine and node.attr in TENSOR_AUTOGRAD):
+                found.append(Finding(f".{node.attr}", _line(node)))
+        elif answer.engine and isinstance(node, ast.Name) and node.id == "torch":
+            found.append(Finding("torch", _line(node)))
+        elif answer.engine and isinstance(node, ast.keyword) and node.arg in TENSOR_AUTOGRAD:
+            found.append(Finding(f"{node.arg}=", _line(node)))
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            top = name.split(".")[0]
+            if name.startswith(AUTOGRAD_MODULES) or top in DIFFERENTIATING_PACKAGES:
+                found.append(Finding(f"import {name}", _line(node)))
+            elif answer.engine and top == "torch":
+                found.append(Finding(f"import {name}", _line(node)))
+            elif name in ("torch.autograd", "torch.func") or name.endswith((".grad", ".vjp")):
+                found.append(Finding(f"import {name}", _line(node)))
+    return found
+
+
+DYNAMIC_NAMES = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "getattr", "setattr"}
+DYNAMIC_NAMES |= {"importlib", "__builtins__", "builtins", "breakpoint"}
+DYNAMIC_ATTRS = {"__dict__", "__builtins__", "modules", "__getattribute__", "__globals__", "import_module"}
+
+
+def dynamic(answer: Answer) -> list[Finding]:
+    """Code that cannot be checked by reading it: a derivation by hand needs none of it."""
+    found = []
+    for node in _walk(answer):
+        if isinstance(node, ast.Name) and node.id in DYNAMIC_NAMES:
+            found.append(Finding(node.id, _line(node)))
+        elif isinstance(node, ast.Attribute) and node.attr in DYNAMIC_ATTRS:
+            found.append(Finding(f".{node.attr}", _line(node)))
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            if name.split(".")[0] in ("importlib", "builtins", "ctypes", "inspect", "gc"):
+                found.append(Finding(f"import {name}", _line(node)))
+    return found
+
+
+PACKAGE = "autograder"
+
+
+def package(answer: Answer) -> list[Finding]:
+    """Anything from the course's own package, and the tests' own names: an answer key either way."""
+    found = []
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            if name.split(".")[0] == PACKAGE:
+                found.append(Finding(f"import {name}", _line(node)))
+    own = _bound_anywhere(answer.every)
+    for node in _walk(answer):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            if node.id in answer.instructor and node.id not in own:
+                found.append(Finding(node.id, _line(node)))
+        elif isinstance(node, ast.Name) and node.id == PACKAGE:
+            found.append(Finding(PACKAGE, _line(node)))
+    return found
+
+
+JACOBIAN_PREFIXES = ("torch.autograd.functional", "autograd.functional", "torch.func", "functorch")
+JACOBIAN_ATTRS = {"jacobian", "hessian", "jacrev", "jacfwd", "vmap", "hvp", "vhp", "jvp"}
+
+
+def jacobian(answer: Answer) -> list[Finding]:
+    """A ready-made Jacobian or Hessian (``torch.autograd.functional``, ``torch.func``, ``vmap``)."""
+    found = []
+    for node in _walk(answer):
+        if isinstance(node, ast.Attribute):
+            dotted = _dotted(node) or ""
+            if node.attr in JACOBIAN_ATTRS or dotted.startswith(JACOBIAN_PREFIXES):
+                found.append(Finding(dotted or f".{node.attr}", _line(node)))
+        elif isinstance(node, ast.Name) and node.id in JACOBIAN_ATTRS:
+            found.append(Finding(node.id, _line(node)))
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            last = name.rsplit(".", 1)[-1]
+            if name.startswith(JACOBIAN_PREFIXES) or last in JACOBIAN_ATTRS or last == "func":
+                found.append(Finding(f"import {name}", _line(node)))
+    return found
+
+
+def torch_itself(answer: Answer) -> list[Finding]:
+    """The library whose behaviour a predict exercise asks about: running it is not predicting it."""
+    found = [Finding("torch", _line(n)) for n in _walk(answer) if isinstance(n, ast.Name) and n.id == "torch"]
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            if name.split(".")[0] in ("torch", "functorch"):
+                found.append(Finding(f"import {name}", _line(node)))
+    return found
+
+
+def recursion(answer: Answer) -> list[Finding]:
+    """A function that calls itself, directly or through others of the answer's (``self.visit`` in
+    ``visit`` included), and raising Python's recursion limit."""
+    calls: dict[str, set[str]] = {}
+    lines: dict[str, int] = {}
+    for node in _walk(answer):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            name = getattr(node, "name", None)
+            if name is None:
+                continue
+            called = set()
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Call):
+                    if isinstance(inner.func, ast.Name):
+                        called.add(inner.func.id)
+                    elif isinstance(inner.func, ast.Attribute):
+                        called.add(inner.func.attr)
+            calls.setdefault(name, set()).update(called)
+            lines.setdefault(name, _line(node))
+    found = []
+    for start in calls:
+        todo, seen = list(calls[start]), set()
+        while todo:
+            current = todo.pop()
+            if current == start:
+                found.append(Finding(f"{start}() calls itself", lines[start]))
+                break
+            if current in seen or current not in calls:
+                continue
+            seen.add(current)
+            todo += calls[current]
+    for node in _walk(answer):
+        if isinstance(node, ast.Attribute) and node.attr == "setrecursionlimit":
+            found.append(Finding("sys.setrecursionlimit", _line(node)))
+    return found
+
+
+LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def loops(answer: Answer) -> list[Finding]:
+    """A Python loop (``for``, ``while``, a comprehension, ``map``) where the exercise asks for tensor
+    operations on the whole batch at once."""
+    found = []
+    for node in _walk(answer):
+        if isinstance(node, LOOPS):
+            found.append(Finding(type(node).__name__.lower().replace("comp", " comprehension"), _line(node)))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "map":
+            found.append(Finding("map", _line(node)))
+    return found
+
+
+def without_vmap(answer: Answer) -> list[Finding]:
+    """The exercise asks for ``vmap``: an answer that never uses it, or takes gradients another way."""
+    uses = any(
+        (isinstance(n, ast.Name) and n.id == "vmap") or (isinstance(n, ast.Attribute) and n.attr == "vmap")
+        for n in _walk(answer)
+    )
+    found = [] if uses else [Finding("vmap", 0)]
+    for node in _walk(answer):
+        if isinstance(node, ast.Attribute) and node.attr in ("backward", "autograd"):
+            found.append(Finding(f".{node.attr}", _line(node)))
+    return found
+
+
+def legacy_data(answer: Answer) -> list[Finding]:
+    """``.data``, the old way of changing a tensor behind autograd's back."""
+    return [
+        Finding(".data", _line(n)) for n in _walk(answer) if isinstance(n, ast.Attribute) and n.attr == "data"
+    ]
+
+
+# ------------------------------------------------------------------------- numerical differentiation
+
+SMALL = 0.1  # a constant this small (and not 0) is a step
+LARGE = 1e3  # dividing by a constant this large makes a step
+HUGE = 1e4  # multiplying by a constant this large undoes one
+EPSILON_ATTRS = {"eps", "epsilon", "tiny", "resolution"}
+EPSILON_CALLS = {"ulp", "nextafter", "spacing", "finfo", "nexttoward"}
+PASS_THROUGH = {"abs", "float", "sqrt", "cbrt", "fabs", "tensor", "as_tensor", "asarray", "array", "float64"}
+PASS_THROUGH |= {"float32", "double", "item", "clone", "copy", "detach", "min", "Fraction", "Decimal"}
+CONSTRUCTORS = {"array", "tensor", "asarray", "as_tensor", "stack", "linspace", "list", "tuple", "clone"}
+CONSTRUCTORS |= {"copy", "hstack", "vstack", "cat", "concatenate", "full_like", "repeat"}
+DIVIDE = {"div", "divide", "true_divide", "truediv", "div_", "floor_divide"}
+NUMERIC_API = {"approx_fprime", "check_grad", "derivative", "Derivative", "Gradient", "Jacobian", "Hessian"}
+NUMERIC_API |= {"gradient", "polyfit", "approx_derivative", "numerical_jacobian", "get_numerical_jacobian"}
+NUMERIC_API |= {"get_numerical_jacobian_wrt_specific_input", "_get_numerical_jacobian", "jacobi", "findiff"}
+NUMERIC_PACKAGES = ("numdifftools", "findiff", "scipy.differentiate", "scipy.misc", "scipy.optimize._numdiff")
+FOLDABLE_CALLS = {
+    "float": float,
+    "int": int,
+    "pow": pow,
+    "exp": math.exp,
+    "sqrt": math.sqrt,
+    "ldexp": math.ldexp,
+    "power": pow,
+    "float64": float,
+    "float32": float,
+    "double": float,
+    "tensor": float,
+    "Fraction": lambda *a: float(a[0]) / float(a[1] if len(a) > 1 else 1),
+    "Decimal": float,
+}
+
+
+def _callee(call: ast.Call) -> str | None:
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    if isinstance(call.func, ast.Attribute):
+        return call.func.attr
+    return None
+
+
+def fold(node: ast.AST) -> float | None:
+    """The value of a constant expression (``10**-6``, ``float("1e-6")``, ``1 / (2 << 20)``), or None."""
+    try:
+        value = _fold(node)
+    except (ArithmeticError, ValueError, TypeError, OverflowError, RecursionError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _fold(node: ast.AST) -> object:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _fold(node.operand)
+        return -value if isinstance(node.op, ast.USub) else +value
+    if isinstance(node, ast.BinOp):
+        left, right = _fold(node.left), _fold(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, ast.Pow) and abs(right) > 400:
+            return None
+        operations = {
+            ast.Add: lambda a, b: a + b,
+            ast.Sub: lambda a, b: a - b,
+            ast.Mult: lambda a, b: a * b,
+            ast.Div: lambda a, b: a / b,
+            ast.FloorDiv: lambda a, b: a // b,
+            ast.Pow: lambda a, b: a**b,
+            ast.LShift: lambda a, b: a << b,
+            ast.RShift: lambda a, b: a >> b,
+        }
+        operation = operations.get(type(node.op))
+        strings = isinstance(left, str) + isinstance(right, str)
+        if operation is None or strings == 1 or (strings == 2 and not isinstance(node.op, ast.Add)):
+            return None
+        return operation(left, right)
+    if isinstance(node, ast.Call) and not node.keywords and node.args:
+        function = FOLDABLE_CALLS.get(_callee(node) or "")
+        if function is None:
+            return None
+        args = [_fold(arg) for arg in node.args]
+        if any(arg is None for arg in args):
+            return None
+        return function(*args)
+    return None
+
+
+def _small(node: ast.AST) -> bool:
+    value = fold(node)
+    return value is not None and 0 < abs(value) <= SMALL
+
+
+def _large(node: ast.AST, limit: float = LARGE) -> bool:
+    value = fold(node)
+    return value is not None and abs(value) >= limit
+
+
+def is_step(node: ast.AST, answer: Answer) -> bool:
+    """Whether ``node`` is a step: built only from small constants, epsilons and steps (see the notes)."""
+    value = fold(node)
+    if value is not None:
+        return 0 < abs(value) <= SMALL
+    if isinstance(node, ast.Name):
+        return node.id in answer.steps
+    if isinstance(node, ast.Attribute):
+        return node.attr in EPSILON_ATTRS or is_step(node.value, answer)
+    if isinstance(node, ast.UnaryOp):
+        return is_step(node.operand, answer)
+    if isinstance(node, ast.BinOp):
+        left, right = node.left, node.right
+        if isinstance(node.op, ast.Mult):
+            return is_step(left, answer) or is_step(right, answer)
+        if isinstance(node.op, (ast.Div, ast.FloorDiv)):
+            return is_step(left, answer) or _large(right)
+        if isinstance(node.op, ast.Pow):
+            exponent = fold(right)
+            if is_step(left, answer):
+                return exponent is not None and exponent > 0
+            negative = isinstance(right, ast.UnaryOp) and isinstance(right.op, ast.USub)
+            base = fold(left)
+            return base is not None and abs(base) >= 2 and negative  # 10 ** -k
+        if isinstance(node.op, ast.Add):
+            return is_step(left, answer) and is_step(right, answer)
+        if isinstance(node.op, ast.Sub):
+            if is_step(left, answer) and is_step(right, answer):
+                return True
+            return is_perturbed(left, answer) or is_perturbed(right, answer)  # (x + h) - x
+        return False
+    if isinstance(node, ast.Call):
+        name = _callee(node) or ""
+        if name in EPSILON_CALLS:
+            return True
+        inner = node.args[:1] or ([node.func.value] if isinstance(node.func, ast.Attribute) else [])
+        if name == "diff":
+            return any(is_perturbed(arg, answer) for arg in inner)
+        if name == "min":
+            return any(is_step(arg, answer) for arg in node.args)
+        if name in PASS_THROUGH:
+            return any(is_step(arg, answer) for arg in inner)
+        return False
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return bool(node.elts) and all(is_step(e, answer) for e in node.elts)
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+        return is_step(node.elt, answer)
+    if isinstance(node, ast.Subscript):
+        return is_step(node.value, answer)
+    if isinstance(node, ast.IfExp):
+        return is_step(node.body, answer) or is_step(node.orelse, answer)
+    return False
+
+
+def is_perturbed(node: ast.AST, answer: Answer) -> bool:
+    """Whether ``node`` is an input moved by a step (``x + h``), or holds such inputs."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        steps = is_step(node.left, answer), is_step(node.right, answer)
+        if steps[0] != steps[1]:
+            return True
+        return is_perturbed(node.left, answer) or is_perturbed(node.right, answer)
+    if isinstance(node, ast.Name):
+        return node.id in answer.perturbed
+    if isinstance(node, (ast.Subscript, ast.Starred)):
+        return is_perturbed(node.value, answer)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return any(is_perturbed(e, answer) for e in node.elts)
+    if isinstance(node, ast.Call) and (_callee(node) or "") in CONSTRUCTORS:
+        inner = [*node.args, *([node.func.value] if isinstance(node.func, ast.Attribute) else [])]
+        return any(is_perturbed(arg, answer) for arg in inner)
+    return False
+
+
+def _bindings(tree: ast.AST):
+    """(name, value) for what ``tree`` binds: assignments, loop variables, parameters with defaults."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                yield from _pairs(target, node.value)
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+            yield from _pairs(node.target, node.value)
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            yield from _pairs(node.target, node.iter)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            positional = [*node.args.posonlyargs, *node.args.args]
+            for arg, default in zip(positional[::-1], node.args.defaults[::-1], strict=False):
+                yield arg.arg, default
+            for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):
+                if default is not None:
+                    yield arg.arg, default
+
+
+def _pairs(target: ast.AST, value: ast.AST):
+    if isinstance(target, ast.Name):
+        yield target.id, value
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        values = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
+        for index, element in enumerate(target.elts):
+            if values is not None and len(values) == len(target.elts):
+                yield from _pairs(element, values[index])
+            else:
+                yield from _pairs(element, value)
+
+
+def _arguments(trees: list[ast.AST]):
+    """(parameter name, argument) for every call of a function the student defined."""
+    params: dict[str, list[str]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                params[node.name] = [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):  # D = lambda h: ...
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        params[target.id] = [a.arg for a in node.value.args.args]
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in params:
+                yield from zip(params[node.func.id], node.args, strict=False)
+            if isinstance(node, ast.Call):
+                for keyword in node.keywords:
+                    if keyword.arg:
+                        yield keyword.arg, keyword.value
+
+
+def _perturbations(tree: ast.AST, answer: Answer):
+    """Names moved by a step in place: ``xp[i] += h``, ``xp[i] = xp[i] + h``, ``xp.add_(h)``."""
+    for node in ast.walk(tree):
+        target = None
+        if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Add, ast.Sub)):
+            if is_step(node.value, answer):
+                target = node.target
+        elif isinstance(node, ast.Assign) and is_perturbed(node.value, answer):
+            target = node.targets[0]
+        elif isinstance(node, ast.Call) and (_callee(node) or "") in ("add_", "sub_", "__iadd__"):
+            if isinstance(node.func, ast.Attribute) and any(is_step(a, answer) for a in node.args):
+                target = node.func.value
+        while isinstance(target, (ast.Subscript, ast.Attribute)):
+            target = target.value
+        if isinstance(target, ast.Name):
+            yield target.id
+
+
+def find_steps(answer: Answer) -> None:
+    """Fill ``answer.steps`` and ``answer.perturbed``, to a fixed point, from every cell of the student's."""
+    bindings = [pair for tree in answer.every for pair in _bindings(tree)]
+    bindings += list(_arguments(answer.every))
+    while True:
+        before = len(answer.steps), len(answer.perturbed)
+        for name, value in bindings:
+            if is_step(value, answer):
+                answer.steps.add(name)
+            elif is_perturbed(value, answer):
+                answer.perturbed.add(name)
+        for tree in answer.every:
+            answer.perturbed.update(_perturbations(tree, answer))
+        if (len(answer.steps), len(answer.perturbed)) == before:
+            return
+
+
+def numeric(answer: Answer) -> list[Finding]:
+    """Numerical differentiation: a difference divided by a step, in any of its forms (see the notes)."""
+    if not answer.steps and not answer.perturbed:
+        find_steps(answer)
+    found = []
+    complex_step = imaginary = False
+    for node in _walk(answer):
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, (ast.Div, ast.FloorDiv)) and is_step(node.right, answer):
+                found.append(Finding(_code(node), _line(node)))
+            elif isinstance(node.op, ast.Pow) and is_step(node.left, answer):
+                exponent = fold(node.right)
+                if exponent is not None and exponent < 0:
+                    found.append(Finding(_code(node), _line(node)))
+            elif isinstance(node.op, ast.Mult) and (_large(node.left, HUGE) or _large(node.right, HUGE)):
+                found.append(Finding(_code(node), _line(node)))
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Div, ast.FloorDiv)):
+            if is_step(node.value, answer):
+                found.append(Finding(_code(node), _line(node)))
+        elif isinstance(node, ast.Call):
+            name = _callee(node) or ""
+            args = node.args if isinstance(node.func, ast.Name) or name in ("divide", "true_divide") else []
+            if isinstance(node.func, ast.Attribute) and name in DIVIDE:
+                args = node.args if len(node.args) >= 2 else [node.func.value, *node.args]
+            if name in DIVIDE and len(args) >= 2 and is_step(args[1], answer):
+                found.append(Finding(_code(node), _line(node)))
+            if name == "complex":
+                imaginary = True
+        if isinstance(node, ast.Attribute):  # a library's differentiator (imported names: below)
+            if node.attr in NUMERIC_API:
+                found.append(Finding(_dotted(node) or node.attr, _line(node)))
+            complex_step |= node.attr == "imag"
+        if isinstance(node, ast.Constant) and isinstance(node.value, complex):
+            imaginary = True
+    if complex_step and imaginary:
+        found.append(Finding("complex step (.imag)", 0))
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            last = name.rsplit(".", 1)[-1]
+            if name.startswith(NUMERIC_PACKAGES) or last in NUMERIC_API:
+                found.append(Finding(f"import {name}", _line(node)))
+    return found
+
+
+# --------------------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Kind:
+    find: Callable[[Answer], list[Finding]]
+    message: str  # the key in messages.toml; its placeholders are {name} and {found}
+
+
+KINDS = {
+    "autograd": Kind(autograd, "rule_autograd"),
+    "numeric": Kind(numeric, "rule_numeric"),
+    "package": Kind(package, "rule_package"),
+    "dynamic": Kind(dynamic, "rule_dynamic"),
+    "jacobian": Kind(jacobian, "rule_jacobian"),
+    "torch": Kind(torch_itself, "rule_predict_torch"),
+    "recursion": Kind(recursion, "rule_recursion"),
+    "loops": Kind(loops, "rule_loops"),
+    "vmap": Kind(without_vmap, "rule_vmap"),
+    "data": Kind(legacy_data, "rule_legacy_data"),
+}
+
+RULES = {  # rule → the kinds of findings it refuses, reported in this order
+    "by_hand": ("autograd", "numeric", "package", "dynamic"),
+    "without_jacobian": ("jacobian", "numeric", "package", "dynamic"),
+    "predict": ("torch", "package", "dynamic"),
+    "iterative": ("recursion", "package", "dynamic"),
+    "without_loops": ("loops",),
+    "with_vmap": ("vmap", "loops", "numeric", "package", "dynamic"),
+    "without_data": ("data", "numeric", "package", "dynamic"),
+    "own_code": ("package", "dynamic"),
+}
+
+
+# ---------------------------------------------------------------------------------- the answer's cells
+
+
+def defined_functions(tree: ast.AST) -> set[str]:
+    return {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def called_names(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def defined_classes(tree: ast.AST) -> set[str]:
+    return {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+
+
+def bound_at_top(tree: ast.AST) -> set[str]:
+    """Names a cell binds at module level: functions, classes, assignments and imports."""
+    names = defined_functions(tree) | defined_classes(tree)
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:  # a name, or names unpacked; not ``Value.backward = ...``
+                parts = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+                names |= {part.id for part in parts if isinstance(part, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names
+
+
+def _bound_anywhere(trees: list[ast.AST]) -> set[str]:
+    """Every name the student's cells bind, at any depth (locals and parameters included)."""
+    names: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                names.add(node.id)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names
+
+
+def instructor_names(cells: list[str], tests: list[str]) -> frozenset[str]:
+    """Names the instructor's cells put beside the answers: whatever the course's package hands the
+    tests (imported in the setup), and everything the test cells define."""
+    names: set[str] = set()
+    for code in cells:
+        for node in ast.walk(_parse(code) or ast.Module(body=[], type_ignores=[])):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == PACKAGE:
+                names |= {alias.asname or alias.name for alias in node.names}
+            elif isinstance(node, ast.Import):
+                names |= {a.asname or a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
+    for code in tests:
+        tree = _parse(code)
+        if tree is not None:
+            names |= _bound_anywhere([tree])
+    return frozenset(names)
+
+
+def extends(tree: ast.AST, name: str) -> bool:
+    """Whether a cell adds to class ``name``: ``name.attribute = ...`` (or ``setattr(name, ...)``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            if isinstance(node.value, ast.Name) and node.value.id == name:
+                return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
+            if node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == name:
+                return True
+    return False
+
+
+def _parse(code: str) -> ast.AST | None:
+    try:
+        return ast.parse(code)
+    except SyntaxError:
+        return None
+
+
+def _closure(start: list[int], parsed: list, binders: dict[str, int], classes_extend: bool) -> set[int]:
+    """The cells ``start`` needs: those binding the names they use, and those adding to their classes."""
+    todo, seen = list(start), set()
+    while todo:
+        index = todo.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        for used in called_names(parsed[index]):
+            if used in binders and binders[used] not in seen:
+                todo.append(binders[used])
+        if classes_extend:
+            for cls in defined_classes(parsed[index]):
+                todo += [
+                    i for i, t in enumerate(parsed) if t is not None and i not in seen and extends(t, cls)
+                ]
+    return seen
+
+
+def answer_of(name: str, cells: list[str], instructor: frozenset[str] = frozenset()) -> Answer | None:
+    """The answer ``name`` in ``cells`` (the student's cells, in order): its cell and those it needs.
+    None when no cell defines it."""
+    parsed = [_parse(code) for code in cells]
+    every = [tree for tree in parsed if tree is not None]
+    definers: dict[str, int] = {}
+    classes: dict[str, int] = {}
+    binders: dict[str, int] = {}
+    for index, tree in enumerate(parsed):
+        if tree is None:
+            continue
+        for function in defined_functions(tree):
+            definers[function] = index  # the latest definition is the one that runs
+        for cls in defined_classes(tree):
+            classes[cls] = index
+        for bound in bound_at_top(tree):
+            binders[bound] = index
+    if name in classes and classes[name] >= definers.get(name, -1):
+        # an engine: the class, what extends it, and what they use (module-level names included)
+        start = [classes[name]] + [i for i, t in enumerate(parsed) if t is not None and extends(t, name)]
+        seen = _closure(start, parsed, binders, classes_extend=False)
+        engine = True
+    elif name in definers:
+        helpers = {**definers, **{k: v for k, v in classes.items() if v >= definers.get(k, -1)}}
+        seen = _closure([definers[name]], parsed, helpers, classes_extend=True)
+        engine = any(defined_classes(parsed[index]) for index in seen)  # it uses an engine of its own
+    else:
+        return None
+    trees = [parsed[index] for index in sorted(seen)]
+    return Answer(trees=trees, every=every, engine=engine, instructor=instructor)
+
+
+def violations(rule: str | tuple[str, ...], answer: Answer) -> list[tuple[str, list[Finding]]]:
+    """(kind, findings) for each kind of ``rule`` that the answer breaks, in the rule's order."""
+    kinds: list[str] = []
+    for one in (rule,) if isinstance(rule, str) else rule:
+        kinds += [kind for kind in RULES[one] if kind not in kinds]
+    found = []
+    for kind in kinds:
+        findings = sorted(set(KINDS[kind].find(answer)), key=lambda f: (f.line, f.what))
+        if findings:
+            found.append((kind, findings))
+    return found
+
+
+def enforce(
+    rules: tuple[str, ...],
+    name: str,
+    cells: list[str],
+    instructor: frozenset[str] = frozenset(),
+    error: type[Exception] = AssertionError,
+    missing_is_error: bool = True,
+) -> None:
+    """Raise ``error`` with the bilingual message of every kind of finding the answer breaks.
+
+    The one function behind every rule, in the student's kernel and in the grader alike."""
+    from .messages import render
+
+    answer = answer_of(name, cells, instructor)
+    if answer is None:
+        if missing_is_error:
+            raise error(render("by_hand_missing", name=name))
+        return
+    broken = violations(rules, answer)
+    if broken:
+        lines = [
+            render(KINDS[kind].message, name=name, found=", ".join(map(str, f[:5]))) for kind, f in broken
+        ]
+        raise error("\n" + "\n".join(lines))
+
+
+# ------------------------------------------------------------------------------ in the student's kernel
+
+
+def _kernel_sources(function: object) -> tuple[str, list[str]]:
+    """In the student's kernel: the function's name and the sources of it and of its helpers."""
+    import inspect
+    import textwrap
+
+    name = getattr(function, "__name__", str(function))
+    sources, todo, seen = [], [function], set()
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if inspect.isclass(current):  # an engine: one class holding its functions, patched-on ones too
+            code, helpers = _class_source(current, seen)
+            sources.append(code)
+            todo += helpers
+            continue
+        try:
+            code = textwrap.dedent(inspect.getsource(current))
+        except (OSError, TypeError):
+            continue
+        sources.append(code)
+        todo += _helpers(current, code)
+    return name, sources
+
+
+def _class_source(cls: type, seen: set[int]) -> tuple[str, list]:
+    """A class as one source, ``class Name(Bases):`` and every function it holds; and their helpers."""
+    import inspect
+    import textwrap
+
+    methods = [getattr(m, "__func__", getattr(m, "fget", m)) for m in vars(cls).values()]
+    body, helpers = ["    pass\n"], []
+    for method in (m for m in methods if inspect.isfunction(m)):
+        seen.add(id(method))
+        try:
+            body.append(textwrap.indent(textwrap.dedent(inspect.getsource(method)), "    "))
+        except (OSError, TypeError):
+            continue
+        helpers += _helpers(method, body[-1])
+    bases = [b for b in cls.__bases__ if b is not object]
+    header = (
+        f"class {cls.__name__}({', '.join(b.__name__ for b in bases)}):"
+        if bases
+        else f"class {cls.__name__}:"
+    )
+    for base in bases:
+        if base.__module__ == "__main__":
+            helpers.append(base)
+        else:  # a base from elsewhere, the course's package for one: said as the import it is
+            body.insert(0, f"    from {base.__module__} import {base.__name__}\n")
+    return header + "\n" + "".join(body), helpers
+
+
+def _helpers(function: object, code: str) -> list:
+    """The student's own functions and classes (in ``__main__``) that ``code``, their source, uses."""
+    import inspect
+    import textwrap
+
+    tree = _parse(textwrap.dedent(code))
+    if tree is None:
+        return []
+    module_globals = getattr(function, "__globals__", {})
+    found = []
+    for called in called_names(tree):
+        helper = module_globals.get(called)
+        if (inspect.isfunction(helper) or inspect.isclass(helper)) and helper.__module__ == "__main__":
+            found.append(helper)
+    return found
+
+
+def _kernel_instructor(function: object) -> frozenset[str]:
+    """In the kernel: the names beside the answer whose values come from the course's package."""
+    module_globals = getattr(function, "__globals__", None)
+    if module_globals is None:  # a class: the globals of its methods
+        methods = (
+            [m for m in vars(function).values() if hasattr(m, "__globals__")]
+            if isinstance(function, type)
+            else []
+        )
+        module_globals = methods[0].__globals__ if methods else {}
+    names = set()
+    for key, value in list(module_globals.items()):
+        module = value.__name__ if isinstance(value, type(math)) else getattr(value, "__module__", None)
+        if isinstance(module, str) and module.split(".")[0] == PACKAGE:
+            names.add(key)
+    return frozenset(names)
+
+
+def assert_rules(function: object, *rules: str) -> None:
+    """Fail, naming what was found, if the answer ``function`` breaks any of ``rules`` (keys of ``RULES``).
+
+    This copy runs in the student's kernel and reads the source there, for instant notice; ``course grade``
+    replaces it with a check of the submitted notebook's cells, made outside the student's process."""
+    __tracebackhide__ = True
+    from .checker import CheckFailed
+
+    unknown = [rule for rule in rules if rule not in RULES]
+    if unknown or not rules:
+        raise ValueError(f"unknown rules {unknown}; the rules are {sorted(RULES)}")
+    name, sources = _kernel_sources(function)
+    enforce(rules, name, sources, _kernel_instructor(function), error=CheckFailed, missing_is_error=False)
+
+
+def assert_by_hand(function: object) -> None:
+    """A derivation by hand: no autograd, no numerical differentiation, nothing from the course's package."""
+    __tracebackhide__ = True
+    assert_rules(function, "by_hand")
+
+
+def assert_without_jacobian(function: object) -> None:
+    """``torch.autograd.grad`` row by row: no ready-made Jacobian (``torch.autograd.functional``,
+    ``torch.func``, ``vmap``)."""
+    __tracebackhide__ = True
+    assert_rules(function, "without_jacobian")
+
+
+def assert_predicts(function: object) -> None:
+    """A prediction of torch's behaviour: the answer models the rule, it does not run torch."""
+    __tracebackhide__ = True
+    assert_rules(function, "predict")
+
+
+SHORT_FORMS = {  # the names test cells use, and the rules each stands for
+    "assert_by_hand": ("by_hand",),
+    "assert_without_jacobian": ("without_jacobian",),
+    "assert_predicts": ("predict",),
+}

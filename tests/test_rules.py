@@ -1,0 +1,746 @@
+"""The rules an exercise states, found in the submitted code outside the student's process, whatever
+the student's kernel did to itself: autograd and numerical differentiation in a by-hand answer, a
+ready-made Jacobian, torch in a prediction, recursion, loops, the course's own package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import nbformat
+import pytest
+
+from autograder.rules import KINDS, RULES, answer_of, violations
+from autograder.grading.judge import run_notebook
+from autograder.grading.sandbox import Limits, Session
+from tests import nbcells
+from tests.conftest import ROOT
+
+def check_sources(name, cells, rule="by_hand", instructor=frozenset()):
+    """(defined, findings): whether ``name`` is defined in ``cells``, and what ``rule`` finds in it."""
+    answer = answer_of(name, cells, instructor)
+    if answer is None:
+        return False, []
+    return True, [finding for _, found in violations(rule, answer) for finding in found]
+
+
+def kinds(name, cells, rule="by_hand", instructor=frozenset()):
+    """The kinds of findings ``rule`` makes in the answer ``name``."""
+    return {kind for kind, _ in violations(rule, answer_of(name, cells, instructor))}
+
+
+BY_HAND = """
+def grad_square(x):
+    # d/dx x^2 = 2x, by hand
+    return 2 * x
+"""
+
+CHEATS = {
+    "backward": """
+import torch
+def grad_square(x):
+    t = torch.tensor(x, requires_grad=True)
+    (t ** 2).backward()
+    return t.grad.item()
+""",
+    "autograd.grad": """
+import torch
+def grad_square(x):
+    t = torch.tensor(x, requires_grad=True)
+    return torch.autograd.grad(t ** 2, t)[0].item()
+""",
+    "torch.func": """
+from torch.func import grad
+import torch
+def grad_square(x):
+    return grad(lambda t: t ** 2)(torch.tensor(x)).item()
+""",
+    "getattr": """
+import torch
+def grad_square(x):
+    t = torch.tensor(x, requires_grad=True)
+    getattr(t ** 2, "back" + "ward")()
+    return getattr(t, "gr" + "ad").item()
+""",
+    "exec": """
+def grad_square(x):
+    scope = {"x": x}
+    code = "import torch\\nt = torch.tensor(x, requires_grad=True)\\n"
+    exec(code + "(t**2).sum().back" "ward()\\nr = t.gr" "ad", scope)
+    return scope["r"].item()
+""",
+    "eval": """
+def grad_square(x):
+    return eval("__import__('torch').func.grad(lambda t: t ** 2)")(__import__('torch').tensor(x)).item()
+""",
+    "__import__": """
+def grad_square(x):
+    torch = __import__("torch")
+    t = torch.tensor(x, requires_grad=True)
+    return torch.autograd.grad(t * t, t)[0].item()
+""",
+}
+
+HELPER_CHEAT = [
+    """
+import torch
+def _derivative(f, x):
+    t = torch.tensor(x, requires_grad=True)
+    f(t).backward()
+    return t.grad.item()
+""",
+    """
+def grad_square(x):
+    return _derivative(lambda t: t ** 2, x)
+""",
+]
+
+
+def test_a_derivation_by_hand_passes():
+    assert check_sources("grad_square", [BY_HAND]) == (True, [])
+
+
+@pytest.mark.parametrize("how", sorted(CHEATS))
+def test_autograd_is_found_however_it_is_reached(how):
+    defined, findings = check_sources("grad_square", [CHEATS[how]])
+    assert defined and findings, how
+
+
+def test_autograd_in_a_helper_is_found_but_not_in_unrelated_cells():
+    defined, findings = check_sources("grad_square", HELPER_CHEAT)
+    assert defined and any(".backward" in str(f) for f in findings)
+    unrelated = [CHEATS["backward"].replace("grad_square", "some_other_exercise"), BY_HAND]
+    assert check_sources("grad_square", unrelated) == (True, [])
+
+
+def test_the_last_definition_is_the_one_judged():
+    assert check_sources("grad_square", [CHEATS["backward"], BY_HAND]) == (True, [])
+    assert check_sources("grad_square", [BY_HAND, CHEATS["backward"]])[1]
+
+
+def test_every_by_hand_exercise_asks_and_its_reference_solution_passes():
+    """The derivation exercises of every assignment call assert_by_hand, and the sources' answers pass."""
+    asked = {}
+    for path in sorted((ROOT / "source").glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        solutions = [c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+        for cell in nb.cells:
+            for line in cell.source.splitlines():
+                if line.strip().startswith("assert_by_hand("):
+                    name = line.strip()[len("assert_by_hand(") :].split(")")[0].strip()
+                    asked[path.parent.name, name] = check_sources(name, solutions)
+    by_unit = {unit: sum(1 for u, _ in asked if u == unit) for unit, _ in asked}
+    assert by_unit == {"unit01": 6, "unit02": 3, "unit04": 3, "unit05": 3, "unit06": 3}, by_unit
+    assert all(result == (True, []) for result in asked.values()), asked
+
+
+def test_in_the_kernel_it_warns_at_once(tmp_path):
+    script = tmp_path / "student.py"
+    script.write_text(
+        textwrap.dedent(HELPER_CHEAT[0] + HELPER_CHEAT[1])
+        + "\nfrom autograder import assert_by_hand\n"
+        + "try:\n    assert_by_hand(grad_square)\nexcept AssertionError as e:\n    print('CAUGHT', e)\n"
+        + BY_HAND.replace("grad_square", "honest")
+        + "assert_by_hand(honest)\nprint('HONEST OK')\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "CAUGHT" in done.stdout and ".backward" in done.stdout and "autograd" in done.stdout
+    assert "HONEST OK" in done.stdout
+
+
+def _notebook(solution: str, tamper: str = ""):
+    extra = [nbformat.v4.new_code_cell(tamper)] if tamper else []
+    return nbcells.notebook(
+        nbcells.setup("from autograder import assert_by_hand, assert_value"),
+        nbcells.answer(solution),
+        *extra,
+        nbcells.test("assert_by_hand(grad_square)\nassert_value(grad_square(3.0), 6.0)", points=1),
+    )
+
+
+TAMPER = """
+import autograder, autograder.rules as rules
+rules.enforce = lambda *a, **k: None
+autograder.assert_by_hand = rules.assert_by_hand = lambda *a, **k: None
+assert_by_hand = lambda *a, **k: None
+"""
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["plain", "tampered-kernel"])
+def test_the_grader_decides_from_the_submitted_cells(tmp_path, tampered):
+    limits = Limits(cell_seconds=60, notebook_seconds=120)
+
+    def start():
+        return Session(tmp_path, limits=limits, sandbox=False)
+
+    cheat = run_notebook(_notebook(CHEATS["backward"], TAMPER if tampered else ""), start)
+    assert not cheat[0].passed
+    message = "\n".join(cheat[0].messages)
+    assert "autograd" in message and "자동 미분" in message and ".backward" in message
+    honest = run_notebook(_notebook(BY_HAND, TAMPER if tampered else ""), start)
+    assert honest[0].passed, honest[0].messages
+
+
+# ------------------------------------------------------------------ an engine of one's own (unit 5)
+
+ENGINE = """
+import math
+class Value:
+    def __init__(self, data, parents=()):
+        self.data, self.grad, self.parents = float(data), 0.0, tuple(parents)
+        self.local_backward = lambda: None
+    def __mul__(self, other):
+        out = Value(self.data * other.data, (self, other))
+        def local_backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out.local_backward = local_backward
+        return out
+"""
+BACKWARD = """
+def backward(self):
+    self.grad = 1.0
+    for node in reversed(order(self)):
+        node.local_backward()
+Value.backward = backward
+"""
+ORDER = """
+def order(root):
+    return [*root.parents, root]
+"""
+NEURON = """
+def neuron_gradient(w, x):
+    wv, xv = Value(w), Value(x)
+    out = wv * xv
+    out.backward()
+    return wv.grad
+"""
+ENGINE_CHEATS = {
+    "torch in a method": ENGINE.replace(
+        "        out.local_backward = local_backward",
+        "        import torch\n        out.local_backward = local_backward",
+    ),
+    "torch in a patched-on method": BACKWARD.replace("self.grad = 1.0", "self.grad = torch.ones(())"),
+    "torch in a helper of a patched-on method": ORDER.replace("return", "import torch\n    return"),
+    "an alias of torch in another cell": ENGINE.replace("float(data)", "T.tensor(data)")
+    + "\nimport torch as T\n",
+    "requires_grad on a tensor from elsewhere": BACKWARD.replace(
+        "self.grad = 1.0", "self.data.requires_grad_()"
+    ),
+    "exec": BACKWARD.replace("self.grad = 1.0", "exec('self.grad = 1.0')"),
+}
+
+
+def test_an_engine_of_ones_own_passes_with_its_grad_and_backward():
+    cells = [ENGINE, ORDER, BACKWARD, NEURON]
+    assert check_sources("Value", cells) == (True, [])
+    assert check_sources("neuron_gradient", cells) == (True, [])  # .backward() and .grad of the engine
+
+
+@pytest.mark.parametrize("how", sorted(ENGINE_CHEATS))
+def test_torch_anywhere_in_the_engine_is_found(how):
+    cells = [ENGINE, ORDER, BACKWARD]
+    cheat = ENGINE_CHEATS[how]
+    cells = [cheat if cheat.split("\n")[1][:10] == c.split("\n")[1][:10] else c for c in cells]
+    if cheat not in cells:
+        cells.append(cheat)
+    defined, findings = check_sources("Value", cells)
+    assert defined and findings, how
+
+
+def test_a_function_on_the_engine_still_may_not_use_torch():
+    cheat = NEURON.replace("    out.backward()", "    import torch\n    out.backward()")
+    assert check_sources("neuron_gradient", [ENGINE, cheat])[1]
+    tensor = NEURON.replace("Value(w)", "Value(w.requires_grad_())")
+    assert check_sources("neuron_gradient", [ENGINE, tensor])[1]
+    # without an engine of one's own, .backward and .grad are autograd, as before
+    assert check_sources("grad_square", [CHEATS["backward"]])[1]
+
+
+def test_in_the_kernel_a_class_is_read_whole(tmp_path):
+    script = tmp_path / "student.py"
+    honest = ENGINE + ORDER + BACKWARD + NEURON
+    cheat = honest.replace("    self.grad = 1.0\n", "    import torch\n    self.grad = 1.0\n")
+    check = (
+        "\nfrom autograder import assert_by_hand\n"
+        "for answer in (Value, neuron_gradient):\n"
+        "    try:\n        assert_by_hand(answer)\n        print('PASSED', answer.__name__)\n"
+        "    except AssertionError as e:\n        print('CAUGHT', answer.__name__, e)\n"
+    )
+    for code, expected in ((honest, "PASSED"), (cheat, "CAUGHT")):
+        script.write_text(code + check)
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count(expected) == 2, done.stdout
+
+
+# ------------------------------------------------------------- a Jacobian built row by row (unit 2)
+
+ROWS = """
+import torch
+def jacobian_rows(x):
+    y = torch.tanh(x) * x.sum()
+    rows = []
+    for i in range(y.numel()):
+        pick = torch.zeros_like(y)
+        pick[i] = 1.0
+        (row,) = torch.autograd.grad(y, x, grad_outputs=pick, retain_graph=True)
+        rows.append(row)
+    return torch.stack(rows).detach()
+"""
+
+READY_MADE = {
+    "functional.jacobian": """
+import torch
+def jacobian_rows(x):
+    return torch.autograd.functional.jacobian(lambda x: torch.tanh(x) * x.sum(), x.detach())
+""",
+    "imported jacobian": """
+from torch.autograd.functional import jacobian
+def jacobian_rows(x):
+    return jacobian(lambda x: x.tanh() * x.sum(), x.detach())
+""",
+    "torch.func": """
+import torch.func as tf
+def jacobian_rows(x):
+    return tf.jacrev(lambda x: x.tanh() * x.sum())(x.detach())
+""",
+    "getattr": """
+import torch
+def jacobian_rows(x):
+    return getattr(torch.autograd, "func" + "tional").jacobian(lambda x: x.tanh() * x.sum(), x.detach())
+""",
+}
+
+
+def test_a_jacobian_built_row_by_row_passes():
+    assert check_sources("jacobian_rows", [ROWS], rule="without_jacobian") == (True, [])
+    nn_functional = "import torch\ndef jacobian_rows(x):\n    return torch.nn.functional.relu(x)\n"
+    assert check_sources("jacobian_rows", [nn_functional], rule="without_jacobian") == (True, [])
+
+
+@pytest.mark.parametrize("how", sorted(READY_MADE))
+def test_a_ready_made_jacobian_is_found(how):
+    defined, findings = check_sources("jacobian_rows", [READY_MADE[how]], rule="without_jacobian")
+    assert defined and findings, how
+
+
+def _jacobian_notebook(solution: str, tamper: str = ""):
+    extra = [nbformat.v4.new_code_cell(tamper)] if tamper else []
+    return nbcells.notebook(
+        nbcells.setup("import torch\nfrom autograder import assert_value, assert_without_jacobian"),
+        nbcells.answer(solution),
+        *extra,
+        nbcells.test(
+            "assert_without_jacobian(jacobian_rows)\n"
+            "x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)\n"
+            "assert_value(jacobian_rows(x.clone().requires_grad_()), "
+            "torch.autograd.functional.jacobian(lambda x: torch.tanh(x) * x.sum(), x), 'J')",
+            points=1,
+        ),
+    )
+
+
+JACOBIAN_TAMPER = """
+import autograder, autograder.rules as rules
+rules.enforce = lambda *a, **k: None
+autograder.assert_without_jacobian = rules.assert_without_jacobian = lambda *a, **k: None
+assert_without_jacobian = lambda *a, **k: None
+"""
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["plain", "tampered-kernel"])
+def test_the_grader_finds_a_ready_made_jacobian_in_the_submitted_cells(tmp_path, tampered):
+    limits = Limits(cell_seconds=60, notebook_seconds=120)
+
+    def start():
+        return Session(tmp_path, limits=limits, sandbox=False)
+
+    tamper = JACOBIAN_TAMPER if tampered else ""
+    cheat = run_notebook(_jacobian_notebook(READY_MADE["functional.jacobian"], tamper), start)
+    assert not cheat[0].passed
+    message = "\n".join(cheat[0].messages)
+    assert "ready-made Jacobian" in message and "야코비안" in message and "functional" in message
+    honest = run_notebook(_jacobian_notebook(ROWS, tamper), start)
+    assert honest[0].passed, honest[0].messages
+
+
+# --------------------------------------------------------------------- numerical differentiation
+
+# F(x) = exp(sin(x²)), unit 1's chain; each rewrite returns a derivative good to about 1e-9
+NUMERIC = {
+    "central difference helper": """
+import math
+def derivative(f, x, h=1e-6):
+    return (f(x + h) - f(x - h)) / (2 * h)
+def chain_grad(x):
+    return derivative(lambda t: math.exp(math.sin(t ** 2)), x)
+""",
+    "forward difference inline": """
+import math
+def chain_grad(x):
+    F = lambda t: math.exp(math.sin(t ** 2))
+    return (F(x + 1e-7) - F(x)) / 1e-7
+""",
+    "lambda helper": """
+import math
+d = lambda f, x, h=1e-5: (f(x + h) - f(x - h)) / (h + h)
+def chain_grad(x):
+    return d(lambda t: math.exp(math.sin(t * t)), x)
+""",
+    "step from another cell": ["H = 10 ** -6\n", """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    return (f(x + H) - f(x - H)) / (2 * H)
+"""],
+    "step passed to a helper": """
+import math
+def slope(f, x, h):
+    up, down = f(x + h), f(x - h)
+    return (up - down) / (2 * h)
+def chain_grad(x):
+    return slope(lambda t: math.exp(math.sin(t ** 2)), x, 1e-5)
+""",
+    "step as a keyword": """
+import math
+def slope(f, x, step):
+    return (f(x + step) - f(x - step)) / (2 * step)
+def chain_grad(x):
+    return slope(lambda t: math.exp(math.sin(t ** 2)), x, step=float("1e-6"))
+""",
+    "reciprocal of the step": """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    h = 2 ** -20
+    return (f(x + h) - f(x - h)) * (0.5 / h)
+""",
+    "times a huge constant": """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    return (f(x + 1e-6) - f(x - 1e-6)) * 500000.0
+""",
+    "negative power of the step": """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    h = 1e-6
+    return (f(x + h) - f(x - h)) * (2 * h) ** -1
+""",
+    "numpy diff": """
+import numpy as np
+def chain_grad(x):
+    h = 1e-6
+    xs = np.array([x - h, x + h])
+    ys = np.exp(np.sin(xs ** 2))
+    return float(np.diff(ys)[0] / np.diff(xs)[0])
+""",
+    "numpy gradient": """
+import numpy as np
+def chain_grad(x):
+    xs = np.linspace(x - 1e-5, x + 1e-5, 3)
+    return float(np.gradient(np.exp(np.sin(xs ** 2)), xs)[1])
+""",
+    "difference of perturbed inputs": """
+import math
+def chain_grad(x):
+    h = 1e-6
+    a, b = x - h, x + h
+    return (math.exp(math.sin(b * b)) - math.exp(math.sin(a * a))) / (b - a)
+""",
+    "relative step": """
+import math
+def chain_grad(x):
+    h = 1e-7 * max(1.0, abs(x))
+    f = lambda t: math.exp(math.sin(t ** 2))
+    return (f(x + h) - f(x - h)) / (2 * h)
+""",
+    "machine epsilon": """
+import sys, math
+def chain_grad(x):
+    h = sys.float_info.epsilon ** (1 / 3)
+    f = lambda t: math.exp(math.sin(t ** 2))
+    return (f(x + h) - f(x - h)) / (2 * h)
+""",
+    "numpy finfo": """
+import numpy as np
+def chain_grad(x):
+    h = np.sqrt(np.finfo(float).eps) * abs(x)
+    f = lambda t: np.exp(np.sin(t ** 2))
+    return float((f(x + h) - f(x - h)) / (2 * h))
+""",
+    "torch under no_grad": """
+import torch
+def chain_grad(x):
+    with torch.no_grad():
+        t = torch.tensor(x, dtype=torch.float64)
+        h = torch.tensor(1e-6, dtype=torch.float64)
+        f = lambda u: torch.exp(torch.sin(u ** 2))
+        return torch.div(f(t + h) - f(t - h), 2 * h).item()
+""",
+    "in-place division": """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    g = f(x + 1e-6) - f(x - 1e-6)
+    g /= 2e-6
+    return g
+""",
+    "loop over steps": """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    for h in (1e-4, 1e-6):
+        estimate = (f(x + h) - f(x - h)) / (2 * h)
+    return estimate
+""",
+    "Richardson extrapolation": """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    D = lambda h: (f(x + h) - f(x - h)) / (2 * h)
+    return (4 * D(0.025) - D(0.05)) / 3
+""",
+    "complex step": """
+import cmath
+def chain_grad(x):
+    return (cmath.exp(cmath.sin((x + 1e-20j) ** 2))).imag * 1e20
+""",
+    "scipy": """
+from scipy.optimize import approx_fprime
+import numpy as np
+def chain_grad(x):
+    return approx_fprime(np.array([x]), lambda t: float(np.exp(np.sin(t[0] ** 2))), 1e-8)[0]
+""",
+    "coordinates in a loop": """
+import torch
+def chain_grad(x):
+    t = torch.tensor([x], dtype=torch.float64)
+    g = torch.zeros_like(t)
+    for i in range(t.numel()):
+        up, down = t.clone(), t.clone()
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        g[i] = (torch.exp(torch.sin(up ** 2)) - torch.exp(torch.sin(down ** 2))).sum() / 2e-6
+    return g.item()
+""",
+}
+
+# derivations with what a careful student adds: helpers, a forward pass reused, stability epsilons
+DERIVATIONS = {
+    "chain with helpers": """
+import math
+def local_exp(v):
+    return math.exp(v)
+def chain_grad(x):
+    u = x ** 2
+    v = math.sin(u)
+    return local_exp(v) * math.cos(u) * 2 * x
+""",
+    "forward in a helper, reused": """
+import math
+def forward(x):
+    u = x ** 2
+    v = math.sin(u)
+    return u, v, math.exp(v)
+def chain_grad(x):
+    u, v, F = forward(x)
+    return F * math.cos(u) * 2 * x
+""",
+    "stability epsilons": """
+import math
+EPS = 1e-12
+def chain_grad(x):
+    u = x ** 2 + 1e-12
+    d = 1 + math.exp(-u) + EPS
+    safe = math.log(max(abs(x), 1e-12) + 1e-12)
+    ratio = x / (abs(x) + 1e-8)
+    return (1 / d ** 2) * math.exp(-u) * 2 * x + 0 * safe * ratio / (1 + EPS)
+""",
+    "softmax with an epsilon in the sum": """
+import torch
+def chain_grad(z):
+    e = torch.exp(z - z.max())
+    p = e / (e.sum() + 1e-12)
+    n = len(z)
+    return (p - 1 / n) / 2
+""",
+    "label smoothing": """
+def chain_grad(p, onehot, eps, C):
+    target = (1 - eps) * onehot + eps / C
+    return (p - target) / len(p)
+""",
+    "a learning rate": """
+def chain_grad(w, g):
+    lr = 0.1
+    return w - lr * g / 0.5
+""",
+}
+
+
+def _cells(code):
+    return code if isinstance(code, list) else [code]
+
+
+@pytest.mark.parametrize("how", sorted(NUMERIC))
+def test_numerical_differentiation_is_found_however_it_is_written(how):
+    assert "numeric" in kinds("chain_grad", _cells(NUMERIC[how])), how
+
+
+@pytest.mark.parametrize("how", sorted(DERIVATIONS))
+def test_a_derivation_raises_no_false_alarm(how):
+    assert check_sources("chain_grad", _cells(DERIVATIONS[how])) == (True, []), how
+
+
+def test_the_numerical_shortcuts_really_are_right():
+    """Each rewrite would pass a checker that looked only at the numbers: that is why the rule matters."""
+    import math
+
+    exact = lambda x: math.exp(math.sin(x**2)) * math.cos(x**2) * 2 * x  # noqa: E731
+    for how, code in NUMERIC.items():
+        namespace = {}
+        for cell in _cells(code):
+            exec(cell, namespace)
+        assert abs(namespace["chain_grad"](0.7) - exact(0.7)) < 1e-5, how
+
+
+def test_the_lectures_way_of_checking_a_derivation_is_numerical_differentiation():
+    """The gradient check that unit 6 teaches is what the rule finds: fine in a scratch cell, not in an answer."""
+    cells = [NUMERIC["central difference helper"], "def honest(x):\n    return 2 * x\n"]
+    assert check_sources("honest", cells) == (True, [])  # a check in a cell of its own, not used by the answer
+    assert "numeric" in kinds("chain_grad", cells)
+
+
+# -------------------------------------------------------------------- the course's own package
+
+PACKAGE_SHORTCUTS = {
+    "a reference engine": "from autograder.expressions import Mistaken\nclass Value(Mistaken):\n    pass\n",
+    "a reference gradient": """
+from autograder.checker import reference_gradient
+def grad_square(x):
+    return reference_gradient(lambda t: t ** 2, x)
+""",
+    "the package itself": "import autograder\ndef grad_square(x):\n    return autograder.reference_gradient(abs, x)\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(PACKAGE_SHORTCUTS))
+def test_the_package_is_not_an_answer_key(how):
+    name = "Value" if "Value" in PACKAGE_SHORTCUTS[how] else "grad_square"
+    assert "package" in kinds(name, [PACKAGE_SHORTCUTS[how]]), how
+
+
+def test_names_the_setup_and_the_tests_bring_are_not_the_students():
+    answer = "def grad_square(x):\n    return torch_reference(x) + check_staged(x)\n"
+    instructor = frozenset({"torch_reference", "check_staged"})
+    assert "package" in kinds("grad_square", [answer], instructor=instructor)
+    own = "def check_staged(x):\n    return x\n" + answer.replace("torch_reference(x) + ", "")
+    assert check_sources("grad_square", [own], instructor=instructor) == (True, [])
+
+
+# ------------------------------------------------------------ predictions, recursion, loops, vmap
+
+PREDICTIONS = {
+    "runs the steps": "import torch\ndef breaks(chain):\n    return torch.tensor(1.0).requires_grad\n",
+    "runs it in try/except": """
+def breaks(chain):
+    import torch
+    try:
+        torch.ones(1, requires_grad=True).exp().mul_(2).sum().backward()
+    except RuntimeError:
+        return True
+    return False
+""",
+    "an alias": "import torch as t\ndef breaks(chain):\n    return bool(t.ones(1))\n",
+    "from torch": "from torch import tensor\ndef breaks(chain):\n    return bool(tensor(1))\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(PREDICTIONS))
+def test_a_prediction_may_not_run_torch(how):
+    assert {"torch"} <= kinds("breaks", [PREDICTIONS[how]], rule="predict"), how
+
+
+def test_a_prediction_that_models_the_rule_passes():
+    model = "SAVES = {'exp', 'tanh'}\ndef breaks(chain):\n    return any(op in SAVES for op in chain)\n"
+    assert check_sources("breaks", [model], rule="predict") == (True, [])
+
+
+RECURSIVE = {
+    "direct": "def order(root):\n    return [p for q in root.parents for p in order(q)] + [root]\n",
+    "nested": """
+def order(root):
+    seen, out = set(), []
+    def visit(v):
+        for p in v.parents:
+            visit(p)
+        out.append(v)
+    visit(root)
+    return out
+""",
+    "mutual": "def order(root):\n    return walk(root)\ndef walk(v):\n    return [x for p in v.parents for x in order(p)]\n",
+    "a method": "class Walker:\n    def visit(self, v):\n        return [self.visit(p) for p in v.parents]\n"
+    "def order(root):\n    return Walker().visit(root)\n",
+    "a raised limit": "import sys\nsys.setrecursionlimit(100000)\ndef order(root):\n    sys.setrecursionlimit(10**6)\n    return [root]\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(RECURSIVE))
+def test_recursion_is_found(how):
+    assert "recursion" in kinds("order", [RECURSIVE[how]], rule="iterative"), how
+
+
+def test_a_stack_in_a_loop_is_not_recursion():
+    stack = """
+def order(root):
+    out, seen, stack = [], set(), [(root, False)]
+    while stack:
+        v, done = stack.pop()
+        if done:
+            out.append(v)
+        elif id(v) not in seen:
+            seen.add(id(v))
+            stack.append((v, True))
+            stack += [(p, False) for p in v.parents]
+    return out
+"""
+    assert check_sources("order", [stack], rule="iterative") == (True, [])
+
+
+def test_vmap_is_asked_for_and_a_loop_is_not_it():
+    vmapped = """
+from torch.func import grad, vmap
+import torch
+def per_sample(w, X, y):
+    loss = lambda w, x, t: torch.nn.functional.softplus(-t * (x @ w))
+    return vmap(grad(loss), in_dims=(None, 0, 0))(w, X, y)
+"""
+    looped = """
+import torch
+def per_sample(w, X, y):
+    rows = []
+    for x, t in zip(X, y):
+        v = w.clone().requires_grad_(True)
+        torch.nn.functional.softplus(-t * (x @ v)).backward()
+        rows.append(v.grad)
+    return torch.stack(rows)
+"""
+    assert check_sources("per_sample", [vmapped], rule="with_vmap") == (True, [])
+    assert {"vmap", "loops"} <= kinds("per_sample", [looped], rule="with_vmap")
+    decoy = looped.replace("import torch\n", "import torch\nfrom torch.func import vmap\n_ = vmap\n")
+    assert "loops" in kinds("per_sample", [decoy], rule="with_vmap")
+
+
+def test_every_kind_has_its_message_and_every_rule_its_kinds():
+    from autograder.messages import catalogue
+
+    for kind in KINDS.values():
+        for lang in ("ko", "en"):
+            assert {"{name}", "{found}"} <= set(
+                part for part in ("{name}", "{found}") if part in catalogue()[kind.message][lang]
+            ), kind.message
+    assert all(set(kinds_of) <= set(KINDS) for kinds_of in RULES.values())
