@@ -276,6 +276,32 @@ def without_vmap(answer: Answer) -> list[Finding]:
     return found
 
 
+READY_SOFTMAX = {"softmax", "log_softmax", "logsumexp", "softmin", "LogSoftmax", "Softmax"}
+
+
+def _library_functions(answer: Answer, names: set[str]) -> list[Finding]:
+    found = [
+        Finding(_dotted(n) or n.attr, _line(n))
+        for n in _walk(answer)
+        if isinstance(n, ast.Attribute) and n.attr in names
+    ]
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            if name.rsplit(".", 1)[-1] in names:
+                found.append(Finding(f"import {name}", _line(node)))
+    return found
+
+
+def ready_softmax(answer: Answer) -> list[Finding]:
+    """A library's softmax or log-sum-exp, where the exercise asks for one's own softmax."""
+    return _library_functions(answer, READY_SOFTMAX)
+
+
+def ready_logsumexp(answer: Answer) -> list[Finding]:
+    """A library's log-sum-exp, where the exercise asks for one's own (its softmax may be the library's)."""
+    return _library_functions(answer, {"logsumexp"})
+
+
 def legacy_data(answer: Answer) -> list[Finding]:
     """``.data``, the old way of changing a tensor behind autograd's back."""
     return [
@@ -607,6 +633,8 @@ KINDS = {
     "loops": Kind(loops, "rule_loops"),
     "vmap": Kind(without_vmap, "rule_vmap"),
     "data": Kind(legacy_data, "rule_legacy_data"),
+    "softmax": Kind(ready_softmax, "rule_ready_softmax"),
+    "logsumexp": Kind(ready_logsumexp, "rule_ready_softmax"),
 }
 
 RULES = {  # rule → the kinds of findings it refuses, reported in this order
@@ -617,6 +645,8 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "without_loops": ("loops",),
     "with_vmap": ("vmap", "loops", "numeric", "package", "dynamic"),
     "without_data": ("data", "numeric", "package", "dynamic"),
+    "own_softmax": ("softmax", "package", "dynamic"),
+    "own_logsumexp": ("logsumexp", "package", "dynamic"),
     "own_code": ("package", "dynamic"),
 }
 

@@ -4,6 +4,7 @@ ready-made Jacobian, torch in a prediction, recursion, loops, the course's own p
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -11,11 +12,12 @@ import textwrap
 import nbformat
 import pytest
 
-from autograder.rules import KINDS, RULES, answer_of, violations
 from autograder.grading.judge import run_notebook
 from autograder.grading.sandbox import Limits, Session
+from autograder.rules import KINDS, RULES, answer_of, violations
 from tests import nbcells
 from tests.conftest import ROOT
+
 
 def check_sources(name, cells, rule="by_hand", instructor=frozenset()):
     """(defined, findings): whether ``name`` is defined in ``cells``, and what ``rule`` finds in it."""
@@ -119,20 +121,70 @@ def test_the_last_definition_is_the_one_judged():
     assert check_sources("grad_square", [BY_HAND, CHEATS["backward"]])[1]
 
 
-def test_every_by_hand_exercise_asks_and_its_reference_solution_passes():
-    """The derivation exercises of every assignment call assert_by_hand, and the sources' answers pass."""
+def rule_calls(code):
+    """(answer, rules) for every rule a test cell asks for: assert_rules(f, "a", ...) and its short forms."""
+    from autograder.rules import SHORT_FORMS
+
+    found = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
+            answer = node.args[0].id if isinstance(node.args[0], ast.Name) else None
+            if node.func.id in SHORT_FORMS:
+                found.append((answer, SHORT_FORMS[node.func.id]))
+            elif node.func.id == "assert_rules":
+                found.append((answer, tuple(a.value for a in node.args[1:])))
+    return found
+
+
+def asked_rules():
+    """{(unit, grade id): [(answer, rules)]} over every assignment's test cells, with the notebook's cells."""
     asked = {}
     for path in sorted((ROOT / "source").glob("*/*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        solutions = [c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
         for cell in nb.cells:
-            for line in cell.source.splitlines():
-                if line.strip().startswith("assert_by_hand("):
-                    name = line.strip()[len("assert_by_hand(") :].split(")")[0].strip()
-                    asked[path.parent.name, name] = check_sources(name, solutions)
-    by_unit = {unit: sum(1 for u, _ in asked if u == unit) for unit, _ in asked}
-    assert by_unit == {"unit01": 6, "unit02": 3, "unit04": 3, "unit05": 3, "unit06": 3}, by_unit
-    assert all(result == (True, []) for result in asked.values()), asked
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+                asked[path.parent.name, meta["grade_id"]] = (nb, rule_calls(cell.source))
+    return asked
+
+
+# the graded cells that state no rule of the kind rules.py checks, and why
+NO_RULE = {
+    (
+        "unit03",
+        "test_safe_f_and_grad",
+    ): "autograd is the point; NaN-free gradients are seen in what it returns",
+    (
+        "unit03",
+        "test_microbatch_gradient",
+    ): "one backward() per micro-batch shows in the running .grad returned",
+}
+
+
+def test_every_exercise_states_its_rules_and_its_reference_solution_keeps_them():
+    """Every graded cell asks for its rules (or says why it has none), and the sources' answers keep them."""
+    from autograder.grading.cells import is_instructor, is_test
+    from autograder.rules import enforce, instructor_names
+
+    problems, counts = [], {}
+    for (unit, grade_id), (nb, calls) in asked_rules().items():
+        if not calls:
+            if (unit, grade_id) not in NO_RULE:
+                problems.append(f"{unit} {grade_id}: no rule asked for")
+            continue
+        counts[unit] = counts.get(unit, 0) + len(calls)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        student = [c.source for c in code if not is_test(c) and not is_instructor(c)]
+        setup = [c.source for c in code if is_instructor(c)]
+        tests = [c.source for c in code if is_test(c)]
+        for answer, rules in calls:
+            assert set(rules) <= set(RULES), (unit, grade_id, rules)
+            try:
+                enforce(rules, answer, student, instructor_names(setup, tests))
+            except AssertionError as failure:
+                problems.append(f"{unit} {grade_id}: the solution breaks {rules}: {failure}")
+    assert not problems, "\n".join(problems)
+    assert counts == {"unit01": 6, "unit02": 4, "unit03": 4, "unit04": 5, "unit05": 8, "unit06": 6}, counts
 
 
 def test_in_the_kernel_it_warns_at_once(tmp_path):
@@ -390,12 +442,15 @@ d = lambda f, x, h=1e-5: (f(x + h) - f(x - h)) / (h + h)
 def chain_grad(x):
     return d(lambda t: math.exp(math.sin(t * t)), x)
 """,
-    "step from another cell": ["H = 10 ** -6\n", """
+    "step from another cell": [
+        "H = 10 ** -6\n",
+        """
 import math
 def chain_grad(x):
     f = lambda t: math.exp(math.sin(t ** 2))
     return (f(x + H) - f(x - H)) / (2 * H)
-"""],
+""",
+    ],
     "step passed to a helper": """
 import math
 def slope(f, x, h):
@@ -609,9 +664,9 @@ def test_the_numerical_shortcuts_really_are_right():
 
 
 def test_the_lectures_way_of_checking_a_derivation_is_numerical_differentiation():
-    """The gradient check that unit 6 teaches is what the rule finds: fine in a scratch cell, not in an answer."""
+    """The gradient check unit 6 teaches is what the rule finds: fine in a scratch cell, not in an answer."""
     cells = [NUMERIC["central difference helper"], "def honest(x):\n    return 2 * x\n"]
-    assert check_sources("honest", cells) == (True, [])  # a check in a cell of its own, not used by the answer
+    assert check_sources("honest", cells) == (True, [])  # a check in a cell of its own, unused by the answer
     assert "numeric" in kinds("chain_grad", cells)
 
 
@@ -624,7 +679,8 @@ from autograder.checker import reference_gradient
 def grad_square(x):
     return reference_gradient(lambda t: t ** 2, x)
 """,
-    "the package itself": "import autograder\ndef grad_square(x):\n    return autograder.reference_gradient(abs, x)\n",
+    "the package itself": "import autograder\ndef grad_square(x):\n"
+    "    return autograder.reference_gradient(abs, x)\n",
 }
 
 
@@ -682,10 +738,12 @@ def order(root):
     visit(root)
     return out
 """,
-    "mutual": "def order(root):\n    return walk(root)\ndef walk(v):\n    return [x for p in v.parents for x in order(p)]\n",
+    "mutual": "def order(root):\n    return walk(root)\n"
+    "def walk(v):\n    return [x for p in v.parents for x in order(p)]\n",
     "a method": "class Walker:\n    def visit(self, v):\n        return [self.visit(p) for p in v.parents]\n"
     "def order(root):\n    return Walker().visit(root)\n",
-    "a raised limit": "import sys\nsys.setrecursionlimit(100000)\ndef order(root):\n    sys.setrecursionlimit(10**6)\n    return [root]\n",
+    "a raised limit": "import sys\nsys.setrecursionlimit(100000)\n"
+    "def order(root):\n    sys.setrecursionlimit(10**6)\n    return [root]\n",
 }
 
 

@@ -26,6 +26,7 @@ from autograder.course import Course
 from autograder.grading.cells import is_test, nbgrader_meta, split_hidden
 from autograder.grading.judge import free_names
 from autograder.mistakes import catalogue
+from autograder.rules import SHORT_FORMS
 
 COURSE = Course.find()
 ASSIGNMENTS = sorted(COURSE.source.glob("*/*.ipynb"))
@@ -276,13 +277,17 @@ def steps_replacing_grad(ns):
 
 
 def microbatch_scaled(by):
+    """Unit 3, exercise 2: each micro-batch's mean not divided, divided by k, or w.grad kept uncopied."""
+
     def build(ns):
         def mutant(w, X, y, sizes):
             w = w.detach().clone().requires_grad_(True)
+            rows = []
             for Xs, ys in zip(X.split(sizes), y.split(sizes), strict=True):
-                scale = 1.0 if by == "one" else 1.0 / len(sizes)  # not divided, or divided by k
+                scale = {"one": 1.0, "k": 1.0 / len(sizes)}.get(by, len(Xs) / len(X))
                 (((Xs @ w - ys) ** 2).mean() * scale).backward()
-            return w.grad.detach()
+                rows.append(w.grad if by == "alias" else w.grad.detach().clone())
+            return torch.stack(rows).detach()
 
         return mutant
 
@@ -413,6 +418,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_microbatch_gradient": {
         "microbatch_not_divided": [microbatch_scaled("one")],
         "microbatch_divided_by_k": [microbatch_scaled("k")],
+        "grad_aliased": [microbatch_scaled("alias")],
     },
     "test_breaks_backward": {
         "inplace_consumer_ignored": [inplace_rule(consumers=True)],
@@ -533,6 +539,8 @@ class Exercise:
         """Run test code in a copy of the namespace, with some student names replaced; None or the error."""
         ns = dict(self.namespace)
         ns.update(student or {})
+        if student:  # the mutants are this module's code: what the rules find in it is tests/test_rules.py's
+            ns.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
         if registered is not None:
             ns["assert_gradient"] = recording(ns["assert_gradient"], registered)
             ns["assert_value"] = recording(ns["assert_value"], registered)
