@@ -826,17 +826,31 @@ def enforce(
 
 
 def _kernel_sources(function: object) -> tuple[str, list[str]]:
-    """In the student's kernel: the function's name and the sources of it and of its helpers."""
+    """In the student's kernel: the answer's name, and the cells that hold it and its helpers.
+
+    IPython keeps each cell's code in ``linecache`` under a name that is no file on disk: such a cell is
+    read whole, as the grader reads the submitted cells. Code from a real file is read function by
+    function (``inspect``)."""
     import inspect
     import textwrap
 
     name = getattr(function, "__name__", str(function))
-    sources, todo, seen = [], [function], set()
+    sources, todo, seen, cells = [], [function], set(), set()
     while todo:
         current = todo.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
+        functions = _functions_of(current)
+        whole = [(f.__code__.co_filename, _cell(f)) for f in functions]
+        whole = [(file, code) for file, code in whole if code is not None]
+        if whole:
+            for file, code in whole:
+                if file not in cells:
+                    cells.add(file)
+                    sources.append(code)
+                    todo += _helpers(current, code)
+            continue
         if inspect.isclass(current):  # an engine: one class holding its functions, patched-on ones too
             code, helpers = _class_source(current, seen)
             sources.append(code)
@@ -849,6 +863,29 @@ def _kernel_sources(function: object) -> tuple[str, list[str]]:
         sources.append(code)
         todo += _helpers(current, code)
     return name, sources
+
+
+def _functions_of(value: object) -> list:
+    """A function itself, or every function a class holds (methods, static, class and property ones)."""
+    import inspect
+
+    if inspect.isfunction(value):
+        return [value]
+    if inspect.isclass(value):
+        held = [getattr(m, "__func__", getattr(m, "fget", m)) for m in vars(value).values()]
+        return [m for m in held if inspect.isfunction(m)]
+    return []
+
+
+def _cell(function: object) -> str | None:
+    """The whole notebook cell that defined ``function``, or None when it came from a file."""
+    import linecache
+    import os
+
+    filename = function.__code__.co_filename
+    if os.path.exists(filename):
+        return None
+    return "".join(linecache.getlines(filename)) or None
 
 
 def _class_source(cls: type, seen: set[int]) -> tuple[str, list]:
@@ -898,14 +935,8 @@ def _helpers(function: object, code: str) -> list:
 
 def _kernel_instructor(function: object) -> frozenset[str]:
     """In the kernel: the names beside the answer whose values come from the course's package."""
-    module_globals = getattr(function, "__globals__", None)
-    if module_globals is None:  # a class: the globals of its methods
-        methods = (
-            [m for m in vars(function).values() if hasattr(m, "__globals__")]
-            if isinstance(function, type)
-            else []
-        )
-        module_globals = methods[0].__globals__ if methods else {}
+    functions = _functions_of(function)
+    module_globals = functions[0].__globals__ if functions else {}
     names = set()
     for key, value in list(module_globals.items()):
         module = value.__name__ if isinstance(value, type(math)) else getattr(value, "__module__", None)

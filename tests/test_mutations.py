@@ -38,20 +38,27 @@ GENERIC = {  # student: (expression on a float64 tensor v, the mistake ids that 
     "sign": ("-v", {"sign_flipped"}),
 }
 
+# The wrapper keeps the rules its answer is judged by (tests/test_rules.py): no torch (unit 3's predictions),
+# no loop or comprehension (unit 2's layer), no recursion (unit 5's sort).
 WRAPPER = """
 
+import functools as _functools
+
+import numpy as _numpy
+
+
 def _mutated(value):
-    import torch as _torch
     if value is None or isinstance(value, (bool, str, dict)):
         return value
+    if hasattr(value, "detach"):  # a tensor keeps its kind
+        v = value.detach().clone()
+        return {expression}
     try:
-        v = _torch.as_tensor(value, dtype=_torch.float64).detach().clone()
-    except (TypeError, ValueError, RuntimeError):
+        v = _numpy.asarray(value, dtype=_numpy.float64)
+    except (TypeError, ValueError):
         return value
     v = {expression}
-    if isinstance(value, _torch.Tensor):
-        return v.to(value.dtype)
-    return v.item() if v.dim() == 0 else v.tolist()
+    return v.item() if v.ndim == 0 else v.tolist()
 
 
 _reference_{name} = {name}
@@ -60,7 +67,7 @@ _reference_{name} = {name}
 def {name}(*args, **kwargs):
     result = _reference_{name}(*args, **kwargs)
     if isinstance(result, tuple):
-        return tuple(_mutated(v) for v in result)
+        return tuple(_functools.reduce(lambda done, v: [*done, _mutated(v)], result, []))
     return _mutated(result)
 """
 

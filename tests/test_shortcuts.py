@@ -1,0 +1,345 @@
+"""Shortcuts earn nothing: for every graded exercise, an answer that takes each shortcut its rules refuse
+scores 0 on that exercise under ``course grade``, and the visible test says so at once in the student's
+kernel. The reference solution keeps every point.
+
+Two kinds of shortcut submission:
+
+- **planted**: the reference solution, right in every number, with the construct of one kind of finding
+  added to its answer cell (``PLANTED``: a finite difference, autograd, the course's package, torch in a
+  prediction, recursion, a loop, ``.data``, a library softmax, a ready-made Jacobian, dynamic code). One
+  student per kind, every exercise whose rules refuse that kind planted at once. Only the rule can take
+  the points away, so each exercise's rule is proven under ``course grade``;
+- **real**: answers a lazy student would hand in (``REAL``), each right by the numbers, with no reference
+  solution behind it: the finite-difference chain rule, a prediction that runs PyTorch in ``try/except``,
+  the course's own engine subclassed, a recursive sort with a raised limit, a per-sample loop, one
+  backward() for the whole batch.
+
+How each rewrite of a shortcut is recognised is tested in ``tests/test_rules.py``; what stock
+``nbgrader autograde`` does with these answers is in the README (its kernel runs the same rules).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import linecache
+import re
+
+import nbformat
+import pytest
+
+from autograder.checker import CheckFailed
+from autograder.grading.cells import is_instructor, is_test, nbgrader_meta, split_hidden
+from autograder.rules import RULES, SHORT_FORMS
+from tests.classes import COURSE, answered, cell_scores, course, new_class, submit
+from tests.test_rules import rule_calls
+
+pytestmark = pytest.mark.grading
+
+LIMITS = ["--cell-timeout", "30", "--timeout", "300"]
+
+# one construct of each kind of finding, as the body of a helper planted in the answer's cell
+PLANTED = {
+    "autograd": "import torch\n    t = torch.tensor(1.0, requires_grad=True)\n"
+    "    (t * t).backward()\n    return t.grad",
+    "numeric": "f = lambda t: t * t\n    h = 1e-6\n    return (f(1.0 + h) - f(1.0 - h)) / (2 * h)",
+    "package": "from autograder.checker import reference_gradient\n    return reference_gradient",
+    "dynamic": 'return getattr(object, "__name__")',
+    "jacobian": "import torch\n    return torch.autograd.functional.jacobian(torch.sin, torch.ones(2))",
+    "torch": "import torch\n    return torch.ones(1)",
+    "recursion": "return _shortcut()",
+    "loops": "for _ in range(1):\n        pass",
+    "vmap": "import torch\n    torch.ones(1, requires_grad=True).sum().backward()",
+    "data": "import torch\n    return torch.ones(1).data",
+    "softmax": "import torch\n    return torch.softmax(torch.ones(2), 0)",
+    "logsumexp": "import torch\n    return torch.logsumexp(torch.ones(2), 0)",
+}
+MESSAGES = {  # kind → words of its English message, to see that the visible test names it
+    "autograd": "automatic differentiation",
+    "numeric": "numerical differentiation",
+    "package": "course's own package",
+    "dynamic": "cannot be checked by reading it",
+    "jacobian": "ready-made Jacobian",
+    "torch": "predict what PyTorch does",
+    "recursion": "recurses",
+    "loops": "Python loop",
+    "vmap": "vmap",
+    "data": ".data",
+    "softmax": "yourself",
+    "logsumexp": "yourself",
+}
+
+REAL = {  # (assignment, answer cell's grade id, test cell's grade id): a lazy student's answer
+    ("unit01", "chain_forward_backward", "test_chain_forward_backward"): """
+import math
+def central(f, x, h=1e-6):
+    return (f(x + h) - f(x - h)) / (2 * h)
+def chain_forward_backward(x):
+    F = lambda t: math.exp(math.sin(t ** 2))
+    return F(x), central(F, x)
+""",
+    ("unit01", "staged_sigmoid_backward", "test_staged_sigmoid_backward"): """
+import torch
+def staged_sigmoid_backward(w, x, b):
+    def slope(f, v, h=1e-6):
+        return (f(v + h) - f(v - h)) / (2 * h)
+    z = torch.dot(w, x) + b
+    n = -z
+    e = torch.exp(n)
+    d = 1.0 + e
+    f = 1.0 / d
+    grads = []
+    for i in range(len(w)):
+        def along(t, i=i, which="w"):
+            moved = w.clone()
+            moved[i] = t
+            return torch.sigmoid(moved @ x + b)
+        grads.append(slope(along, w[i]))
+    df_dw = torch.stack(grads)
+    df_dz = slope(lambda t: 1 / (1 + torch.exp(-t)), z)
+    return (f, slope(lambda t: 1 / t, d), slope(lambda t: 1 / (1 + t), e),
+            slope(lambda t: 1 / (1 + torch.exp(t)), n), df_dz, df_dw, df_dz * w, df_dz)
+""",
+    ("unit03", "breaks_backward", "test_breaks_backward"): """
+def breaks_backward(chain, edited):
+    import torch
+    ops = {"exp": torch.exp, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "sqrt": torch.sqrt,
+           "relu": torch.relu, "sin": torch.sin, "cos": torch.cos, "log": torch.log,
+           "square": lambda t: t ** 2,
+           "add1": lambda t: t + 1, "neg": torch.neg}
+    x = torch.tensor([0.5, 1.5], dtype=torch.float64, requires_grad=True)
+    t = [x.clone()]
+    for name in chain:
+        t.append(ops[name](t[-1]))
+    loss = t[-1].sum()
+    for i in edited:
+        t[i].mul_(2)
+    try:
+        loss.backward()
+    except RuntimeError:
+        return True
+    return False
+""",
+    ("unit03", "per_sample_grads", "test_per_sample_grads"): """
+import torch
+def per_sample_grads(w, X, y):
+    rows = []
+    for x_i, y_i in zip(X, y):
+        w_i = w.detach().clone().requires_grad_(True)
+        torch.nn.functional.softplus(-y_i * (x_i @ w_i)).backward()
+        rows.append(w_i.grad)
+    return torch.stack(rows)
+""",
+    ("unit05", "value_class", "test_value_ops"): """
+from autograder.expressions import Mistaken
+class Value(Mistaken):
+    pass
+""",
+    ("unit05", "topological_order", "test_topological_order"): """
+import sys
+sys.setrecursionlimit(100000)
+def topological_order(root):
+    order, seen = [], set()
+    def visit(node):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        for parent in node.parents:
+            visit(parent)
+        order.append(node)
+    visit(root)
+    return order
+""",
+}
+
+
+OBSERVED = {  # shortcuts of a rule that shows in what the answer returns: they fail by the numbers
+    ("unit03", "microbatch_gradient", "test_microbatch_gradient"): """
+def microbatch_gradient(w, X, y, sizes):
+    w = w.detach().clone().requires_grad_(True)
+    ((X @ w - y) ** 2).mean().backward()  # the whole batch at once
+    return w.grad.detach().expand(len(sizes), -1).clone()
+""",
+}
+
+
+def applicable(assignment: str) -> dict[str, set[str]]:
+    """For each kind of finding, the test cells whose rules refuse it, and the answers they judge."""
+    nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+    kinds: dict[str, set[str]] = {}
+    for cell in nb.cells:
+        if is_test(cell):
+            for _, rules in rule_calls(cell.source):
+                for rule in rules:
+                    for kind in RULES[rule]:
+                        kinds.setdefault(kind, set()).add(nbgrader_meta(cell)["grade_id"])
+    return kinds
+
+
+def answer_cells(assignment: str, kind: str) -> set[str]:
+    """The solution cells that define an answer whose rules refuse ``kind``."""
+    nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+    wanted = set()
+    for cell in nb.cells:
+        if is_test(cell):
+            for answer, rules in rule_calls(cell.source):
+                if any(kind in RULES[rule] for rule in rules):
+                    wanted.add(answer)
+    cells = set()
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        defined = re.findall(r"^(?:def|class) (\w+)", cell.source, re.M)
+        if meta.get("solution") and cell.cell_type == "code" and wanted & set(defined):
+            cells.add(meta["grade_id"])
+    return cells
+
+
+def planted(assignment: str, kind: str) -> dict[str, str]:
+    """The solution cells changed to carry ``kind``'s construct: the reference, plus a helper using it."""
+    solutions = {
+        nbgrader_meta(c)["grade_id"]: c.source
+        for c in nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4).cells
+        if nbgrader_meta(c).get("solution")
+    }
+    helper = f"\n\n\ndef _shortcut():\n    {PLANTED[kind]}\n"
+    return {gid: solutions[gid] + helper for gid in answer_cells(assignment, kind)}
+
+
+def students(assignment: str) -> dict[str, tuple[nbformat.NotebookNode, set[str]]]:
+    """Each shortcut student's notebook and the test cells it must score 0 on."""
+    found = {"reference": (answered(assignment), set())}
+    for kind, tests in sorted(applicable(assignment).items()):
+        found[f"planted-{kind}"] = (answered(assignment, change=planted(assignment, kind)), tests)
+    for (unit, answer, test), code in {**REAL, **OBSERVED}.items():
+        if unit == assignment:
+            found[f"real-{answer}"] = (answered(assignment, change={answer: code}), {test})
+    return found
+
+
+def test_every_kind_of_finding_has_a_planted_construct():
+    assert set(PLANTED) == set(MESSAGES) == {kind for rules in RULES.values() for kind in rules}
+
+
+@pytest.fixture(scope="module", params=COURSE.assignments())
+def shortcuts(request, tmp_path_factory, class_cache):
+    """One class per assignment: the reference solution and every shortcut student, graded by course grade."""
+    assignment = request.param
+    work = new_class(tmp_path_factory.mktemp(f"shortcuts-{assignment}"), [assignment], class_cache)
+    expected = {}
+    for student, (nb, zero) in students(assignment).items():
+        submit(work, student, assignment, {"exercises.ipynb": nb})
+        expected[student] = zero
+    course("grade", assignment, *LIMITS, cwd=work, check=True)
+    return assignment, work, expected
+
+
+def test_a_shortcut_scores_zero_on_every_exercise_it_applies_to(shortcuts):
+    assignment, work, expected = shortcuts
+    problems = []
+    for student, zero in expected.items():
+        cells = cell_scores(work, assignment, student)
+        for grade_id, (score, maximum) in cells.items():
+            if grade_id in zero and score != 0:
+                problems.append(f"{student}: {grade_id} scores {score}/{maximum}, not 0")
+            elif grade_id not in zero and score != maximum:
+                problems.append(f"{student}: {grade_id} loses points ({score}/{maximum}) it should keep")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_graded_exercise_is_tried(shortcuts):
+    """Each graded code cell is zeroed by at least one shortcut (or states no rule, and why)."""
+    from tests.test_rules import NO_RULE
+
+    assignment, _, expected = shortcuts
+    nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+    graded = {nbgrader_meta(c)["grade_id"] for c in nb.cells if is_test(c)}
+    tried = set().union(*expected.values())
+    untried = graded - tried - {gid for unit, gid in NO_RULE if unit == assignment}
+    assert not untried, untried
+
+
+# ----------------------------------------------------------------------- in the student's kernel
+
+
+def kernel_namespace(assignment: str, change: dict[str, str]) -> dict:
+    """The notebook's setup and answers run here as a kernel runs them: each cell's source kept where
+    ``inspect`` finds it, as IPython keeps it, so the kernel's copy of the rules can read it."""
+    namespace = {"__name__": "__main__"}
+    nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+    with contextlib.redirect_stdout(io.StringIO()):
+        for number, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or is_test(cell):
+                continue
+            gid = nbgrader_meta(cell).get("grade_id")
+            code = change.get(gid, cell.source)
+            filename = f"<cell {assignment} {number}>"
+            linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+            exec(compile(code, filename, "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("assignment", COURSE.assignments())
+def test_the_visible_test_warns_at_once(assignment):
+    """Each planted shortcut fails the visible part of each test cell it applies to, in the kernel, with
+    the message of its kind; the reference passes them all."""
+    nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+    tests = {nbgrader_meta(c)["grade_id"]: split_hidden(c.source)[0] for c in nb.cells if is_test(c)}
+    problems = []
+    for kind, zero in applicable(assignment).items():
+        namespace = kernel_namespace(assignment, planted(assignment, kind))
+        for grade_id in sorted(zero):
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(compile(tests[grade_id], f"<test {grade_id}>", "exec"), dict(namespace))
+            except CheckFailed as failure:
+                if MESSAGES[kind] not in str(failure):
+                    problems.append(f"{kind}: {grade_id} fails without naming it: {str(failure)[:300]}")
+                continue
+            problems.append(f"{kind}: {grade_id}'s visible test passes in the kernel")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_real_shortcuts_are_right_by_the_numbers():
+    """The real shortcuts are not wrong answers: with the rules switched off they pass their visible test,
+    so only the rule stands between them and the points."""
+    problems = []
+    for (assignment, answer, test), code in REAL.items():
+        namespace = kernel_namespace(assignment, {answer: code})
+        namespace.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
+        nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+        (cell,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == test]
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(cell.source, f"<test {test}>", "exec"), namespace)
+        except CheckFailed as failure:
+            problems.append(f"{assignment} {answer}: fails by the numbers: {str(failure)[:200]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_rule_made_observable_fails_by_the_numbers():
+    """One backward() for the whole batch cannot give the running .grad of unit 3's micro-batches."""
+    for (assignment, answer, test), code in OBSERVED.items():
+        namespace = kernel_namespace(assignment, {answer: code})
+        nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+        (cell,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == test]
+        with pytest.raises(CheckFailed), contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(split_hidden(cell.source)[0], f"<test {test}>", "exec"), namespace)
+
+
+def test_setup_cells_hand_answers_nothing_from_the_package():
+    """No setup cell puts a reference implementation beside the answers: what the package gives the tests,
+    the test cells import themselves (unit 5's reference engine and graphs among them)."""
+    allowed = {"Parts", "CheckFailed", "render"}
+    allowed |= {n for n in dir(__import__("autograder")) if n.startswith("assert_") or n == "returned"}
+    for assignment in COURSE.assignments():
+        nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code" and is_instructor(cell) and not is_test(cell):
+                names = {
+                    alias.asname or alias.name
+                    for node in ast.walk(ast.parse(cell.source))
+                    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograder")
+                    for alias in node.names
+                }
+                assert names <= allowed, (assignment, names - allowed)
