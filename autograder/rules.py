@@ -697,19 +697,27 @@ def _bound_anywhere(trees: list[ast.AST]) -> set[str]:
 
 
 def instructor_names(cells: list[str], tests: list[str]) -> frozenset[str]:
-    """Names the instructor's cells put beside the answers: whatever the course's package hands the
-    tests (imported in the setup), and everything the test cells define."""
+    """Names the instructor's cells put beside the answers and keep for themselves: whatever the course's
+    package hands the tests (in the setup or in a test), and what the test cells define. The setup's
+    other names (``math``, ``torch``, its data) are handed to the student, and so are modules a test
+    imports."""
     names: set[str] = set()
+    handed: set[str] = set()
+    for code in [*cells, *tests]:
+        tree = _parse(code)
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                package = node.module or "" if isinstance(node, ast.ImportFrom) else node.names[0].name
+                bound = {(a.asname or a.name).split(".")[0] for a in node.names}
+                (names if package.split(".")[0] == PACKAGE else handed).update(bound)
     for code in cells:
-        for node in ast.walk(_parse(code) or ast.Module(body=[], type_ignores=[])):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == PACKAGE:
-                names |= {alias.asname or alias.name for alias in node.names}
-            elif isinstance(node, ast.Import):
-                names |= {a.asname or a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
+        tree = _parse(code)
+        if tree is not None:
+            handed |= _bound_anywhere([tree]) - names
     for code in tests:
         tree = _parse(code)
         if tree is not None:
-            names |= _bound_anywhere([tree])
+            names |= _bound_anywhere([tree]) - handed
     return frozenset(names)
 
 

@@ -12,6 +12,7 @@ import textwrap
 import nbformat
 import pytest
 
+from autograder.grading.cells import split_hidden
 from autograder.grading.judge import run_notebook
 from autograder.grading.sandbox import Limits, Session
 from autograder.rules import KINDS, RULES, answer_of, violations
@@ -802,3 +803,34 @@ def test_every_kind_has_its_message_and_every_rule_its_kinds():
                 part for part in ("{name}", "{found}") if part in catalogue()[kind.message][lang]
             ), kind.message
     assert all(set(kinds_of) <= set(KINDS) for kinds_of in RULES.values())
+
+
+def test_the_instructors_cells_count_against_no_one_even_without_their_metadata(tmp_path):
+    """Copies of the setup and of a test cell that lost their nbgrader metadata run as the student's cells,
+    but their code is the instructor's: the rules never read it as the student's answer."""
+    limits = Limits(cell_seconds=60, notebook_seconds=120)
+    setup = "import math\nfrom autograder import assert_by_hand, assert_value"
+    test = "assert_by_hand(Value)\nimport math\nassert_value(Value(3.0).grad_square(), 6.0)\n"
+    hidden = "### BEGIN HIDDEN TESTS\nname = getattr(math, 'pi')\n### END HIDDEN TESTS\n"
+    answer = (  # an engine of one's own: judged with every cell binding the names it uses
+        "class Value:\n    def __init__(self, data):\n        self.data = data\n"
+        "    def grad_square(self):\n        return 2 * self.data * math.cos(0.0)\n"
+    )
+    nb = nbcells.notebook(
+        nbcells.setup(setup),
+        nbformat.v4.new_code_cell(setup),  # the setup again, its metadata gone
+        nbcells.answer(answer),
+        nbformat.v4.new_code_cell(split_hidden(test + hidden)[0]),  # the test as released, metadata gone
+        nbcells.test(test + hidden, points=1),
+    )
+    result = run_notebook(nb, lambda: Session(tmp_path, limits=limits, sandbox=False))
+    assert result[0].passed, result[0].messages
+    # the student's own cell binding math, with the package imported, is still the student's
+    own = nbcells.notebook(
+        nbcells.setup(setup),
+        nbcells.answer(answer),
+        nbformat.v4.new_code_cell("import math\nfrom autograder.checker import reference_gradient"),
+        nbcells.test(test + hidden, points=1),
+    )
+    result = run_notebook(own, lambda: Session(tmp_path, limits=limits, sandbox=False))
+    assert not result[0].passed and "autograder" in "\n".join(result[0].messages)

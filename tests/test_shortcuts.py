@@ -70,7 +70,7 @@ MESSAGES = {  # kind → words of its English message, to see that the visible t
     "logsumexp": "yourself",
 }
 
-REAL = {  # (assignment, answer cell's grade id, test cell's grade id): a lazy student's answer
+REAL = {  # (assignment, answer cell's grade id, the test cells it must score 0 on): a lazy student's answer
     ("unit01", "chain_forward_backward", "test_chain_forward_backward"): """
 import math
 def central(f, x, h=1e-6):
@@ -131,7 +131,11 @@ def per_sample_grads(w, X, y):
         rows.append(w_i.grad)
     return torch.stack(rows)
 """,
-    ("unit05", "value_class", "test_value_ops"): """
+    (
+        "unit05",
+        "value_class",
+        "test_value_ops test_backward test_sigmoid test_neuron_gradients test_train",
+    ): """
 from autograder.expressions import Mistaken
 class Value(Mistaken):
     pass
@@ -213,7 +217,7 @@ def students(assignment: str) -> dict[str, tuple[nbformat.NotebookNode, set[str]
         found[f"planted-{kind}"] = (answered(assignment, change=planted(assignment, kind)), tests)
     for (unit, answer, test), code in {**REAL, **OBSERVED}.items():
         if unit == assignment:
-            found[f"real-{answer}"] = (answered(assignment, change={answer: code}), {test})
+            found[f"real-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
     return found
 
 
@@ -308,7 +312,7 @@ def test_the_real_shortcuts_are_right_by_the_numbers():
         namespace = kernel_namespace(assignment, {answer: code})
         namespace.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
         nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
-        (cell,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == test]
+        (cell,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == test.split()[0]]
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(cell.source, f"<test {test}>", "exec"), namespace)
