@@ -197,13 +197,18 @@ def _matrix(ax, values: torch.Tensor, left: float, top: float, picked: list[tupl
             x0, y0 = left + c, top - r - 1
             shaded = (r, c) in picked
             ax.add_patch(
-                plt.Rectangle(
-                    (x0, y0), 1, 1, facecolor="#fde0dd" if shaded else "white", edgecolor="#555555"
-                )
+                plt.Rectangle((x0, y0), 1, 1, facecolor="#fde0dd" if shaded else "white", edgecolor="#555555")
             )
             colour = GRAD_COLOUR if shaded else "#333333"
-            ax.text(x0 + 0.5, y0 + 0.5, f"{values[r, c].item():g}", ha="center", va="center", color=colour,
-                    fontsize=13)
+            ax.text(
+                x0 + 0.5,
+                y0 + 0.5,
+                f"{values[r, c].item():g}",
+                ha="center",
+                va="center",
+                color=colour,
+                fontsize=13,
+            )
 
 
 def unit03_fork_hooks() -> Figure:
@@ -230,7 +235,9 @@ def unit03_fork_hooks() -> Figure:
     for name, formula in formulas.items():
         cx, cy = pos[name]
         ax.add_patch(
-            plt.Circle((cx, cy), radius + 0.13, fill=False, edgecolor=HOOK_COLOUR, linestyle="--", linewidth=1.6)
+            plt.Circle(
+                (cx, cy), radius + 0.13, fill=False, edgecolor=HOOK_COLOUR, linestyle="--", linewidth=1.6
+            )
         )
         ax.text(
             cx - radius - 0.25,
@@ -254,9 +261,13 @@ def unit03_version_counter() -> Figure:
     import re
 
     from autograder.graph import VALUE_COLOUR
+
     a = torch.tensor([0.5, -1.0], dtype=DTYPE, requires_grad=True)
     rows = []
-    for name, make, node in (("h", torch.sigmoid, "SigmoidBackward0"), ("c", lambda t: t + 1, "AddBackward0")):
+    for name, make, node in (
+        ("h", torch.sigmoid, "SigmoidBackward0"),
+        ("c", lambda t: t + 1, "AddBackward0"),
+    ):
         t = make(a)
         created = t._version
         t.mul_(2)
@@ -276,25 +287,59 @@ def unit03_version_counter() -> Figure:
     fig, ax = plt.subplots(figsize=(11.5, 4.6))
     steps = [0.0, 4.2, 8.4]
     code = {"family": "monospace", "fontsize": 11}
-    for row, (name, node, created, edited, saved, outcome) in enumerate(rows):
+    for row, (name, node, created, edited, saved, _outcome) in enumerate(rows):
         y = 1.6 - 2.4 * row
-        ax.annotate("", xy=(steps[-1] + 1.9, y), xytext=(steps[0] - 1.9, y),
-                    arrowprops={"arrowstyle": "-|>", "color": "#999999", "linewidth": 1.2})
+        ax.annotate(
+            "",
+            xy=(steps[-1] + 1.9, y),
+            xytext=(steps[0] - 1.9, y),
+            arrowprops={"arrowstyle": "-|>", "color": "#999999", "linewidth": 1.2},
+        )
         made = f"{name} = torch.sigmoid(a)" if name == "h" else f"{name} = a + 1"
         events = [made, f"{name}.mul_(2)", f"{name}.sum().backward()"]
         for x, event in zip(steps, events, strict=True):
             ax.plot([x], [y], "o", color="#555555")
             ax.text(x, y + 0.28, event, ha="center", va="bottom", **code)
-        ax.text(steps[0], y - 0.3, f"{name}._version = {created}", ha="center", va="top", color=VALUE_COLOUR, **code)
-        ax.text(steps[1], y - 0.3, f"{name}._version = {edited}", ha="center", va="top", color=VALUE_COLOUR, **code)
+        ax.text(
+            steps[0],
+            y - 0.3,
+            f"{name}._version = {created}",
+            ha="center",
+            va="top",
+            color=VALUE_COLOUR,
+            **code,
+        )
+        ax.text(
+            steps[1],
+            y - 0.3,
+            f"{name}._version = {edited}",
+            ha="center",
+            va="top",
+            color=VALUE_COLOUR,
+            **code,
+        )
         if saved is None:
             ax.text(steps[0], y - 0.75, f"{node}: —", ha="center", va="top", color="#555555", **code)
             ax.text(steps[2], y - 0.3, "✓", ha="center", va="top", color=VALUE_COLOUR, fontsize=18)
         else:
-            ax.text(steps[0], y - 0.75, f"{node}: ({name}, {saved})", ha="center", va="top", color=HOOK_COLOUR,
-                    **code)
-            ax.text(steps[2], y - 0.3, f"${edited} \\neq {saved}$", ha="center", va="top", color=GRAD_COLOUR,
-                    fontsize=14)
+            ax.text(
+                steps[0],
+                y - 0.75,
+                f"{node}: ({name}, {saved})",
+                ha="center",
+                va="top",
+                color=HOOK_COLOUR,
+                **code,
+            )
+            ax.text(
+                steps[2],
+                y - 0.3,
+                f"${edited} \\neq {saved}$",
+                ha="center",
+                va="top",
+                color=GRAD_COLOUR,
+                fontsize=14,
+            )
             ax.text(steps[2], y - 0.8, "RuntimeError", ha="center", va="top", color=GRAD_COLOUR, **code)
     ax.set_xlim(steps[0] - 2.2, steps[-1] + 2.2)
     ax.set_ylim(-2.0, 2.4)
@@ -351,8 +396,11 @@ def unit03_where_branches() -> Figure:
     g.op("s", "√", ["u"], value=root.item(), grad=root.grad.item())
     g.op("y", "where", ["s", "c0"], value=y.item(), grad=y.grad.item())
     g.draw(ax=axes[1])
-    axes[1].set_title("u = torch.where(x > 0, x, 1.0);  torch.where(x > 0, torch.sqrt(u), 0.0)",
-                      family="monospace", fontsize=11)
+    axes[1].set_title(
+        "u = torch.where(x > 0, x, 1.0);  torch.where(x > 0, torch.sqrt(u), 0.0)",
+        family="monospace",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
 
