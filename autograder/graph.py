@@ -246,8 +246,10 @@ class Graph:
                 ax.text(x, y, f"${_tex(node.name)}$", ha="center", va="center", fontsize=13)
             else:
                 ax.add_patch(Circle((x, y), radius, facecolor="#fff7e6", edgecolor="#333333"))
-                # a word such as "Mean" needs a smaller size than an operator to fit in the circle
-                size = 14 if len(node.symbol) <= 3 or "$" in node.symbol else 11
+                # a word such as "Mean" needs a smaller size than an operator to fit in the circle,
+                # and one of five letters or more ("Clone", "where") a smaller one still
+                short = len(node.symbol) <= 3 or "$" in node.symbol
+                size = 14 if short else 11 if len(node.symbol) <= 4 else 9
                 ax.text(x, y, node.symbol, ha="center", va="center", fontsize=size)
             label = node.name
             if node.value is not None:

@@ -158,10 +158,259 @@ def unit02_seed003_graph() -> Figure:
     return Graph.from_tensor(obj, a=a, b=b, c=c, d=d, obj=obj).draw()
 
 
+# ---------------------------------------------------------------------------- units 2 and 3 (issue 20)
+
+HOOK_COLOUR = "#1f5fbf"
+
+
+def unit02_jacobian_rows() -> Figure:
+    """Unit 2, Section 6: y = (x1·x2, x2² + x3) at x = (1, 2, 3); the VJP with eᵢ is row i of J."""
+    x = torch.tensor([1.0, 2.0, 3.0], dtype=DTYPE, requires_grad=True)
+    y = torch.stack([x[0] * x[1], x[1] ** 2 + x[2]])
+    basis = torch.eye(y.numel(), dtype=DTYPE)
+    rows = [torch.autograd.grad(y, x, grad_outputs=e, retain_graph=True)[0] for e in basis]
+    jacobian = torch.stack(rows)
+
+    fig, axes = plt.subplots(1, len(rows), figsize=(6.2 * len(rows), 2.6))
+    for i, ax in enumerate(axes):
+        _matrix(ax, basis[i : i + 1], left=0.0, top=0.5, picked=[(0, i)])
+        ax.text(0.0 + 1.0, 1.25, rf"$\mathbf{{e}}_{{{i + 1}}}^\top$", ha="center", fontsize=14)
+        ax.text(2.45, -0.5, r"$\cdot$", ha="center", va="center", fontsize=22)
+        _matrix(ax, jacobian, left=3.0, top=1.0, picked=[(i, j) for j in range(jacobian.shape[1])])
+        ax.text(3.0 + 1.5, 1.5 + 0.25, r"$J$", ha="center", fontsize=14)
+        ax.text(6.55, -0.5, r"$=$", ha="center", va="center", fontsize=16)
+        _matrix(ax, rows[i][None], left=7.1, top=0.5, picked=[(0, j) for j in range(jacobian.shape[1])])
+        ax.text(7.1 + 1.5, 1.25, rf"$\mathbf{{e}}_{{{i + 1}}}^\top J$", ha="center", fontsize=14)
+        ax.set_xlim(-0.3, 10.4)
+        ax.set_ylim(-1.3, 2.0)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def _matrix(ax, values: torch.Tensor, left: float, top: float, picked: list[tuple[int, int]]) -> None:
+    """A matrix as a grid of unit cells, its top-left corner at (left, top); picked cells shaded."""
+    rows, cols = values.shape
+    for r in range(rows):
+        for c in range(cols):
+            x0, y0 = left + c, top - r - 1
+            shaded = (r, c) in picked
+            ax.add_patch(
+                plt.Rectangle((x0, y0), 1, 1, facecolor="#fde0dd" if shaded else "white", edgecolor="#555555")
+            )
+            colour = GRAD_COLOUR if shaded else "#333333"
+            ax.text(
+                x0 + 0.5,
+                y0 + 0.5,
+                f"{values[r, c].item():g}",
+                ha="center",
+                va="center",
+                color=colour,
+                fontsize=13,
+            )
+
+
+def unit03_fork_hooks() -> Figure:
+    """Unit 3, Section 5: a = x, b = x (two clones), f = sin a + b² at x = 0.5, with a hook on x, a and b.
+
+    Each hook records the gradient that reaches its tensor; the blue formula beside a node is what its hook
+    received, and the figure checks that the hook on x received the sum of the two paths."""
+    x = _leaf(0.5)
+    a, b = _kept(x.clone()), _kept(x.clone())
+    s, q = _kept(torch.sin(a)), _kept(b**2)
+    f = _kept(s + q)
+    seen: dict[str, float] = {}
+    for name, tensor in (("x", x), ("a", a), ("b", b)):
+        tensor.register_hook(lambda grad, name=name: seen.__setitem__(name, grad.item()))
+    f.backward()
+    if abs(seen["x"] - (seen["a"] + seen["b"])) > 1e-12 or seen["b"] != 2 * x.item():
+        raise AssertionError("the hook on x must receive the sum of what the hooks on a and b received")
+
+    graph = Graph.from_tensor(f, x=x, a=a, b=b, s=s, q=q, f=f)
+    fig = graph.draw()
+    ax = fig.axes[0]
+    pos, radius = graph.positions(), 0.42
+    formulas = {"x": r"\cos x + 2x", "a": r"\cos x", "b": r"2x"}
+    for name, formula in formulas.items():
+        cx, cy = pos[name]
+        ax.add_patch(
+            plt.Circle(
+                (cx, cy), radius + 0.13, fill=False, edgecolor=HOOK_COLOUR, linestyle="--", linewidth=1.6
+            )
+        )
+        ax.text(
+            cx - radius - 0.25,
+            cy + (0.0 if name == "x" else 0.55 if cy > 0 else -0.55),
+            f"${formula}$",
+            color=HOOK_COLOUR,
+            fontsize=11,
+            ha="right",
+            va="center",
+        )
+    ax.set_xlim(ax.get_xlim()[0] - 1.6, ax.get_xlim()[1])
+    return fig
+
+
+def unit03_version_counter() -> Figure:
+    """Unit 3, Section 4: the version counter over time, for a saved tensor (h) and an unsaved one (c).
+
+    h = σ(a) is saved by SigmoidBackward0 at version 0, h.mul_(2) makes it version 1, and backward()
+    compares the two and refuses; c = a + 1 is saved by nobody, so the same edit leaves backward() free.
+    Every version shown is read from ``_version`` or from PyTorch's error message."""
+    import re
+
+    from autograder.graph import VALUE_COLOUR
+
+    a = torch.tensor([0.5, -1.0], dtype=DTYPE, requires_grad=True)
+    rows = []
+    for name, make in (("h", torch.sigmoid), ("c", lambda t: t + 1)):
+        t = make(a)
+        node, created = type(t.grad_fn).__name__, t._version  # before the edit, which records a new node
+        t.mul_(2)
+        edited = t._version
+        try:
+            t.sum().backward()
+            outcome, saved = "works", None
+        except RuntimeError as error:
+            found = re.search(r"is at version (\d+); expected version (\d+)", str(error))
+            outcome, saved = "raises", int(found.group(2))
+            if int(found.group(1)) != edited:
+                raise AssertionError("the message must name the version the tensor is at") from error
+        rows.append((name, node, created, edited, saved, outcome))
+    if [row[-1] for row in rows] != ["raises", "works"]:
+        raise AssertionError("only the saved tensor may stop backward()")
+
+    fig, ax = plt.subplots(figsize=(11.5, 4.6))
+    steps = [0.0, 4.2, 8.4]
+    code = {"family": "monospace", "fontsize": 11}
+    for row, (name, node, created, edited, saved, _outcome) in enumerate(rows):
+        y = 1.6 - 2.4 * row
+        ax.annotate(
+            "",
+            xy=(steps[-1] + 1.9, y),
+            xytext=(steps[0] - 1.9, y),
+            arrowprops={"arrowstyle": "-|>", "color": "#999999", "linewidth": 1.2},
+        )
+        made = f"{name} = torch.sigmoid(a)" if name == "h" else f"{name} = a + 1"
+        events = [made, f"{name}.mul_(2)", f"{name}.sum().backward()"]
+        for x, event in zip(steps, events, strict=True):
+            ax.plot([x], [y], "o", color="#555555")
+            ax.text(x, y + 0.28, event, ha="center", va="bottom", **code)
+        ax.text(
+            steps[0],
+            y - 0.3,
+            f"{name}._version = {created}",
+            ha="center",
+            va="top",
+            color=VALUE_COLOUR,
+            **code,
+        )
+        ax.text(
+            steps[1],
+            y - 0.3,
+            f"{name}._version = {edited}",
+            ha="center",
+            va="top",
+            color=VALUE_COLOUR,
+            **code,
+        )
+        if saved is None:
+            ax.text(steps[0], y - 0.75, f"{node}: —", ha="center", va="top", color="#555555", **code)
+            ax.text(steps[2], y - 0.3, "✓", ha="center", va="top", color=VALUE_COLOUR, fontsize=18)
+        else:
+            ax.text(
+                steps[0],
+                y - 0.75,
+                f"{node}: ({name}, {saved})",
+                ha="center",
+                va="top",
+                color=HOOK_COLOUR,
+                **code,
+            )
+            ax.text(
+                steps[2],
+                y - 0.3,
+                f"${edited} \\neq {saved}$",
+                ha="center",
+                va="top",
+                color=GRAD_COLOUR,
+                fontsize=14,
+            )
+            ax.text(steps[2], y - 0.8, "RuntimeError", ha="center", va="top", color=GRAD_COLOUR, **code)
+    ax.set_xlim(steps[0] - 2.2, steps[-1] + 2.2)
+    ax.set_ylim(-2.0, 2.4)
+    ax.axis("off")
+    return fig
+
+
+def unit03_dynamic_graphs() -> Figure:
+    """Unit 3, Section 6: halve x until |x| ≤ 1, then cube. x = 0.7 records one node, x = 5 three more."""
+    fig, axes = plt.subplots(1, 2, figsize=(14.0, 3.4), gridspec_kw={"width_ratios": [2, 5]})
+    for ax, value in zip(axes, (0.7, 5.0), strict=True):
+        x = _leaf(value)
+        halves, t = {}, x
+        while t.abs() > 1:  # the lecture's loop, with every halving kept so that it can be drawn
+            t = _kept(t / 2)
+            halves[f"h{len(halves) + 1}"] = t
+        f = _kept(t**3)
+        f.backward()
+        Graph.from_tensor(f, x=x, **halves, f=f).draw(ax=ax)
+        ax.set_title(rf"$x = {value:g}$", fontsize=14)
+    fig.tight_layout()
+    return fig
+
+
+def unit03_where_branches() -> Figure:
+    """Unit 3, Section 9: both branches of torch.where at x = 0, where the condition x > 0 is false.
+
+    Left, torch.where(x > 0, sqrt(x), 0): the branch not taken, sqrt, gets the gradient 0 and turns it into
+    0 / (2·0) = NaN. Right, the input picked first: sqrt sees 1 instead of 0, and the 0 stays 0."""
+    fig, axes = plt.subplots(1, 2, figsize=(13.0, 4.2), gridspec_kw={"width_ratios": [3, 4]})
+
+    x = _leaf(0.0)
+    root = _kept(torch.sqrt(x))
+    y = _kept(torch.where(x > 0, root, 0.0))
+    y.backward()
+    g = Graph(output="y")
+    g.var("x", x.item(), grad=x.grad.item())
+    g.var("c", 0.0)
+    g.op("s", "√", ["x"], value=root.item(), grad=root.grad.item())
+    g.op("y", "where", ["s", "c"], value=y.item(), grad=y.grad.item())
+    g.draw(ax=axes[0])
+    axes[0].set_title("torch.where(x > 0, torch.sqrt(x), 0.0)", family="monospace", fontsize=11)
+
+    x = _leaf(0.0)
+    inside = _kept(torch.where(x > 0, x, 1.0))
+    root = _kept(torch.sqrt(inside))
+    y = _kept(torch.where(x > 0, root, 0.0))
+    y.backward()
+    g = Graph(output="y")
+    g.var("x", x.item(), grad=x.grad.item())
+    g.var("c1", 1.0)
+    g.op("u", "where", ["x", "c1"], value=inside.item(), grad=inside.grad.item())
+    g.var("c0", 0.0)
+    g.op("s", "√", ["u"], value=root.item(), grad=root.grad.item())
+    g.op("y", "where", ["s", "c0"], value=y.item(), grad=y.grad.item())
+    g.draw(ax=axes[1])
+    axes[1].set_title(
+        "u = torch.where(x > 0, x, 1.0);  torch.where(x > 0, torch.sqrt(u), 0.0)",
+        family="monospace",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    return fig
+
+
 FIGURES: dict[str, Callable[[], Figure]] = {
     "unit01_node_graph.svg": unit01_node_graph,
     "unit01_gates.svg": unit01_gates,
     "unit01_fork.svg": unit01_fork,
     "unit02_seed000_graph.svg": unit02_seed000_graph,
     "unit02_seed003_graph.svg": unit02_seed003_graph,
+    "unit02_jacobian_rows.svg": unit02_jacobian_rows,
+    "unit03_fork_hooks.svg": unit03_fork_hooks,
+    "unit03_version_counter.svg": unit03_version_counter,
+    "unit03_dynamic_graphs.svg": unit03_dynamic_graphs,
+    "unit03_where_branches.svg": unit03_where_branches,
 }

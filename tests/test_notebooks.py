@@ -40,6 +40,14 @@ SEED_NUMBERS = {
         "3 micro-batches / k give −9.3333": r"3 micro-batches / k: ∂L/∂w = -9\.3333\b",
         "without / k: ×3": r"without / k:\s*∂L/∂w = -28\.0000 = 3 × the full batch",
         "legacy and modern updates both give w = 1.2607": r"legacy: w = 1\.2607\s+modern: w = 1\.2607\b",
+        # the original training code, run as it was: its per-sample gradients and loss in epoch 0
+        "original code: grads −2, −7.84, −16.2288 in epoch 0": (
+            r"grad:\s+1\.0 2\.0 tensor\(-2\.\)\s+grad:\s+2\.0 4\.0 tensor\(-7\.8400\)"
+            r"\s+grad:\s+3\.0 6\.0 tensor\(-16\.2288\)"
+        ),
+        "original code: w = 1.2607, loss = 7.3159 at epoch 0": (
+            r"progress: 0 w= tensor\(\[1\.2607\], requires_grad=True\) loss= tensor\(7\.3159\)"
+        ),
         "jacrev/jacfwd ratio printed": r"jacrev/jacfwd = \d",
     },
     "unit04_training.ipynb": {
