@@ -165,3 +165,132 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "unit02_seed000_graph.svg": unit02_seed000_graph,
     "unit02_seed003_graph.svg": unit02_seed003_graph,
 }
+
+
+# ------------------------------------------------------------------------------------ units 4–6
+# Each figure recomputes the numbers it draws from the inputs of its lecture. Labels that need words give
+# them in Korean and English, like the plots drawn inside the lectures (Hangul stays outside $…$).
+
+UNIT04_X, UNIT04_Y, UNIT04_LR = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0], 0.01
+
+
+def _times_ten(value: float, digits: int = 1) -> str:
+    """``value`` in mathtext as m × 10^e."""
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
+def unit04_float32_near_two() -> Figure:
+    """The float32 numbers near 2, the w at which unit 4's float32 training stops, and its three updates."""
+    w = torch.tensor([1.0], requires_grad=True)  # float32, as in the original notebook
+    for _ in range(100):
+        for x, y in zip(UNIT04_X, UNIT04_Y, strict=True):
+            y_pred = x * w
+            ((y_pred - y) * (y_pred - y)).backward()
+            with torch.no_grad():
+                w -= UNIT04_LR * w.grad
+            w.grad = None
+    stuck = w.detach()[0]
+    two = torch.tensor(2.0)
+    unit = (two - torch.nextafter(two, torch.tensor(0.0))).item()  # 2^-23, the spacing just below 2
+    updates = [(UNIT04_LR * 2 * (x * stuck - y) * x).item() for x, y in zip(UNIT04_X, UNIT04_Y, strict=True)]
+    if any((stuck - update).item() != stuck.item() for update in updates):
+        raise AssertionError("every update must round back to the stuck w")
+    at = (stuck.item() - 2.0) / unit  # the stuck w, in units of 2^-23 from 2
+
+    numbers = [two.item() - k * unit for k in range(6, -1, -1)]
+    for _ in range(2):  # above 2 the spacing doubles
+        numbers.append(torch.nextafter(torch.tensor(numbers[-1]), torch.tensor(3.0)).item())
+    offsets = [(v - 2.0) / unit for v in numbers]
+
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    ax.axhline(0, color="black", linewidth=0.8, zorder=1)
+    rounds_back = "반올림하면 멈춘 w가 되는 수 (rounds to the stuck w)"
+    ax.axvspan(at - 0.5, at + 0.5, color="tab:orange", alpha=0.2, label=rounds_back)
+    ax.plot(offsets, [0] * len(offsets), "o", color="black", zorder=2, label="float32 수 (float32 numbers)")
+    ax.plot([at], [0], "o", color="tab:red", markersize=11, zorder=3)
+    ax.annotate("멈춘 w (stuck w)", xy=(at, 0), xytext=(at, -0.6), ha="center", color="tab:red")
+    for height, (x, update) in enumerate(zip(UNIT04_X, updates, strict=True), start=1):
+        level = 0.34 * height
+        ax.annotate(  # w − update: the update is negative, so w would move up
+            "",
+            xy=(at - update / unit, level),
+            xytext=(at, level),
+            arrowprops={"arrowstyle": "->", "color": "tab:blue", "linewidth": 1.8},
+        )
+        label = rf"$x = {x:g}:\ -\eta\,\partial l/\partial w = {_times_ten(-update)}$"
+        ax.text(at + 0.6, level, label, va="center")
+    ax.set_xticks(offsets, ["0" if round(k) == 0 else f"{k:+.0f}" for k in offsets])
+    ax.set_xlabel(r"$(w - 2)\,/\,2^{-23}$")
+    ax.set_yticks([])
+    ax.set_ylim(-0.95, 1.55)
+    ax.set_xlim(-6.7, 4.7)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(
+        "2 근처의 float32 수와 멈춘 w의 세 갱신 (float32 numbers near 2; the three updates of the stuck w)"
+    )
+    ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def unit04_quadratic_contours() -> Figure:
+    """Contours of the quadratic model's mean loss over (w1, w2) with b = 0, the path of unit 4's per-sample
+    training, and the axes of the ellipses: the eigenvectors of the Hessian, whose condition number is 163."""
+    xs, ys = torch.tensor(UNIT04_X, dtype=DTYPE), torch.tensor(UNIT04_Y, dtype=DTYPE)
+
+    def mean_loss(w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
+        return ((w2[..., None] * xs**2 + w1[..., None] * xs - ys) ** 2).mean(dim=-1)
+
+    w1, w2 = _leaf(1.0), _leaf(1.0)
+    path = [(1.0, 1.0)]
+    for _ in range(100):
+        for x, y in zip(UNIT04_X, UNIT04_Y, strict=True):
+            loss = (w2 * x**2 + w1 * x - y) ** 2
+            g1, g2 = torch.autograd.grad(loss, [w1, w2])
+            with torch.no_grad():
+                w1 -= UNIT04_LR * g1
+                w2 -= UNIT04_LR * g2
+            path.append((w1.item(), w2.item()))
+    start = torch.tensor([1.0, 1.0], dtype=DTYPE)
+    hessian = torch.autograd.functional.hessian(lambda w: mean_loss(w[0], w[1]), start)
+    curvatures, axes = torch.linalg.eigh(hessian)
+
+    across, along = torch.linspace(0.3, 2.4, 400, dtype=DTYPE), torch.linspace(-0.3, 1.15, 300, dtype=DTYPE)
+    grid1, grid2 = torch.meshgrid(across, along, indexing="xy")
+    fig, ax = plt.subplots(figsize=(8.5, 6.2))
+    levels = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30]
+    contours = ax.contour(grid1, grid2, mean_loss(grid1, grid2), levels=levels, cmap="viridis", linewidths=1)
+    ax.clabel(contours, fmt=lambda level: f"{level:g}", fontsize=8)
+    trail = torch.tensor(path, dtype=DTYPE)
+    every_update = "원래 학습의 경로: 갱신마다 (path of the original training: every update)"
+    ax.plot(trail[:, 0], trail[:, 1], "-", color="tab:red", linewidth=0.8, alpha=0.7, label=every_update)
+    ax.plot(trail[3::3, 0], trail[3::3, 1], ".", color="tab:red", label="에폭의 끝 (end of an epoch)")
+    ax.plot([1.0], [1.0], "s", color="black", label=r"$(w_1, w_2) = (1, 1)$")
+    ax.plot([2.0], [0.0], "*", color="black", markersize=13, label=r"$(w_1, w_2) = (2, 0)$")
+    # the axes of the ellipses from (2, 0): the flat one up the valley (left), the steep one across it
+    for curvature, axis, length, (dx, dy) in zip(
+        curvatures.tolist(), axes.T, (0.55, 0.12), ((0.0, -0.09), (-0.03, -0.03)), strict=True
+    ):
+        tip = torch.tensor([2.0, 0.0], dtype=DTYPE) - length * axis * (1 if axis[0] > 0 else -1)
+        ax.annotate("", xy=tip.tolist(), xytext=(2.0, 0.0), arrowprops={"arrowstyle": "->", "linewidth": 1.5})
+        ax.text(tip[0].item() + dx, tip[1].item() + dy, rf"$\lambda = {curvature:.4g}$", ha="right")
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"$w_1$")
+    ax.set_ylabel(r"$w_2$")
+    kappa = (curvatures[1] / curvatures[0]).item()
+    title = f"이차 모델의 평균 손실, 조건수 {kappa:.0f} "
+    title += f"(mean loss of the quadratic model, condition number {kappa:.0f})"
+    ax.set_title(title, fontsize=11)
+    ax.legend(loc="lower left", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+FIGURES.update(
+    {
+        "unit04_float32_near_two.svg": unit04_float32_near_two,
+        "unit04_quadratic_contours.svg": unit04_quadratic_contours,
+    }
+)
