@@ -288,9 +288,163 @@ def unit04_quadratic_contours() -> Figure:
     return fig
 
 
+def unit06_network() -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """Unit 6's two-layer network, N, D, K, C = 6, 4, 5, 3, from the lecture's generator: X, y, weights."""
+    n, d, k, c = 6, 4, 5, 3
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(n, d, generator=g, dtype=DTYPE)
+    y = torch.tensor([0, 2, 1, 1, 0, 2])
+    shapes = (("W1", (d, k)), ("b1", (k,)), ("W2", (k, c)), ("b2", (c,)))
+    return X, y, {name: torch.randn(*shape, generator=g, dtype=DTYPE) for name, shape in shapes}
+
+
+def unit06_training(steps: int = 100, lr: float = 0.5) -> tuple[list[float], list[float]]:
+    """Unit 6's training: gradient descent with the backward pass written by hand, and the same with autograd.
+    Returns the loss before every update, for each."""
+    X, y, start = unit06_network()
+    n, c = len(y), start["b2"].numel()
+    hand = {name: t.clone() for name, t in start.items()}
+    auto = {name: t.clone().requires_grad_() for name, t in start.items()}
+    optimizer = torch.optim.SGD(auto.values(), lr=lr)
+    losses_hand, losses_auto = [], []
+    for _ in range(steps):
+        H = X @ hand["W1"] + hand["b1"]
+        A = torch.relu(H)
+        Z = A @ hand["W2"] + hand["b2"]
+        losses_hand.append(torch.nn.functional.cross_entropy(Z, y).item())
+        dZ = (torch.softmax(Z, dim=1) - torch.nn.functional.one_hot(y, c).to(DTYPE)) / n
+        dH = (dZ @ hand["W2"].T) * (H > 0)
+        grads = {"W2": A.T @ dZ, "b2": dZ.sum(dim=0), "W1": X.T @ dH, "b1": dH.sum(dim=0)}
+        for name, grad in grads.items():
+            hand[name] -= lr * grad
+
+        optimizer.zero_grad()
+        Z_auto = torch.relu(X @ auto["W1"] + auto["b1"]) @ auto["W2"] + auto["b2"]
+        loss = torch.nn.functional.cross_entropy(Z_auto, y)
+        loss.backward()
+        optimizer.step()
+        losses_auto.append(loss.item())
+    return losses_hand, losses_auto
+
+
+def unit06_training_curve() -> Figure:
+    """The loss of unit 6's two-layer network over 100 updates: hand-written backward and autograd."""
+    hand, auto = unit06_training()
+    if max(abs(a - b) for a, b in zip(hand, auto, strict=True)) > 1e-12:
+        raise AssertionError("the hand-written backward pass must train exactly as autograd does")
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    steps = range(len(hand))
+    ax.semilogy(steps, auto, "-", color="tab:blue", label="자동 미분, nn.Module (autograd, nn.Module)")
+    ax.semilogy(
+        steps[::4],
+        hand[::4],
+        "o",
+        color="tab:red",
+        markersize=4,
+        label="손으로 쓴 backward (backward by hand)",
+    )
+    ax.set_xlabel("갱신 (update)")
+    ax.set_ylabel("평균 교차 엔트로피 (mean cross-entropy)")
+    ax.set_title("2층 신경망의 학습 곡선 (training curve of the two-layer network)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _matrix(ax, left: float, tensor: torch.Tensor, name: str, colour: str, unit: float = 0.32) -> float:
+    """``tensor`` drawn as a grid of cells, one per entry (a vector as one row), its bottom edge at y = 0,
+    named above and with its shape below; returns its right edge."""
+    from matplotlib.patches import Rectangle
+
+    rows, cols = (1, tensor.shape[0]) if tensor.dim() == 1 else tuple(tensor.shape)
+    for i in range(rows):
+        for j in range(cols):
+            ax.add_patch(
+                Rectangle(
+                    (left + j * unit, (rows - 1 - i) * unit),
+                    unit,
+                    unit,
+                    facecolor=colour,
+                    edgecolor="white",
+                    linewidth=1.2,
+                    alpha=0.85,
+                )
+            )
+    ax.text(left + cols * unit / 2, rows * unit + 0.12, name, ha="center", va="bottom", fontsize=13)
+    shape = f"({tensor.shape[0]},)" if tensor.dim() == 1 else f"({rows}, {cols})"
+    ax.text(left + cols * unit / 2, -0.14, shape, ha="center", va="top", fontsize=10, color="dimgray")
+    return left + cols * unit
+
+
+def unit06_two_layer_shapes() -> Figure:
+    """Every product of unit 6's two-layer network, forward and backward, with matrices drawn to their shapes
+    (read off the tensors autograd computes)."""
+    X, y, start = unit06_network()
+    params = {name: t.clone().requires_grad_() for name, t in start.items()}
+    H = _kept(X @ params["W1"] + params["b1"])
+    A = _kept(torch.relu(H))
+    Z = _kept(A @ params["W2"] + params["b2"])
+    torch.nn.functional.cross_entropy(Z, y).backward()
+    forward_colour, backward_colour = "#7fa7d6", GRAD_COLOUR
+    equations = [  # (row label, [(name, tensor, the sign after it)])
+        (
+            "순전파 (forward)",
+            [(r"$H$", H, "="), (r"$X$", X, "·"), (r"$W_1$", params["W1"], "+"), (r"$b_1$", params["b1"], "")],
+        ),
+        (
+            "",
+            [(r"$Z$", Z, "="), (r"$A$", A, "·"), (r"$W_2$", params["W2"], "+"), (r"$b_2$", params["b2"], "")],
+        ),
+        (
+            "역전파 (backward)",
+            [
+                (r"$\mathrm{d}W_2$", params["W2"].grad, "="),
+                (r"$A^\top$", A.T, "·"),
+                (r"$\mathrm{d}Z$", Z.grad, ""),
+            ],
+        ),
+        (
+            "",
+            [
+                (r"$\mathrm{d}A$", A.grad, "="),
+                (r"$\mathrm{d}Z$", Z.grad, "·"),
+                (r"$W_2^\top$", params["W2"].T, ""),
+            ],
+        ),
+        (
+            "",
+            [
+                (r"$\mathrm{d}W_1$", params["W1"].grad, "="),
+                (r"$X^\top$", X.T, "·"),
+                (r"$\mathrm{d}H$", H.grad, ""),
+            ],
+        ),
+    ]
+    fig, axes = plt.subplots(len(equations), 1, figsize=(9.5, 11))
+    for ax, (label, terms) in zip(axes, equations, strict=True):
+        left = 0.0
+        for name, tensor, after in terms:
+            is_gradient = name.startswith(r"$\mathrm{d}")
+            left = _matrix(ax, left, tensor, name, backward_colour if is_gradient else forward_colour)
+            if after:
+                ax.text(left + 0.3, 3 * 0.32 / 2, after, ha="center", va="center", fontsize=18)
+                left += 0.6
+        ax.text(-0.5, 1.0, label, ha="right", va="center", fontsize=12)
+        ax.set_xlim(-3.2, 8.6)
+        ax.set_ylim(-0.5, 2.5)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    sizes = f"N, D, K, C = {X.shape[0]}, {X.shape[1]}, {H.shape[1]}, {Z.shape[1]}"
+    fig.suptitle(f"2층 신경망의 모양: {sizes} (shapes of the two-layer network)", fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
 FIGURES.update(
     {
         "unit04_float32_near_two.svg": unit04_float32_near_two,
         "unit04_quadratic_contours.svg": unit04_quadratic_contours,
+        "unit06_two_layer_shapes.svg": unit06_two_layer_shapes,
+        "unit06_training_curve.svg": unit06_training_curve,
     }
 )
