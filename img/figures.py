@@ -414,3 +414,286 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "unit03_dynamic_graphs.svg": unit03_dynamic_graphs,
     "unit03_where_branches.svg": unit03_where_branches,
 }
+
+
+# ------------------------------------------------------------------------------------ units 4–6
+# Each figure recomputes the numbers it draws from the inputs of its lecture. Labels that need words give
+# them in Korean and English, like the plots drawn inside the lectures (Hangul stays outside $…$).
+
+UNIT04_X, UNIT04_Y, UNIT04_LR = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0], 0.01
+
+
+def _times_ten(value: float, digits: int = 1) -> str:
+    """``value`` in mathtext as m × 10^e."""
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
+def unit04_float32_near_two() -> Figure:
+    """The float32 numbers near 2, the w at which unit 4's float32 training stops, and its three updates."""
+    w = torch.tensor([1.0], requires_grad=True)  # float32, as in the original notebook
+    for _ in range(100):
+        for x, y in zip(UNIT04_X, UNIT04_Y, strict=True):
+            y_pred = x * w
+            ((y_pred - y) * (y_pred - y)).backward()
+            with torch.no_grad():
+                w -= UNIT04_LR * w.grad
+            w.grad = None
+    stuck = w.detach()[0]
+    two = torch.tensor(2.0)
+    unit = (two - torch.nextafter(two, torch.tensor(0.0))).item()  # 2^-23, the spacing just below 2
+    updates = [(UNIT04_LR * 2 * (x * stuck - y) * x).item() for x, y in zip(UNIT04_X, UNIT04_Y, strict=True)]
+    if any((stuck - update).item() != stuck.item() for update in updates):
+        raise AssertionError("every update must round back to the stuck w")
+    at = (stuck.item() - 2.0) / unit  # the stuck w, in units of 2^-23 from 2
+
+    numbers = [two.item() - k * unit for k in range(6, -1, -1)]
+    for _ in range(2):  # above 2 the spacing doubles
+        numbers.append(torch.nextafter(torch.tensor(numbers[-1]), torch.tensor(3.0)).item())
+    offsets = [(v - 2.0) / unit for v in numbers]
+
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    ax.axhline(0, color="black", linewidth=0.8, zorder=1)
+    rounds_back = "반올림하면 멈춘 w가 되는 수 (rounds to the stuck w)"
+    ax.axvspan(at - 0.5, at + 0.5, color="tab:orange", alpha=0.2, label=rounds_back)
+    ax.plot(offsets, [0] * len(offsets), "o", color="black", zorder=2, label="float32 수 (float32 numbers)")
+    ax.plot([at], [0], "o", color="tab:red", markersize=11, zorder=3)
+    ax.annotate("멈춘 w (stuck w)", xy=(at, 0), xytext=(at, -0.6), ha="center", color="tab:red")
+    for height, (x, update) in enumerate(zip(UNIT04_X, updates, strict=True), start=1):
+        level = 0.34 * height
+        ax.annotate(  # w − update: the update is negative, so w would move up
+            "",
+            xy=(at - update / unit, level),
+            xytext=(at, level),
+            arrowprops={"arrowstyle": "->", "color": "tab:blue", "linewidth": 1.8},
+        )
+        label = rf"$x = {x:g}:\ -\eta\,\partial l/\partial w = {_times_ten(-update)}$"
+        ax.text(at + 0.6, level, label, va="center")
+    ax.set_xticks(offsets, ["0" if round(k) == 0 else f"{k:+.0f}" for k in offsets])
+    ax.set_xlabel(r"$(w - 2)\,/\,2^{-23}$")
+    ax.set_yticks([])
+    ax.set_ylim(-0.95, 1.55)
+    ax.set_xlim(-6.7, 4.7)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(
+        "2 근처의 float32 수와 멈춘 w의 세 갱신 (float32 numbers near 2; the three updates of the stuck w)"
+    )
+    ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def unit04_quadratic_contours() -> Figure:
+    """Contours of the quadratic model's mean loss over (w1, w2) with b = 0, the path of unit 4's per-sample
+    training, and the axes of the ellipses: the eigenvectors of the Hessian, whose condition number is 163."""
+    xs, ys = torch.tensor(UNIT04_X, dtype=DTYPE), torch.tensor(UNIT04_Y, dtype=DTYPE)
+
+    def mean_loss(w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
+        return ((w2[..., None] * xs**2 + w1[..., None] * xs - ys) ** 2).mean(dim=-1)
+
+    w1, w2 = _leaf(1.0), _leaf(1.0)
+    path = [(1.0, 1.0)]
+    for _ in range(100):
+        for x, y in zip(UNIT04_X, UNIT04_Y, strict=True):
+            loss = (w2 * x**2 + w1 * x - y) ** 2
+            g1, g2 = torch.autograd.grad(loss, [w1, w2])
+            with torch.no_grad():
+                w1 -= UNIT04_LR * g1
+                w2 -= UNIT04_LR * g2
+            path.append((w1.item(), w2.item()))
+    start = torch.tensor([1.0, 1.0], dtype=DTYPE)
+    hessian = torch.autograd.functional.hessian(lambda w: mean_loss(w[0], w[1]), start)
+    curvatures, axes = torch.linalg.eigh(hessian)
+
+    across, along = torch.linspace(0.3, 2.4, 400, dtype=DTYPE), torch.linspace(-0.3, 1.15, 300, dtype=DTYPE)
+    grid1, grid2 = torch.meshgrid(across, along, indexing="xy")
+    fig, ax = plt.subplots(figsize=(8.5, 6.2))
+    levels = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30]
+    contours = ax.contour(grid1, grid2, mean_loss(grid1, grid2), levels=levels, cmap="viridis", linewidths=1)
+    ax.clabel(contours, fmt=lambda level: f"{level:g}", fontsize=8)
+    trail = torch.tensor(path, dtype=DTYPE)
+    every_update = "원래 학습의 경로: 갱신마다 (path of the original training: every update)"
+    ax.plot(trail[:, 0], trail[:, 1], "-", color="tab:red", linewidth=0.8, alpha=0.7, label=every_update)
+    ax.plot(trail[3::3, 0], trail[3::3, 1], ".", color="tab:red", label="에폭의 끝 (end of an epoch)")
+    ax.plot([1.0], [1.0], "s", color="black", label=r"$(w_1, w_2) = (1, 1)$")
+    ax.plot([2.0], [0.0], "*", color="black", markersize=13, label=r"$(w_1, w_2) = (2, 0)$")
+    # the axes of the ellipses from (2, 0): the flat one up the valley (left), the steep one across it
+    for curvature, axis, length, (dx, dy) in zip(
+        curvatures.tolist(), axes.T, (0.55, 0.12), ((0.0, -0.09), (-0.03, -0.03)), strict=True
+    ):
+        tip = torch.tensor([2.0, 0.0], dtype=DTYPE) - length * axis * (1 if axis[0] > 0 else -1)
+        ax.annotate("", xy=tip.tolist(), xytext=(2.0, 0.0), arrowprops={"arrowstyle": "->", "linewidth": 1.5})
+        ax.text(tip[0].item() + dx, tip[1].item() + dy, rf"$\lambda = {curvature:.4g}$", ha="right")
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"$w_1$")
+    ax.set_ylabel(r"$w_2$")
+    kappa = (curvatures[1] / curvatures[0]).item()
+    title = f"이차 모델의 평균 손실, 조건수 {kappa:.0f} "
+    title += f"(mean loss of the quadratic model, condition number {kappa:.0f})"
+    ax.set_title(title, fontsize=11)
+    ax.legend(loc="lower left", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def unit06_network() -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """Unit 6's two-layer network, N, D, K, C = 6, 4, 5, 3, from the lecture's generator: X, y, weights."""
+    n, d, k, c = 6, 4, 5, 3
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(n, d, generator=g, dtype=DTYPE)
+    y = torch.tensor([0, 2, 1, 1, 0, 2])
+    shapes = (("W1", (d, k)), ("b1", (k,)), ("W2", (k, c)), ("b2", (c,)))
+    return X, y, {name: torch.randn(*shape, generator=g, dtype=DTYPE) for name, shape in shapes}
+
+
+def unit06_training(steps: int = 100, lr: float = 0.5) -> tuple[list[float], list[float]]:
+    """Unit 6's training: gradient descent with the backward pass written by hand, and the same with autograd.
+    Returns the loss before every update, for each."""
+    X, y, start = unit06_network()
+    n, c = len(y), start["b2"].numel()
+    hand = {name: t.clone() for name, t in start.items()}
+    auto = {name: t.clone().requires_grad_() for name, t in start.items()}
+    optimizer = torch.optim.SGD(auto.values(), lr=lr)
+    losses_hand, losses_auto = [], []
+    for _ in range(steps):
+        H = X @ hand["W1"] + hand["b1"]
+        A = torch.relu(H)
+        Z = A @ hand["W2"] + hand["b2"]
+        losses_hand.append(torch.nn.functional.cross_entropy(Z, y).item())
+        dZ = (torch.softmax(Z, dim=1) - torch.nn.functional.one_hot(y, c).to(DTYPE)) / n
+        dH = (dZ @ hand["W2"].T) * (H > 0)
+        grads = {"W2": A.T @ dZ, "b2": dZ.sum(dim=0), "W1": X.T @ dH, "b1": dH.sum(dim=0)}
+        for name, grad in grads.items():
+            hand[name] -= lr * grad
+
+        optimizer.zero_grad()
+        Z_auto = torch.relu(X @ auto["W1"] + auto["b1"]) @ auto["W2"] + auto["b2"]
+        loss = torch.nn.functional.cross_entropy(Z_auto, y)
+        loss.backward()
+        optimizer.step()
+        losses_auto.append(loss.item())
+    return losses_hand, losses_auto
+
+
+def unit06_training_curve() -> Figure:
+    """The loss of unit 6's two-layer network over 100 updates: hand-written backward and autograd."""
+    hand, auto = unit06_training()
+    if max(abs(a - b) for a, b in zip(hand, auto, strict=True)) > 1e-12:
+        raise AssertionError("the hand-written backward pass must train exactly as autograd does")
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    steps = range(len(hand))
+    ax.semilogy(steps, auto, "-", color="tab:blue", label="자동 미분, nn.Module (autograd, nn.Module)")
+    ax.semilogy(
+        steps[::4],
+        hand[::4],
+        "o",
+        color="tab:red",
+        markersize=4,
+        label="손으로 쓴 backward (backward by hand)",
+    )
+    ax.set_xlabel("갱신 (update)")
+    ax.set_ylabel("평균 교차 엔트로피 (mean cross-entropy)")
+    ax.set_title("2층 신경망의 학습 곡선 (training curve of the two-layer network)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _matrix(ax, left: float, tensor: torch.Tensor, name: str, colour: str, unit: float = 0.32) -> float:
+    """``tensor`` drawn as a grid of cells, one per entry (a vector as one row), its bottom edge at y = 0,
+    named above and with its shape below; returns its right edge."""
+    from matplotlib.patches import Rectangle
+
+    rows, cols = (1, tensor.shape[0]) if tensor.dim() == 1 else tuple(tensor.shape)
+    for i in range(rows):
+        for j in range(cols):
+            ax.add_patch(
+                Rectangle(
+                    (left + j * unit, (rows - 1 - i) * unit),
+                    unit,
+                    unit,
+                    facecolor=colour,
+                    edgecolor="white",
+                    linewidth=1.2,
+                    alpha=0.85,
+                )
+            )
+    ax.text(left + cols * unit / 2, rows * unit + 0.12, name, ha="center", va="bottom", fontsize=13)
+    shape = f"({tensor.shape[0]},)" if tensor.dim() == 1 else f"({rows}, {cols})"
+    ax.text(left + cols * unit / 2, -0.14, shape, ha="center", va="top", fontsize=10, color="dimgray")
+    return left + cols * unit
+
+
+def unit06_two_layer_shapes() -> Figure:
+    """Every product of unit 6's two-layer network, forward and backward, with matrices drawn to their shapes
+    (read off the tensors autograd computes)."""
+    X, y, start = unit06_network()
+    params = {name: t.clone().requires_grad_() for name, t in start.items()}
+    H = _kept(X @ params["W1"] + params["b1"])
+    A = _kept(torch.relu(H))
+    Z = _kept(A @ params["W2"] + params["b2"])
+    torch.nn.functional.cross_entropy(Z, y).backward()
+    forward_colour, backward_colour = "#7fa7d6", GRAD_COLOUR
+    equations = [  # (row label, [(name, tensor, the sign after it)])
+        (
+            "순전파 (forward)",
+            [(r"$H$", H, "="), (r"$X$", X, "·"), (r"$W_1$", params["W1"], "+"), (r"$b_1$", params["b1"], "")],
+        ),
+        (
+            "",
+            [(r"$Z$", Z, "="), (r"$A$", A, "·"), (r"$W_2$", params["W2"], "+"), (r"$b_2$", params["b2"], "")],
+        ),
+        (
+            "역전파 (backward)",
+            [
+                (r"$\mathrm{d}W_2$", params["W2"].grad, "="),
+                (r"$A^\top$", A.T, "·"),
+                (r"$\mathrm{d}Z$", Z.grad, ""),
+            ],
+        ),
+        (
+            "",
+            [
+                (r"$\mathrm{d}A$", A.grad, "="),
+                (r"$\mathrm{d}Z$", Z.grad, "·"),
+                (r"$W_2^\top$", params["W2"].T, ""),
+            ],
+        ),
+        (
+            "",
+            [
+                (r"$\mathrm{d}W_1$", params["W1"].grad, "="),
+                (r"$X^\top$", X.T, "·"),
+                (r"$\mathrm{d}H$", H.grad, ""),
+            ],
+        ),
+    ]
+    fig, axes = plt.subplots(len(equations), 1, figsize=(9.5, 11))
+    for ax, (label, terms) in zip(axes, equations, strict=True):
+        left = 0.0
+        for name, tensor, after in terms:
+            is_gradient = name.startswith(r"$\mathrm{d}")
+            left = _matrix(ax, left, tensor, name, backward_colour if is_gradient else forward_colour)
+            if after:
+                ax.text(left + 0.3, 3 * 0.32 / 2, after, ha="center", va="center", fontsize=18)
+                left += 0.6
+        ax.text(-0.5, 1.0, label, ha="right", va="center", fontsize=12)
+        ax.set_xlim(-3.2, 8.6)
+        ax.set_ylim(-0.5, 2.5)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    sizes = f"N, D, K, C = {X.shape[0]}, {X.shape[1]}, {H.shape[1]}, {Z.shape[1]}"
+    fig.suptitle(f"2층 신경망의 모양: {sizes} (shapes of the two-layer network)", fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
+FIGURES.update(
+    {
+        "unit04_float32_near_two.svg": unit04_float32_near_two,
+        "unit04_quadratic_contours.svg": unit04_quadratic_contours,
+        "unit06_two_layer_shapes.svg": unit06_two_layer_shapes,
+        "unit06_training_curve.svg": unit06_training_curve,
+    }
+)

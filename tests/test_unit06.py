@@ -193,3 +193,50 @@ def test_each_wrong_function_loses_its_part(exercise, label, monkeypatch):
     allowed = {part, "backward"} if part == "forward" else {part}
     assert part in ns["parts"].failed and set(ns["parts"].failed) <= allowed, ns["parts"].failed
     assert message in ns["parts"].failed[part], ns["parts"].failed[part]
+
+
+# ------------------------------------------------------------------------------ the lecture's figures
+
+
+def lecture_cell(marker: str) -> str:
+    """The code cell of unit 6's lecture that contains ``marker``."""
+    import nbformat
+
+    path = COURSE.root / "notebooks" / "bilingual" / "unit06_layers_gradcheck.ipynb"
+    (cell,) = [
+        c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code" and marker in c.source
+    ]
+    return cell.source
+
+
+def test_the_figures_redraw_the_lectures_network_and_training():
+    """img/figures.py rebuilds the two-layer network and its training to draw the shape diagram and the
+    training curve. They must be the lecture's: the same sizes, seed and labels, and the losses the lecture
+    asserts; and the backward pass by hand must train exactly as autograd does."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.spec_from_file_location("course_figures", COURSE.img / "figures.py")
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+
+    network = lecture_cell("N, D, K, C =")
+    sizes = tuple(
+        int(v) for v in re.search(r"^N, D, K, C = (\d+), (\d+), (\d+), (\d+)", network, re.M).groups()
+    )
+    seed = int(re.search(r"^net_gen = torch\.Generator\(\)\.manual_seed\((\d+)\)", network, re.M).group(1))
+    labels = [
+        int(v) for v in re.search(r"^y = torch\.tensor\(\[([\d, ]+)\]\)", network, re.M).group(1).split(",")
+    ]
+    X, y, weights = figures.unit06_network()
+    assert (len(y), X.shape[1], weights["W1"].shape[1], weights["W2"].shape[1]) == sizes
+    assert y.tolist() == labels
+    g = torch.Generator().manual_seed(seed)
+    torch.testing.assert_close(X, torch.randn(*X.shape, generator=g, dtype=torch.float64))
+    assert all(w.dim() == 1 or w.shape[0] != w.shape[1] for w in weights.values()), "a square weight matrix"
+
+    training = lecture_cell("losses_hand")
+    asserted = re.search(r"for k in \(0, STEPS - 1\)\] == \[([\d.]+), ([\d.]+)\]", training).groups()
+    hand, auto = figures.unit06_training()
+    assert [round(hand[0], 4), round(hand[-1], 4)] == [float(v) for v in asserted]
+    assert max(abs(a - b) for a, b in zip(hand, auto, strict=True)) < 1e-12
