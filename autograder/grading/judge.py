@@ -7,9 +7,10 @@ Cells are taken in order:
 - locked instructor cells (the setup) run there too, so the student's code has its imports and data,
   and run here as well, so the tests have them (IPython magics included, on both sides);
 - test cells run only here. Every name a test uses that the instructor's code did not define is the
-  student's: plain data (numbers, tensors, lists …) is copied here, anything else (functions, classes,
-  instances) becomes a handle whose calls, attributes and operators run in the sandbox
-  (:mod:`.remote`). A test may pass its own functions and objects to the student's code, which calls
+  student's: plain data (numbers, tensors, NumPy arrays and scalars, pandas values, lists …) is copied
+  here, a module the grader imports itself (numpy, math, matplotlib.pyplot) is the grader's own
+  (:mod:`.modules`), anything else (functions, classes, instances, the submission's own modules) becomes
+  a handle whose calls, attributes and operators run in the sandbox (:mod:`.remote`). A test may pass its own functions and objects to the student's code, which calls
   them back. Names a test deletes or reassigns are deleted or reassigned in the student's process too.
   Exceptions keep their type across the wall. So the tests' own code, torch, the checker and ``assert``
   are the grader's, untouched by anything the student ran, and the hidden tests' code never enters
@@ -39,6 +40,7 @@ from ..byhand import _jacobian_findings, check_sources
 from ..messages import render
 from . import protocol
 from .cells import is_instructor, is_test, nbgrader_meta, segments, uses_ipython
+from .modules import local_names
 from .records import CellResult
 from .remote import HandleGone, Table, serve_object
 from .sandbox import Limits, SandboxUnavailable, Session, WorkerDied, WorkerTimeout
@@ -433,6 +435,8 @@ def run_notebook(
     the tests is appended to ``notes`` (and problems of the instructor's cells to ``instructor_notes``).
     The tests run in ``workdir`` (the submission's folder), with ``NBGRADER_EXECUTION`` set."""
     judge = Judge(start)
+    # a module of the student's whose name the submission's files provide is not the installed one
+    judge.table.local_modules = local_names(workdir if workdir is not None else Path.cwd())
     results = []
     previous = os.getcwd()
     environment = os.environ.get("NBGRADER_EXECUTION")
