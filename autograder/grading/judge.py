@@ -8,11 +8,12 @@ Cells are taken in order:
   and run here as well, so the tests have them (IPython magics included, on both sides);
 - test cells run only here. Every name a test uses that the instructor's code did not define is the
   student's: plain data (numbers, tensors, NumPy arrays and scalars, pandas values, lists …) is copied
-  here, a module the grader imports itself (numpy, math, matplotlib.pyplot) is the grader's own
-  (:mod:`.modules`), anything else (functions, classes, instances, the submission's own modules) becomes
-  a handle whose calls, attributes and operators run in the sandbox (:mod:`.remote`). A test may pass its own functions and objects to the student's code, which calls
-  them back. Names a test deletes or reassigns are deleted or reassigned in the student's process too.
-  Exceptions keep their type across the wall. So the tests' own code, torch, the checker and ``assert``
+  here, a module the grader imports itself (numpy, math, the standard library) is the grader's own
+  (:mod:`.modules`), anything else (functions, classes, instances, the submission's own modules, pyplot)
+  becomes a handle whose calls, attributes and operators run in the sandbox (:mod:`.remote`). A test may
+  pass its own functions and objects to the student's code, which calls them back. Names a test deletes
+  or reassigns are deleted or reassigned in the student's process too. Exceptions keep their type
+  across the wall. So the tests' own code, torch, the checker and ``assert``
   are the grader's, untouched by anything the student ran, and the hidden tests' code never enters
   the sandbox.
 

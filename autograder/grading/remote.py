@@ -89,7 +89,9 @@ def _defined_by_tests(value: object) -> bool:
 class Table:
     """One side's objects that the other side holds handles to, and the proxies for the other side's."""
 
-    def __init__(self, ask: Callable[..., dict], *, grader: bool, local_modules: frozenset = frozenset()) -> None:
+    def __init__(
+        self, ask: Callable[..., dict], *, grader: bool, local_modules: frozenset = frozenset()
+    ) -> None:
         self.ask = ask  # ask(op, **fields) -> the raw reply
         self.grader = grader  # the grader's table shares with restrictions; the worker's shares anything
         self.local_modules = local_modules  # top-level module names the submission's files provide
@@ -381,7 +383,8 @@ def _compared(proxy: RemoteObject, name: str, other: object) -> object:
 
 def _binary(name: str) -> tuple[Callable, Callable]:
     def forward(self, other):
-        if name in _COMPARISONS and self._course_table.grader and (_numpy_array(other) or _real_number(other)):
+        numeric = _numpy_array(other) or _real_number(other)
+        if name in _COMPARISONS and numeric and self._course_table.grader:
             return _compared(self, name, other)
         return _operate(self._course_table, name, self, other)
 

@@ -253,7 +253,8 @@ def _column(values: Any, budget: list[int], np: Any, pd: Any) -> dict | None:
         return {"$t": "objects", "items": [encode(v) for v in items]}
     if type(dtype).__name__ == "StringDtype" and str(dtype) in ("str", "string"):
         missing = np.asarray(values.isna()).tolist()
-        items = [None if gone else str(v)[:MAX_STRING] for v, gone in zip(values.tolist(), missing, strict=True)]
+        pairs = zip(values.tolist(), missing, strict=True)
+        items = [None if gone else str(v)[:MAX_STRING] for v, gone in pairs]
         if len(items) > budget[0]:
             return None
         budget[0] -= len(items)
