@@ -1,8 +1,13 @@
 """Plain data across the sandbox wall: values as JSON, never pickle.
 
 What a student's code returns is turned into JSON inside the sandbox and read back by the grader as
-numbers, strings and containers only. Tensors and arrays travel as dtype, shape and a flat list of numbers.
-Any other object stays where it is: with a handle table (:class:`autograder.grading.remote.Table`) it
+numbers, strings and containers only. Tensors and NumPy arrays travel as dtype, shape and a flat list of
+elements: arrays of every plain dtype (bool, integers, floats, complex, fixed-width text and bytes, dates
+and durations; any shape, 0-d included), NumPy scalars as themselves (``np.float64`` stays one), and pandas
+Series and DataFrames as their columns and index. The grader rebuilds each from the elements, after
+checking the dtype and every element against what the dtype holds; an array subclass, an object array, a
+structured or long-double one, a pandas value with other columns (categories, objects that are not plain
+scalars) is not plain data. Any other object stays where it is: with a handle table (:class:`autograder.grading.remote.Table`) it
 travels as a handle, ``{"$t": "obj", "id": …}``, that the other side turns into a proxy, and a proxy sent
 back travels as ``{"$t": "yours", "id": …}``; without one it becomes an :class:`Opaque` that remembers only
 its type name, so an object whose ``__eq__`` is always true arrives as something that equals nothing.
