@@ -41,7 +41,7 @@ from ..byhand import _jacobian_findings, check_sources
 from ..messages import render
 from . import protocol
 from .cells import is_instructor, is_test, nbgrader_meta, segments, uses_ipython
-from .modules import local_names
+from .modules import SEEDED, MirrorSeeds, local_names, mirrored_seed
 from .records import CellResult
 from .remote import HandleGone, Table, serve_object
 from .sandbox import Limits, SandboxUnavailable, Session, WorkerDied, WorkerTimeout
@@ -163,6 +163,7 @@ class Judge:
         self.session = self._open()
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.namespace[SYNC] = self._sync
+        self.namespace[SEEDED] = self._seeded
         self.gone: StudentGone | None = None
         self.bound: dict[str, object] = {}  # the student's names put into the namespace, and their values
         self.deleted: set[str] = set()  # the student's names a test deleted (a test may define them again)
@@ -312,6 +313,15 @@ class Judge:
                 _ask(self.session, protocol.ASSIGN, name=name, value=self.table.encode(current))
                 self.bound[name] = current
 
+    def _seeded(self, function: Callable, *args: object, **kwargs: object) -> object:
+        """A test's ``np.random.seed(…)`` (or ``random.seed``, ``torch.manual_seed``): the grader's generator
+        is seeded, and the student's too, so that the student's code draws what it draws under nbgrader."""
+        result = function(*args, **kwargs)
+        code = mirrored_seed(function, args, kwargs)
+        if code is not None and self.gone is None:
+            _ask(self.session, protocol.RUN, code=code)
+        return result
+
     def run_test(self, cell) -> CellResult:
         grade_id = nbgrader_meta(cell).get("grade_id", "?")
         points = float(nbgrader_meta(cell).get("points", 0) or 0)
@@ -403,7 +413,7 @@ def _run_code(code: str, namespace: dict, label: str, last: bool) -> object:
     """Run ``code``; when it is the cell's last piece and ends in an expression, return that value."""
     tree = ast.parse(code)
     tail = tree.body.pop() if last and tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    tree = ast.fix_missing_locations(_SyncAfterBinding().visit(tree))
+    tree = ast.fix_missing_locations(_SyncAfterBinding().visit(MirrorSeeds().visit(tree)))
     exec(compile(tree, label, "exec"), namespace)  # noqa: S102 - the instructor's test code
     if tail is None:
         return None

@@ -29,6 +29,7 @@ import and at the submission's files it holds itself.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import importlib
@@ -220,3 +221,50 @@ def local_names(folder: Path | None) -> frozenset[str]:
                 names.add(entry.name[: -len(suffix)])
                 break
     return frozenset(n for n in names if n.isidentifier())
+
+
+# ------------------------------------------------------------------- seeding the student's random numbers
+
+SEEDED = "__course_seeded__"
+
+
+class MirrorSeeds(ast.NodeTransformer):
+    """Every call of a ``….seed(…)`` or ``….manual_seed(…)`` in a test goes through ``SEEDED``, which makes
+    the call and, when it seeds a global generator (:func:`mirrored_seed`), seeds the student's too."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("seed", "manual_seed"):
+            call = ast.Call(ast.Name(SEEDED, ast.Load()), [func, *node.args], node.keywords)
+            return ast.copy_location(call, node)
+        return node
+
+
+def _plain_seed(value: object) -> bool:
+    return value is None or type(value) is int
+
+
+def mirrored_seed(function: object, args: tuple, kwargs: dict) -> str | None:
+    """The code that seeds the student's generator as ``function(*args, **kwargs)`` seeded the grader's:
+    NumPy's global generator, Python's ``random``, torch's; None for any other call, or for a seed that is
+    not a plain integer."""
+    if not all(_plain_seed(v) for v in [*args, *kwargs.values()]) or len(args) + len(kwargs) > 2:
+        return None
+    if not all(isinstance(k, str) and k.isidentifier() for k in kwargs):
+        return None
+    targets = []
+    np = sys.modules.get("numpy")
+    if np is not None:
+        targets.append((np.random.seed, "numpy", "numpy.random.seed"))
+    stdlib_random = sys.modules.get("random")
+    if stdlib_random is not None:
+        targets.append((stdlib_random.seed, "random", "random.seed"))
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        targets.append((torch.manual_seed, "torch", "torch.manual_seed"))
+    for known, module, call in targets:
+        if function == known:
+            arguments = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+            return f"import {module}\n{call}({', '.join(arguments)})"
+    return None

@@ -7,10 +7,11 @@ and durations; any shape, 0-d included), NumPy scalars as themselves (``np.float
 Series and DataFrames as their columns and index. The grader rebuilds each from the elements, after
 checking the dtype and every element against what the dtype holds; an array subclass, an object array, a
 structured or long-double one, a pandas value with other columns (categories, objects that are not plain
-scalars) is not plain data. Any other object stays where it is: with a handle table (:class:`autograder.grading.remote.Table`) it
-travels as a handle, ``{"$t": "obj", "id": …}``, that the other side turns into a proxy, and a proxy sent
-back travels as ``{"$t": "yours", "id": …}``; without one it becomes an :class:`Opaque` that remembers only
-its type name, so an object whose ``__eq__`` is always true arrives as something that equals nothing.
+scalars) is not plain data. Any other object stays where it is: with a handle table
+(:class:`autograder.grading.remote.Table`) it travels as a handle, ``{"$t": "obj", "id": …}``, that the
+other side turns into a proxy (a module as ``{"$t": "module", …}``, with its name), and a proxy sent back
+travels as ``{"$t": "yours", "id": …}``; without one it becomes an :class:`Opaque` that remembers only its
+type name, so an object whose ``__eq__`` is always true arrives as something that equals nothing.
 Sizes and depth are bounded on both sides.
 """
 
