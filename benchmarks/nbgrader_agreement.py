@@ -2,8 +2,9 @@
 
 The course is ``tests/compat/``: nbgrader-style assignments written the usual way (tests with
 ``try/except``, ``del``, a data file, magics in a setup cell, a student class, callbacks, manual and task
-cells, several notebooks, hidden tests, partial credit, a timeout, a late-penalty plugin), and a class
-made by code (``tests/compat/students.py``). This script
+cells, several notebooks, hidden tests, partial credit, a timeout, a late-penalty plugin; and ps3, a
+NumPy course: arrays, ``np.testing``, in-place edits, a data file read with ``np.loadtxt``, plots), and a
+class made by code (``tests/compat/students.py``). This script
 
 1. generates the assignments once (``nbgrader generate_assignment``, due dates in the gradebook),
    then makes two copies of that course with the same submissions (and their ``timestamp.txt``);
@@ -13,10 +14,10 @@ made by code (``tests/compat/students.py``). This script
    (automatic score and whether it awaits a manual grade), each notebook's late penalty and each
    submission's total.
 
-It prints "N of M grade cells agree", a table of the disagreements (with the message ``course grade``
-gave the student) and the wall time of each run.
+It prints "N of M grade cells agree" (in all, and for each of the two courses), a table of the
+disagreements (with the message ``course grade`` gave the student) and the wall time of each run.
 
-    python benchmarks/nbgrader_agreement.py [--keep] [--student NAME ...]
+    python benchmarks/nbgrader_agreement.py [--keep] [--student NAME ...] [--assignment ps3 ...]
 
 ``tests/test_compat.py`` runs the same comparison and checks each disagreement against the documented,
 deliberate differences in ``tests/compat/differences.toml``.

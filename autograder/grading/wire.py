@@ -55,6 +55,8 @@ def _number(x: float) -> Any:
 
 def _unnumber(x: Any) -> float:
     if isinstance(x, dict):
+        if x.get("$f") not in ("nan", "inf", "-inf"):
+            raise WireError("not a number")
         return float(x["$f"])
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise WireError("not a number")
@@ -331,8 +333,9 @@ def _unndarray(data: dict, scalar: bool = False) -> object:
             array.real, array.imag = parts[0::2], parts[1::2]
             array = array.astype(dtype)
         else:
-            if not all(type(x) is str for x in flat):
-                raise WireError("not text")
+            longest = dtype.itemsize // (4 if kind == "U" else 1)
+            if not all(type(x) is str and len(x) <= longest for x in flat):
+                raise WireError("not text, or longer than its dtype holds")
             array = np.array(flat if kind == "U" else [x.encode("latin-1") for x in flat], dtype=dtype)
             if array.dtype != dtype:  # longer than the dtype holds
                 raise WireError("text too long for its dtype")
@@ -351,8 +354,9 @@ def _unlabel(data: Any) -> Any:
     raise WireError("bad label")
 
 
-def _uncolumn(data: Any, np: Any, pd: Any) -> Any:
-    """A column's values (an array) from :func:`_column`'s data; only plain scalars, never handles."""
+def _uncolumn(data: Any, np: Any, pd: Any) -> tuple[Any, Any]:
+    """A column's values (an array) and its dtype (object for an object column, else that of the values)
+    from :func:`_column`'s data; only plain scalars, never handles."""
     if not isinstance(data, dict):
         raise WireError("bad column")
     tag = data.get("$t")
@@ -360,7 +364,7 @@ def _uncolumn(data: Any, np: Any, pd: Any) -> Any:
         array = _unndarray(data)
         if array.ndim != 1:
             raise WireError("bad column")
-        return array
+        return array, None
     items = data.get("items")
     if not isinstance(items, list) or len(items) > MAX_ELEMENTS:
         raise WireError("bad column")
@@ -370,11 +374,11 @@ def _uncolumn(data: Any, np: Any, pd: Any) -> Any:
             raise WireError("bad column")
         column = np.empty(len(values), dtype=object)
         column[:] = values
-        return column
+        return column, object
     if tag == "strings" and data.get("dtype") in ("str", "string"):
         if not all(v is None or type(v) is str for v in items):
             raise WireError("bad column")
-        return pd.array(items, dtype=data["dtype"])
+        return pd.array(items, dtype=data["dtype"]), None
     raise WireError("bad column")
 
 
@@ -391,7 +395,8 @@ def _unindex(data: Any, np: Any, pd: Any) -> Any:
             raise WireError("bad index")
         return index
     if data.get("$t") == "index":
-        return pd.Index(_uncolumn(data.get("values"), np, pd), name=name)
+        values, dtype = _uncolumn(data.get("values"), np, pd)
+        return pd.Index(values, dtype=dtype, name=name)
     raise WireError("bad index")
 
 
@@ -405,19 +410,24 @@ def _unpandas(data: dict) -> object:
 
     try:
         if data.get("$t") == "series":
-            values, index = _uncolumn(data.get("values"), np, pd), _unindex(data.get("index"), np, pd)
+            (values, dtype), index = (
+                _uncolumn(data.get("values"), np, pd),
+                _unindex(data.get("index"), np, pd),
+            )
             if len(values) != len(index):
                 raise WireError("bad series")
-            return pd.Series(values, index=index, name=_unlabel(data.get("name")), copy=False)
+            series = pd.Series(values, dtype=dtype, name=_unlabel(data.get("name")))
+            series.index = index
+            return series
         index, columns = _unindex(data.get("index"), np, pd), _unindex(data.get("columns"), np, pd)
         columns_data = data.get("data")
         if not isinstance(columns_data, list) or len(columns_data) != len(columns):
             raise WireError("bad frame")
         values = [_uncolumn(c, np, pd) for c in columns_data]
-        if any(len(v) != len(index) for v in values):
+        if any(len(v) != len(index) for v, _ in values):
             raise WireError("bad frame")
-        frame = pd.DataFrame({i: v for i, v in enumerate(values)}, index=index)
-        frame.columns = columns
+        frame = pd.DataFrame({i: pd.Series(v, dtype=dtype) for i, (v, dtype) in enumerate(values)})
+        frame.index, frame.columns = index, columns
         return frame
     except WireError:
         raise
