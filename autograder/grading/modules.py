@@ -266,5 +266,7 @@ def mirrored_seed(function: object, args: tuple, kwargs: dict) -> str | None:
     for known, module, call in targets:
         if function == known:
             arguments = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-            return f"import {module}\n{call}({', '.join(arguments)})"
+            # a statement that binds no name (the student's own `random` stays as it is), shows nothing
+            call = call.replace(module, f"__import__({module!r})", 1)
+            return f"if True:\n    {call}({', '.join(arguments)})"
     return None
