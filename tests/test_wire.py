@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd  # the test extra installs it
 import pytest
 import torch
 
@@ -222,9 +223,6 @@ def test_an_array_over_the_size_limit_is_not_sent():
 def test_malformed_arrays_are_refused(bad):
     with pytest.raises(wire.WireError):
         wire.decode(bad)
-
-
-pd = pytest.importorskip("pandas")  # installed with the test extra; absent, pandas values are handles
 
 
 def test_pandas_frames_and_series_cross_as_data():
