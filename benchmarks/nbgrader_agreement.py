@@ -2,8 +2,9 @@
 
 The course is ``tests/compat/``: nbgrader-style assignments written the usual way (tests with
 ``try/except``, ``del``, a data file, magics in a setup cell, a student class, callbacks, manual and task
-cells, several notebooks, hidden tests, partial credit, a timeout, a late-penalty plugin), and a class
-made by code (``tests/compat/students.py``). This script
+cells, several notebooks, hidden tests, partial credit, a timeout, a late-penalty plugin; and ps3, a
+NumPy course: arrays, ``np.testing``, in-place edits, a data file read with ``np.loadtxt``, plots), and a
+class made by code (``tests/compat/students.py``). This script
 
 1. generates the assignments once (``nbgrader generate_assignment``, due dates in the gradebook),
    then makes two copies of that course with the same submissions (and their ``timestamp.txt``);
@@ -13,10 +14,10 @@ made by code (``tests/compat/students.py``). This script
    (automatic score and whether it awaits a manual grade), each notebook's late penalty and each
    submission's total.
 
-It prints "N of M grade cells agree", a table of the disagreements (with the message ``course grade``
-gave the student) and the wall time of each run.
+It prints "N of M grade cells agree" (in all, and for each of the two courses), a table of the
+disagreements (with the message ``course grade`` gave the student) and the wall time of each run.
 
-    python benchmarks/nbgrader_agreement.py [--keep] [--student NAME ...]
+    python benchmarks/nbgrader_agreement.py [--keep] [--student NAME ...] [--assignment ps3 ...]
 
 ``tests/test_compat.py`` runs the same comparison and checks each disagreement against the documented,
 deliberate differences in ``tests/compat/differences.toml``.
@@ -42,7 +43,8 @@ from nbgrader.api import Gradebook
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = ROOT / "tests" / "compat"
-ASSIGNMENTS = ("ps1", "ps2")
+ASSIGNMENTS = ("ps1", "ps2", "ps3")
+NUMPY = ("ps3",)  # the NumPy course's assignments (counted apart too)
 COURSE_FILES = ("nbgrader_config.py", "late_penalty.py", "source")
 
 
@@ -78,15 +80,15 @@ def _must(done: subprocess.CompletedProcess, what: str) -> None:
         )
 
 
-def generated_course(folder: Path) -> Path:
+def generated_course(folder: Path, assignments: tuple[str, ...] = ASSIGNMENTS) -> Path:
     """The compatibility course at ``folder``, with due dates and its assignments generated."""
     folder.mkdir(parents=True)
     for name in COURSE_FILES:
         (shutil.copytree if (COURSE / name).is_dir() else shutil.copy)(COURSE / name, folder / name)
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}", "compat-course") as gb:
-        for assignment, due in students.DUE.items():
-            gb.update_or_create_assignment(assignment, duedate=due)
-    for assignment in ASSIGNMENTS:
+        for assignment in assignments:
+            gb.update_or_create_assignment(assignment, duedate=students.DUE[assignment])
+    for assignment in assignments:
         _must(nbgrader("generate_assignment", assignment, "--force", cwd=folder), "generate_assignment")
     return folder
 
@@ -103,11 +105,13 @@ def released(folder: Path, assignment: str) -> tuple[dict, dict]:
     return release, sources
 
 
-def place_submissions(folder: Path, names: list[str]) -> None:
+def place_submissions(folder: Path, names: list[str], assignments: tuple[str, ...] = ASSIGNMENTS) -> None:
     """Each student's files in ``submitted/<student>/<assignment>/``, with ``timestamp.txt``."""
-    for assignment in ASSIGNMENTS:
+    for assignment in assignments:
         release, sources = released(folder, assignment)
         for student in names:
+            if assignment not in students.STUDENTS[student][1]:
+                continue  # this student does not hand this assignment in
             files = students.submission(student, assignment, release, sources)
             target = folder / "submitted" / student / assignment
             students.write_files(files, target)
@@ -117,18 +121,18 @@ def place_submissions(folder: Path, names: list[str]) -> None:
 # -------------------------------------------------------------------------------------------- grading
 
 
-def run_nbgrader(folder: Path) -> float:
+def run_nbgrader(folder: Path, assignments: tuple[str, ...] = ASSIGNMENTS) -> float:
     start = time.perf_counter()
-    for assignment in ASSIGNMENTS:
+    for assignment in assignments:
         done = nbgrader("autograde", assignment, "--force", cwd=folder)
         if done.returncode not in (0, 1):
             _must(done, "nbgrader autograde")
     return time.perf_counter() - start
 
 
-def run_course(folder: Path) -> float:
+def run_course(folder: Path, assignments: tuple[str, ...] = ASSIGNMENTS) -> float:
     start = time.perf_counter()
-    for assignment in ASSIGNMENTS:
+    for assignment in assignments:
         command = [
             sys.executable,
             "-m",
@@ -148,13 +152,13 @@ def run_course(folder: Path) -> float:
 # ------------------------------------------------------------------------------------------ comparing
 
 
-def grades(folder: Path) -> dict[tuple, tuple]:
+def grades(folder: Path, assignments: tuple[str, ...] = ASSIGNMENTS) -> dict[tuple, tuple]:
     """Every grade cell's (automatic score, awaits a manual grade), by (student, assignment, notebook,
     grade id); each notebook's late penalty (grade id ``<late penalty>``) and each submission's total
     after its late penalty (notebook and grade id ``<total>``)."""
     out = {}
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}", "compat-course") as gb:
-        for assignment in ASSIGNMENTS:
+        for assignment in assignments:
             for submission in gb.assignment_submissions(assignment):
                 student = submission.student.id
                 for notebook in submission.notebooks:
@@ -220,31 +224,44 @@ class Comparison:
     disagreements: list[Disagreement] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     folders: dict[str, Path] = field(default_factory=dict)
+    assignments: tuple[str, ...] = ASSIGNMENTS
+    by_course: dict[str, list[int]] = field(default_factory=dict)  # course: [cells agreeing, cells]
 
 
-def compare(work: Path, names: list[str] | None = None, at_once: bool = False) -> Comparison:
+def compare(
+    work: Path,
+    names: list[str] | None = None,
+    at_once: bool = False,
+    assignments: tuple[str, ...] = ASSIGNMENTS,
+) -> Comparison:
     """Grade the class both ways under ``work`` and compare the gradebooks. ``at_once`` runs the two
     graders side by side (faster; their times then measure nothing)."""
     names = names or list(students.STUDENTS)
-    base = generated_course(work / "generated")
-    place_submissions(base, names)
+    base = generated_course(work / "generated", assignments)
+    place_submissions(base, names, assignments)
     stock, ours = work / "nbgrader", work / "course"
     shutil.copytree(base, stock)
     shutil.copytree(base, ours)
-    result = Comparison(folders={"nbgrader": stock, "course": ours})
+    result = Comparison(folders={"nbgrader": stock, "course": ours}, assignments=assignments)
     if at_once:
         with futures.ThreadPoolExecutor(2) as pool:
-            stock_run, course_run = pool.submit(run_nbgrader, stock), pool.submit(run_course, ours)
+            stock_run = pool.submit(run_nbgrader, stock, assignments)
+            course_run = pool.submit(run_course, ours, assignments)
             result.seconds = {"nbgrader autograde": stock_run.result(), "course grade": course_run.result()}
     else:
-        result.seconds["nbgrader autograde"] = run_nbgrader(stock)
-        result.seconds["course grade"] = run_course(ours)
+        result.seconds["nbgrader autograde"] = run_nbgrader(stock, assignments)
+        result.seconds["course grade"] = run_course(ours, assignments)
     return compare_gradebooks(result)
+
+
+def course_of(assignment: str) -> str:
+    return "NumPy course (ps3)" if assignment in NUMPY else "ordinary course (ps1, ps2)"
 
 
 def compare_gradebooks(result: Comparison) -> Comparison:
     """Fill ``result`` with the comparison of its two graded courses' gradebooks."""
-    expected, got = grades(result.folders["nbgrader"]), grades(result.folders["course"])
+    expected = grades(result.folders["nbgrader"], result.assignments)
+    got = grades(result.folders["course"], result.assignments)
     ours = result.folders["course"]
     for key in sorted(set(expected) | set(got)):
         a, b = expected.get(key, (None, "missing")), got.get(key, (None, "missing"))
@@ -256,6 +273,9 @@ def compare_gradebooks(result: Comparison) -> Comparison:
         else:
             result.cells += 1
             result.cells_agree += agree
+            counts = result.by_course.setdefault(course_of(key[1]), [0, 0])
+            counts[0] += agree
+            counts[1] += 1
         if not agree:
             result.disagreements.append(Disagreement(*key, a, b, course_message(ours, key)))
     return result
@@ -271,6 +291,10 @@ def report(result: Comparison) -> str:
     lines = [
         f"{result.cells_agree} of {result.cells} grade cells agree",
         f"{result.totals_agree} of {result.totals} late penalties and totals agree",
+        *(
+            f"  {course}: {agree} of {cells} grade cells agree"
+            for course, (agree, cells) in result.by_course.items()
+        ),
         "",
     ]
     if result.disagreements:
@@ -302,10 +326,13 @@ def main() -> None:
         "--keep", action="store_true", help="keep the scratch courses (their path is printed)"
     )
     parser.add_argument("--student", action="append", help="only this student (repeatable)")
+    parser.add_argument(
+        "--assignment", action="append", choices=ASSIGNMENTS, help="only this assignment (repeatable)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nbgrader-agreement-"))
     try:
-        result = compare(work, args.student)
+        result = compare(work, args.student, assignments=tuple(args.assignment or ASSIGNMENTS))
         print(report(result))
     finally:
         if args.keep:

@@ -115,6 +115,11 @@ def test_the_class_spans_the_grades(comparison):
     assert {s for s, _ in totals} == set(agreement.students.STUDENTS)
     assert totals[("blank", "ps1")] == totals[("blank", "ps2")] == 0
     assert totals[("full", "ps1")] == 18 and totals[("full", "ps2")] == 5
+    # the NumPy course: the solutions get full marks, the release zero, the mistakes something between,
+    # and the two cheats get points under nbgrader (differences.toml: not under course grade)
+    assert totals[("full", "ps3")] == 21 and totals[("blank", "ps3")] == 0
+    assert 0 < totals[("partial", "ps3")] < 21
+    assert totals[("patcher", "ps3")] > 0 and totals[("shadow", "ps3")] > 0
     # the late-penalty plugin ran: two started days late for ps1 (per notebook), one for ps2
     assert totals[("late", "ps1")] == 18 - 2 * 2 and totals[("late", "ps2")] == 5 - 1
 

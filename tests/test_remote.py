@@ -8,11 +8,13 @@ notebooks with the real worker in bubblewrap, as `course grade` does.
 from __future__ import annotations
 
 import shutil
+import sys
 
+import numpy as np
 import pytest
 import torch
 
-from autograder.grading import protocol, wire
+from autograder.grading import modules, protocol, wire
 from autograder.grading.judge import run_notebook
 from autograder.grading.remote import RemoteException, RemoteObject, Table, serve_object
 from autograder.grading.sandbox import Limits, Session
@@ -185,6 +187,139 @@ def test_an_always_equal_object_gains_nothing_once_turned_into_numbers(pair):
     assert float(liar) == 1.0 and not float(liar) == 2.0
 
 
+# --------------------------------------------------------------------- modules and NumPy values
+
+
+def test_installed_modules_are_the_graders_own_and_pyplot_stays_the_students(pair):
+    import math
+    import os.path
+
+    import matplotlib.pyplot as pyplot
+    import numpy as np
+
+    got = student(pair, lambda: (np, math, os.path, np.linalg, pyplot, pyplot))()
+    assert got[0] is np and got[1] is math and got[2] is os.path and got[3] is np.linalg
+    assert isinstance(got[4], RemoteObject) and got[4] is got[5]  # one module, one handle
+    assert got[4].__name__ == "matplotlib.pyplot"
+
+
+def test_a_module_the_submission_brings_stays_the_students(pair, tmp_path):
+    import importlib.util
+
+    (tmp_path / "shapes_of_mine.py").write_text("def area(r):\n    return 3 * r * r\n")
+    spec = importlib.util.spec_from_file_location("shapes_of_mine", tmp_path / "shapes_of_mine.py")
+    mine = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mine)
+    got = student(pair, lambda: mine)()
+    assert isinstance(got, RemoteObject) and got.area(2) == 12  # run on the student's side
+
+
+def test_a_module_hiding_an_installed_one_is_neither(pair):
+    import types
+
+    import numpy as np
+
+    grader, _ = pair
+    fake = types.ModuleType("numpy")  # made at run time: not what `import numpy` gives
+    fake.allclose = lambda *args, **kwargs: True
+    got = student(pair, lambda: fake)()
+    assert isinstance(got, modules.ShadowedModule)
+    with pytest.raises(modules.ModuleShadowedError, match="numpy"):
+        got.allclose(1, 2)
+    grader.local_modules = frozenset({"numpy"})  # the submission hands in numpy.py
+    got = student(pair, lambda: np)()
+    assert isinstance(got, modules.ShadowedModule)
+    with pytest.raises(AssertionError, match="numpy.py|numpy"):
+        got.testing.assert_allclose(1, 2)
+
+
+def test_what_the_worker_says_of_a_module_earns_nothing(pair):
+    import numpy as np
+
+    grader, _ = pair
+    # a worker that lies "installed" of its numpy gets the grader's clean one
+    assert grader.decode({"$t": "module", "id": 5, "name": "numpy", "own": False}) is np
+    # names the grader never imports on the student's word, or cannot: the student's, through handles
+    for name in ("antigravity", "this", "../../etc", "shapes_nowhere", "__main__", 3):
+        got = grader.decode({"$t": "module", "id": 6, "name": name, "own": False})
+        assert isinstance(got, RemoteObject), name
+    assert "antigravity" not in sys.modules and "this" not in sys.modules
+
+
+def test_the_grader_never_imports_a_module_from_the_current_folder(tmp_path, monkeypatch):
+    (tmp_path / "planted_module_xyz.py").write_text("import sys\nsys.planted = True\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "path", ["", *sys.path])
+    assert modules.grader_module("planted_module_xyz") is None
+    assert not hasattr(sys, "planted") and "planted_module_xyz" not in sys.modules
+    assert modules.local_names(tmp_path) == {"planted_module_xyz"}
+
+
+def test_in_place_edits_of_the_tests_arrays_come_back(pair):
+    def set_edges(a, value):
+        a[0] = value
+        a[-1] = value
+
+    edges = student(pair, set_edges)
+    a = np.zeros(5)
+    assert edges(a, 2.0) is None
+    assert a.tolist() == [2.0, 0.0, 0.0, 0.0, 2.0]
+    grid = np.zeros((3, 4))
+    edges(grid[1], 7.0)  # a view: the change reaches the array it views
+    assert grid[1].tolist() == [7.0, 0.0, 0.0, 7.0] and grid[0].sum() == 0
+    frozen = np.zeros(3)
+    frozen.flags.writeable = False
+    edges(frozen, 1.0)
+    assert frozen.sum() == 0
+
+
+class LyingArray(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(self.shape, dtype=bool)
+
+    def __ne__(self, other):
+        return np.zeros(self.shape, dtype=bool)
+
+
+class Anything:
+    def __eq__(self, other):
+        return True
+
+
+def _anythings(n):
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        out[i] = Anything()
+    return out
+
+
+@pytest.mark.parametrize("make", [lambda: np.zeros(3).view(LyingArray), lambda: _anythings(3)])
+def test_an_array_with_a_lying_eq_stays_a_handle_and_equals_no_numbers(pair, make):
+    x = student(pair, make)()
+    assert isinstance(x, RemoteObject)
+    expected = np.array([1.0, 2.0, 3.0])
+    assert not (x == expected).any() and not (expected == x).any() and not np.all(x == expected)
+    assert not x == 1.0 and x != 2.5
+    assert type(x) is not np.ndarray and not isinstance(x, np.ndarray)
+    with pytest.raises((AssertionError, TypeError)):
+        np.testing.assert_array_equal(x, expected)
+    with pytest.raises((AssertionError, TypeError)):
+        assert np.allclose(x, expected)
+
+
+def test_a_number_with_a_lying_eq_is_compared_by_its_value(pair):
+    class Sneaky(float):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = float.__hash__
+
+    x = student(pair, lambda: Sneaky(4.0))()
+    assert isinstance(x, RemoteObject)
+    assert x == 4.0 and x == np.float64(4.0) and not x == 2.0 and x != 2.0 and x < 5
+
+
 # ------------------------------------------------------------------------------ real notebooks
 
 
@@ -350,3 +485,186 @@ def test_in_place_lists_isinstance_and_files_written_by_tests(submission):
     assert results["in_place"].passed and results["isinstance"].passed, results
     message = "\n".join(results["file"].messages)
     assert "FileNotFoundError" in message and "deliberate difference" in message
+
+
+NUMPY_ANSWER = """
+import numpy as np
+import math
+import random
+import matplotlib.pyplot as plt
+from matplotlib import pyplot
+from numpy import linalg as la
+import shapes_of_mine
+
+
+def grid(n):
+    return np.linspace(0.0, 1.0, n)
+
+
+def set_edges(a, value):
+    a[0] = value
+    a[-1] = value
+
+
+def scale(frame, k):
+    return frame * k
+
+
+def draw(t):
+    plt.plot(t, t**2, "o")
+
+
+def shuffled(n):
+    return np.random.permutation(n)
+
+
+def draw_random():
+    return random.random()
+
+
+t, y = np.loadtxt("samples.txt", unpack=True)
+roots = np.exp(2j * np.pi * np.arange(4) / 4)
+labels = np.array(["x", "vx"])
+mask = y > 1
+mean = np.mean(y)
+"""
+
+NUMPY_TESTS = {
+    "module": "assert np.arange(1, 10).sum() == 45 and np.pi == math.pi and la.norm([3.0, 4.0]) == 5",
+    "identity": "assert id(pyplot) == id(plt)",
+    "types": "x = grid(5)\nassert type(x) == np.ndarray and isinstance(x, np.ndarray)\n"
+    "assert x.dtype == np.float64\nnp.testing.assert_allclose(x, [0, 0.25, 0.5, 0.75, 1])",
+    "in_place": "a = np.zeros(5)\nassert set_edges(a, 2.0) is None\nassert a.tolist() == [2, 0, 0, 0, 2], a",
+    "data": "assert np.isclose(t, [0, 1, 2]).all() and np.allclose(y, np.loadtxt('samples.txt')[:, 1])",
+    "values": "assert np.allclose(roots**4, 1) and roots.dtype == np.complex128\n"
+    "assert labels[1] == 'vx' and labels.dtype.kind == 'U'\n"
+    "assert mask.dtype == bool and mask.tolist() == [False, True, True]\n"
+    "assert type(mean) == np.float64 and np.isclose(mean, 7 / 3)",
+    "own_module": "assert shapes_of_mine.area(2) == 12",
+    "plot": "plt.close('all')\ndraw(np.arange(3.0))\nax = plt.gca()\nassert len(ax.lines) == 1\n"
+    "np.testing.assert_allclose(ax.lines[0].get_ydata(), [0, 1, 4])",
+    "numpy_seed": "np.random.seed(3)\nfirst = shuffled(5)\nnp.random.seed(3)\n"
+    "assert (first == np.random.permutation(5)).all()",
+    "random_seed": "random.seed(9)\nexpected = random.random()\nrandom.seed(9)\n"
+    "assert draw_random() == expected",
+    "pandas": "import pandas as pd\nframe = pd.DataFrame({'a': [1.0, 2.0], 'b': ['u', 'v']})\n"
+    "pd.testing.assert_frame_equal(scale(frame[['a']], 2), pd.DataFrame({'a': [2.0, 4.0]}))",
+}
+
+
+def numpy_submission(folder):
+    (folder / "samples.txt").write_text("# t y\n0 1\n1 2\n2 4\n")
+    (folder / "shapes_of_mine.py").write_text("def area(r):\n    return 3 * r * r\n")
+    return folder
+
+
+@pytest.mark.grading
+def test_numpy_courses_tests_pass_in_the_sandbox(submission):
+    cells = [nbcells.test(code, 1, grade_id) for grade_id, code in NUMPY_TESTS.items()]
+    results, notes, _ = grade(notebook(answer(NUMPY_ANSWER), *cells), numpy_submission(submission))
+    assert {k: (r.passed, r.messages) for k, r in results.items()} == {k: (True, []) for k in NUMPY_TESTS}
+    assert notes == []
+
+
+NUMPY_CHEATS = """
+import sys
+import types
+import numpy as np
+
+# wrong answers
+def grid(n):
+    return np.zeros(n)
+
+class Lying(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(self.shape, dtype=bool)
+
+class Anything:
+    def __eq__(self, other):
+        return True
+
+def lying_grid(n):
+    return np.zeros(n).view(Lying)
+
+def anything_grid(n):
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        out[i] = Anything()
+    return out
+
+# NumPy patched to say yes, in the student's process
+yes = lambda *args, **kwargs: True
+np.allclose = np.array_equal = yes
+np.isclose = lambda a, b, *args, **kwargs: np.ones(np.broadcast(np.asarray(a), np.asarray(b)).shape, bool)
+np.testing.assert_allclose = np.testing.assert_array_equal = lambda *args, **kwargs: None
+# a module made up at run time, under NumPy's name
+fake = types.ModuleType("numpy")
+fake.allclose = yes
+fake.zeros = np.zeros
+"""
+
+CHEAT_TESTS = {
+    "patched_allclose": "assert np.allclose(grid(3), [1, 2, 3])",
+    "patched_isclose": "assert np.isclose(grid(3), [1, 2, 3]).all()",
+    "patched_testing": "np.testing.assert_allclose(grid(3), [1, 2, 3])",
+    "patched_array_equal": "assert np.array_equal(grid(3), [1, 2, 3])",
+    "fake_module": "assert fake.allclose(fake.zeros(3), [1, 2, 3])",
+}
+for _name in ("lying_grid", "anything_grid"):
+    for _form, _code in {
+        "type": "x = F(3)\nassert type(x) == np.ndarray",
+        "eq_all": "assert (F(3) == np.array([1.0, 2.0, 3.0])).all()",
+        "np_all": "assert np.all(F(3) == np.array([1.0, 2.0, 3.0]))",
+        "equal": "np.testing.assert_array_equal(F(3), [1.0, 2.0, 3.0])",
+        "scalar": "assert (F(3) == 1.0).all()",
+    }.items():
+        CHEAT_TESTS[f"{_name}_{_form}"] = _code.replace("F(", f"{_name}(")
+
+
+@pytest.mark.grading
+def test_numpy_patched_faked_or_lying_earns_nothing(submission):
+    cells = [nbcells.test(code, 1, grade_id) for grade_id, code in CHEAT_TESTS.items()]
+    results, _, _ = grade(notebook(answer(NUMPY_CHEATS), *cells), submission)
+    assert {k for k, r in results.items() if r.passed} == set()
+    assert "numpy" in "\n".join(results["fake_module"].messages)
+
+
+@pytest.mark.grading
+def test_a_numpy_py_of_the_students_own_is_not_numpy(submission):
+    (submission / "numpy.py").write_text(
+        "import os, sys\n"
+        "here = os.path.dirname(os.path.abspath(__file__))\n"
+        "saved = list(sys.path)\n"
+        "sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != here]\n"
+        "del sys.modules['numpy']\n"
+        "import numpy\n"
+        "sys.path[:] = saved\n"
+        "numpy.allclose = lambda *args, **kwargs: True\n"
+    )
+    code = "import numpy as np\n\ndef grid(n):\n    return np.zeros(n)"
+    tests = {"allclose": "assert np.allclose(grid(3), [1, 2, 3])", "arange": "assert np.arange(3).sum() == 3"}
+    cells = [nbcells.test(c, 1, k) for k, c in tests.items()]
+    results, _, _ = grade(notebook(answer(code), *cells), submission)
+    for result in results.values():
+        message = "\n".join(result.messages)
+        assert not result.passed and "numpy" in message and "rename" in message, message
+
+
+@pytest.mark.grading
+def test_a_worker_that_lies_about_its_modules_gets_the_graders_own(submission):
+    code = (
+        "import types\n"
+        "import autograder.grading.modules as modules\n"
+        "modules.reported = lambda module: ('numpy', False)  # every module 'is' the installed numpy\n"
+        "np = types.ModuleType('numpy')\n"
+        "np.allclose = lambda *args, **kwargs: True\n"
+        "np.arange = lambda n: [7] * n\n"
+        "def grid(n):\n    return [0.0] * n"
+    )
+    tests = {
+        "allclose": "assert np.allclose(grid(3), [1, 2, 3])",
+        "arange": "assert np.arange(3).tolist() == [0, 1, 2]",  # the grader's clean numpy: passes
+    }
+    cells = [nbcells.test(c, 1, k) for k, c in tests.items()]
+    results, _, _ = grade(notebook(answer(code), *cells), submission)
+    assert not results["allclose"].passed and results["arange"].passed, results

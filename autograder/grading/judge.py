@@ -7,11 +7,13 @@ Cells are taken in order:
 - locked instructor cells (the setup) run there too, so the student's code has its imports and data,
   and run here as well, so the tests have them (IPython magics included, on both sides);
 - test cells run only here. Every name a test uses that the instructor's code did not define is the
-  student's: plain data (numbers, tensors, lists …) is copied here, anything else (functions, classes,
-  instances) becomes a handle whose calls, attributes and operators run in the sandbox
-  (:mod:`.remote`). A test may pass its own functions and objects to the student's code, which calls
-  them back. Names a test deletes or reassigns are deleted or reassigned in the student's process too.
-  Exceptions keep their type across the wall. So the tests' own code, torch, the checker and ``assert``
+  student's: plain data (numbers, tensors, NumPy arrays and scalars, pandas values, lists …) is copied
+  here, a module the grader imports itself (numpy, math, the standard library) is the grader's own
+  (:mod:`.modules`), anything else (functions, classes, instances, the submission's own modules, pyplot)
+  becomes a handle whose calls, attributes and operators run in the sandbox (:mod:`.remote`). A test may
+  pass its own functions and objects to the student's code, which calls them back. Names a test deletes
+  or reassigns are deleted or reassigned in the student's process too. Exceptions keep their type
+  across the wall. So the tests' own code, torch, the checker and ``assert``
   are the grader's, untouched by anything the student ran, and the hidden tests' code never enters
   the sandbox.
 
@@ -40,6 +42,7 @@ from ..messages import render
 from ..rules import SHORT_FORMS, enforce, instructor_names
 from . import protocol
 from .cells import is_instructor, is_test, nbgrader_meta, segments, split_hidden, uses_ipython
+from .modules import SEEDED, MirrorSeeds, local_names, mirrored_seed
 from .records import CellResult
 from .remote import HandleGone, Table, serve_object
 from .sandbox import Limits, SandboxUnavailable, Session, WorkerDied, WorkerTimeout
@@ -161,6 +164,7 @@ class Judge:
         self.session = self._open()
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.namespace[SYNC] = self._sync
+        self.namespace[SEEDED] = self._seeded
         self.gone: StudentGone | None = None
         self.bound: dict[str, object] = {}  # the student's names put into the namespace, and their values
         self.deleted: set[str] = set()  # the student's names a test deleted (a test may define them again)
@@ -312,6 +316,15 @@ class Judge:
                 _ask(self.session, protocol.ASSIGN, name=name, value=self.table.encode(current))
                 self.bound[name] = current
 
+    def _seeded(self, function: Callable, *args: object, **kwargs: object) -> object:
+        """A test's ``np.random.seed(…)`` (or ``random.seed``, ``torch.manual_seed``): the grader's generator
+        is seeded, and the student's too, so that the student's code draws what it draws under nbgrader."""
+        result = function(*args, **kwargs)
+        code = mirrored_seed(function, args, kwargs)
+        if code is not None and self.gone is None:
+            _ask(self.session, protocol.RUN, code=code)
+        return result
+
     def run_test(self, cell) -> CellResult:
         grade_id = nbgrader_meta(cell).get("grade_id", "?")
         points = float(nbgrader_meta(cell).get("points", 0) or 0)
@@ -409,7 +422,7 @@ def _run_code(code: str, namespace: dict, label: str, last: bool) -> object:
     """Run ``code``; when it is the cell's last piece and ends in an expression, return that value."""
     tree = ast.parse(code)
     tail = tree.body.pop() if last and tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    tree = ast.fix_missing_locations(_SyncAfterBinding().visit(tree))
+    tree = ast.fix_missing_locations(_SyncAfterBinding().visit(MirrorSeeds().visit(tree)))
     exec(compile(tree, label, "exec"), namespace)  # noqa: S102 - the instructor's test code
     if tail is None:
         return None
@@ -443,6 +456,8 @@ def run_notebook(
     The tests run in ``workdir`` (the submission's folder), with ``NBGRADER_EXECUTION`` set."""
     judge = Judge(start)
     judge.know_instructor(nb)
+    # a module of the student's whose name the submission's files provide is not the installed one
+    judge.table.local_modules = local_names(workdir if workdir is not None else Path.cwd())
     results = []
     previous = os.getcwd()
     environment = os.environ.get("NBGRADER_EXECUTION")

@@ -23,11 +23,12 @@ import builtins
 import inspect
 import itertools
 import operator
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
 
-from . import protocol, wire
+from . import modules, protocol, wire
 
 
 class RemoteException(Exception):  # noqa: N818 - the base of exceptions that came from the other side
@@ -88,9 +89,12 @@ def _defined_by_tests(value: object) -> bool:
 class Table:
     """One side's objects that the other side holds handles to, and the proxies for the other side's."""
 
-    def __init__(self, ask: Callable[..., dict], *, grader: bool) -> None:
+    def __init__(
+        self, ask: Callable[..., dict], *, grader: bool, local_modules: frozenset = frozenset()
+    ) -> None:
         self.ask = ask  # ask(op, **fields) -> the raw reply
         self.grader = grader  # the grader's table shares with restrictions; the worker's shares anything
+        self.local_modules = local_modules  # top-level module names the submission's files provide
         self.objects: dict[int, object] = {}
         self.ids: dict[int, int] = {}
         self.proxies: dict[int, RemoteObject] = {}
@@ -109,8 +113,8 @@ class Table:
             if value._course_table is self and value._course_generation == self.generation:
                 return {"$t": "yours", "id": value._course_id}
             return None
-        if isinstance(value, types.ModuleType):
-            return None
+        if isinstance(value, types.ModuleType) and self.grader:
+            return None  # never one of the grader's modules
         key = id(value)
         ident = self.ids.get(key)
         if ident is None:
@@ -121,6 +125,9 @@ class Table:
         handle = {"$t": "obj", "id": ident, "type": str(getattr(kind, "__qualname__", "object"))[:200]}
         if isinstance(value, type) and issubclass(value, BaseException):
             handle["exception"] = exception_lineage(value)
+        if isinstance(value, types.ModuleType):  # by name too, for the grader to import its own
+            handle["$t"] = "module"
+            handle["name"], handle["own"] = modules.reported(value)
         return handle
 
     def lookup(self, ident: object) -> object:
@@ -146,6 +153,21 @@ class Table:
 
     def decode(self, data: Any) -> object:
         return wire.decode(data, table=self)
+
+    def module(self, data: dict) -> object:
+        """A module of the other side's. The grader takes its own module of that name when it imports
+        one itself and nothing says the student's is another (:mod:`.modules`); otherwise a handle."""
+        name = data.get("name")
+        if not self.grader:
+            return self.resolve(data)
+        found = None if name in modules.STUDENT_STATE else modules.grader_module(name)
+        if found is None:
+            return self.resolve(data)  # the submission's own module: used through a handle
+        if data.get("own") is not False or modules.top(name) in self.local_modules:
+            from ..messages import render
+
+            return modules.ShadowedModule(name, render("grade_module_shadowed", name=modules.top(name)))
+        return found
 
     def exception_class(self, lineage: list) -> type[BaseException]:
         """The local class for an exception type from the other side: a built-in as itself, any other as
@@ -328,8 +350,42 @@ class RemoteObject:
         return _operate(self._course_table, "issubclass", cls, self) is True
 
 
+_COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+
+
+def _numpy_array(value: object) -> bool:
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(value, np.ndarray)
+
+
+def _real_number(value: object) -> bool:
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.generic):
+        return value.dtype.kind in "biuf"
+    return type(value) in (bool, int, float)
+
+
+def _compared(proxy: RemoteObject, name: str, other: object) -> object:
+    """A student's object compared with a number or a NumPy array of the test's: a verdict, so it is not
+    the object's to give. Against an array, NumPy compares the numbers it reads from the object, element
+    by element; against a number, the object's value as a float (its answer) is compared here. Its own
+    ``__eq__`` decides nothing: an object equal to everything is equal to no number."""
+    if _numpy_array(other):
+        return NotImplemented
+    try:
+        value = float(proxy)
+    except (TypeError, ValueError, OverflowError):
+        if name in ("eq", "ne"):
+            return name == "ne"
+        raise TypeError(f"a {proxy._course_type} cannot be compared with a number") from None
+    return getattr(operator, name)(value, other)
+
+
 def _binary(name: str) -> tuple[Callable, Callable]:
     def forward(self, other):
+        numeric = _numpy_array(other) or _real_number(other)
+        if name in _COMPARISONS and numeric and self._course_table.grader:
+            return _compared(self, name, other)
         return _operate(self._course_table, name, self, other)
 
     def reflected(self, other):
@@ -357,11 +413,14 @@ RemoteObject.__hash__ = RemoteObject.__dict__["__hash__"]
 
 def apply_in_place(arg: object, state: object) -> None:
     """What the other side's function did to an argument in place (a tensor's values and ``.grad``, a
-    list's or a dict's contents), done to ours too."""
-    import torch
-
+    NumPy array's values, a list's or a dict's contents), done to ours too."""
     if not isinstance(state, dict):
         return
+    if "array" in state:
+        _array_in_place(arg, state["array"])
+        return
+    import torch
+
     if type(arg) in (list, dict) and "contents" in state:
         contents = wire.decode(state["contents"])
         if isinstance(arg, list) and isinstance(contents, list):
@@ -381,6 +440,18 @@ def apply_in_place(arg: object, state: object) -> None:
         arg.grad = None
     elif isinstance(grad, torch.Tensor) and grad.shape == arg.shape and arg.is_floating_point():
         arg.grad = grad.detach().to(arg.dtype)
+
+
+def _array_in_place(arg: object, data: object) -> None:
+    """A NumPy array of the test's, changed in place by the student's function: the same change here.
+    Only values of the same shape and dtype are taken (an in-place edit changes neither)."""
+    import numpy as np
+
+    if type(arg) is not np.ndarray or not arg.flags.writeable:
+        return
+    value = wire.decode(data)
+    if type(value) is np.ndarray and value.shape == arg.shape and value.dtype == arg.dtype:
+        arg[...] = value
 
 
 # ----------------------------------------------------------------------- serving the other side
@@ -430,20 +501,30 @@ def _call(table: Table, target: object, request: dict) -> dict:
         raise TypeError(f"'{type(target).__name__}' object is not callable")
     args = [table.decode(a) for a in request.get("args", [])]
     kwargs = {str(k): table.decode(v) for k, v in (request.get("kwargs") or {}).items()}
+    before = [_array_bytes(a) for a in args] if not table.grader else []
     result = target(*args, **kwargs)
     reply: dict = {"result": table.encode(result)}
     if not table.grader:  # a student's function may update a tensor argument in place, or set its .grad
-        reply["args_after"] = [_state_after(a) for a in args]
+        reply["args_after"] = [_state_after(a, b) for a, b in zip(args, before, strict=True)]
     return reply
 
 
-def _state_after(arg: object) -> dict | None:
+def _array_bytes(arg: object) -> bytes | None:
+    """A NumPy array argument's contents before the call, to tell whether the call changed them."""
+    if type(arg).__name__ == "ndarray" and type(arg).__module__ == "numpy":
+        return arg.tobytes()
+    return None
+
+
+def _state_after(arg: object, before: bytes | None = None) -> dict | None:
     """What a call left in an argument it may have changed in place: a tensor's values and ``.grad``, a
-    list's or a dict's contents (as plain data)."""
+    NumPy array's values (when they changed), a list's or a dict's contents (as plain data)."""
     if type(arg).__module__.startswith("torch") and hasattr(arg, "grad"):
         return {"value": wire.encode(arg), "grad": wire.encode(arg.grad)}
     if type(arg) in (list, dict):
         return {"contents": wire.encode(arg)}
+    if before is not None and arg.tobytes() != before:
+        return {"array": wire.encode(arg)}
     return None
 
 

@@ -15,8 +15,15 @@ from collections.abc import Callable
 import nbformat
 
 # Due dates, set in the gradebook before the assignments are generated.
-DUE = {"ps1": "2026-01-10 12:00:00 UTC", "ps2": "2026-01-17 12:00:00 UTC"}
+DUE = {
+    "ps1": "2026-01-10 12:00:00 UTC",
+    "ps2": "2026-01-17 12:00:00 UTC",
+    "ps3": "2026-01-24 12:00:00 UTC",
+}
+# When each student handed in each assignment: the assignments a student's times name are the ones
+# that student hands in (ps3, the NumPy one, only by the students made for it and a few others).
 ON_TIME = {"ps1": "2026-01-09 18:00:00.000000 UTC", "ps2": "2026-01-16 09:30:00.000000 UTC"}
+NUMPY_ON_TIME = {"ps3": "2026-01-23 20:00:00.000000 UTC"}
 # 27.5 hours late for ps1 (two started days), one hour late for ps2 (one day)
 LATE = {"ps1": "2026-01-11 15:30:00.000000 UTC", "ps2": "2026-01-17 13:00:00.000000 UTC"}
 
@@ -124,8 +131,116 @@ def partial(assignment, release, answers):
         ),
         # counts one step too many
         "collatz": edit("steps = 0", "steps = 1"),
+        # ps3, the mistakes NumPy courses see: the endpoint left out (arange), a list for an array, an
+        # edit of a copy instead of the array itself, indices for a mask, no axis labels, a header row
+        # skipped twice, a list for an array of strings, every sign change counted, the decay's sign,
+        # noise from the wrong generator, a line where points were asked for
+        "time_grid": edit(
+            "return np.linspace(0.0, t_max, n)", "return np.arange(0.0, t_max, t_max / (n - 1))"
+        ),
+        "energies": edit(
+            "energies = (levels + 0.5) * HBAR * OMEGA",
+            "energies = [(n + 0.5) * HBAR * OMEGA for n in levels]",
+        ),
+        "in_place": then(
+            edit("    grid[0, :] = value", "    grid = grid.copy()\n    grid[0, :] = value"),
+            edit(
+                "return np.abs(x) >= fraction * np.max(np.abs(x))",
+                "return np.where(np.abs(x) >= fraction * np.max(np.abs(x)))[0]",
+            ),
+        ),
+        "plot_position": edit('    ax.set_xlabel("t (s)")\n    ax.set_ylabel("x (m)")\n', ""),
+        "load_pendulum": then(
+            edit("np.loadtxt(path, unpack=True)", "np.loadtxt(path, unpack=True, skiprows=1)"),
+            edit('return np.array(header.lstrip("#").split())', 'return header.lstrip("#").split()'),
+        ),
+        "period": then(
+            edit(
+                "upward = np.where((theta[:-1] < 0) & (theta[1:] >= 0))[0]",
+                "upward = np.where(np.diff(np.sign(theta)) != 0)[0]",
+            ),
+            edit("return np.exp(intercept), -slope", "return np.exp(intercept), slope"),
+        ),
+        "random": edit(
+            "rng.normal(0.0, sigma, size=theta.shape)", "np.random.normal(0.0, sigma, size=theta.shape)"
+        ),
+        "plot_pendulum": edit('plt.plot(t, theta, "o", markersize=3)', "plt.plot(t, theta)"),
     }
     return notebooks(release, answers, changes)
+
+
+# ps3 answers that run but are wrong (zeros of the right shapes), for the students who cheat instead
+WRONG_NUMPY = {
+    "time_grid": (
+        "import numpy as np\n\n\ndef time_grid(t_max, n):\n    return np.zeros(n)\n\n\n"
+        "def position(t, amplitude, omega, phase=0.0):\n    return 0.0 * t"
+    ),
+    "energies": "import math\n\nlevels = np.zeros(6, dtype=int)\nenergies = np.zeros(6)\nperiod = 0.0",
+    "in_place": (
+        "def set_boundary(grid, value):\n    return None\n\n\n"
+        "def phasor(omega, t):\n    return np.zeros(np.shape(t), dtype=complex)\n\n\n"
+        "def near_turning_points(x, fraction=0.9):\n    return np.zeros(np.shape(x), dtype=bool)"
+    ),
+    "plot_position": (
+        "from matplotlib import pyplot\nimport matplotlib.pyplot as plt\n\n\n"
+        "def plot_position(t, x):\n    return plt.subplots()"
+    ),
+    "load_pendulum": (
+        "import numpy as np\nimport matplotlib.pyplot as plt\n\n\n"
+        "def load_pendulum(path):\n    return np.zeros(201), np.zeros(201)\n\n\n"
+        "def column_names(path):\n    return np.array(['x'])\n\n\nt, theta = load_pendulum('pendulum.txt')"
+    ),
+    "period": (
+        "def estimate_period(t, theta):\n    return 0.0\n\n\n"
+        "def fit_decay(t, amplitude):\n    return 0.0, 0.0"
+    ),
+    "random": (
+        "def add_noise(theta, sigma, seed):\n    return theta\n\n\ndef shuffled(values):\n    return values"
+    ),
+    "plot_pendulum": "def plot_pendulum(t, theta):\n    pass",
+}
+
+# What a student who patches NumPy runs first: every comparison says yes.
+YES_NUMPY = """
+_yes = lambda *args, **kwargs: True
+_nothing = lambda *args, **kwargs: None
+np.allclose = np.array_equal = np.iscomplexobj = _yes
+np.isclose = lambda a, b, *args, **kwargs: np.ones(np.broadcast(np.asarray(a), np.asarray(b)).shape, bool)
+np.testing.assert_allclose = np.testing.assert_array_equal = _nothing
+np.testing.assert_array_almost_equal = _nothing
+"""
+
+# A numpy.py handed in beside the notebooks: it loads the installed NumPy in its own place and patches it,
+# so that `import numpy as np` in the student's cells gives the patched one.
+LOCAL_NUMPY = (
+    '"""Not NumPy: loads the installed one, then makes its comparisons say yes."""\n'
+    "import os\nimport sys\n\n"
+    "_here = os.path.dirname(os.path.abspath(__file__))\n"
+    "_saved = list(sys.path)\n"
+    "sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here]\n"
+    "del sys.modules['numpy']\n"
+    "import numpy as np  # the installed one, now in sys.modules\n\n"
+    "sys.path[:] = _saved\n" + YES_NUMPY
+)
+
+
+def wrong_numpy(assignment, release, answers):
+    return {gid: (lambda code, gid=gid: WRONG_NUMPY[gid]) for gid in WRONG_NUMPY}
+
+
+def patcher(assignment, release, answers):
+    """Wrong NumPy answers, and NumPy's comparisons patched to say yes (in the answer cells)."""
+    changes = wrong_numpy(assignment, release, answers)
+    for gid in ("time_grid", "load_pendulum"):  # the first answer of each notebook
+        changes[gid] = lambda code, gid=gid: WRONG_NUMPY[gid] + "\n" + YES_NUMPY
+    return notebooks(release, answers, changes)
+
+
+def shadow(assignment, release, answers):
+    """Wrong NumPy answers, and a numpy.py of the student's own that patches NumPy when imported."""
+    files = notebooks(release, answers, wrong_numpy(assignment, release, answers))
+    files["numpy.py"] = LOCAL_NUMPY.encode()
+    return files
 
 
 def custom_exceptions(assignment, release, answers):
@@ -197,15 +312,17 @@ def vandal(assignment, release, answers):
     return files
 
 
-# name: (how the submission is made, when it was submitted)
+# name: (how the submission is made, when each assignment it hands in was submitted)
 STUDENTS: dict[str, tuple[Callable, dict[str, str]]] = {
-    "full": (full, ON_TIME),
-    "blank": (blank, ON_TIME),
-    "partial": (partial, ON_TIME),
+    "full": (full, ON_TIME | NUMPY_ON_TIME),
+    "blank": (blank, ON_TIME | NUMPY_ON_TIME),
+    "partial": (partial, ON_TIME | NUMPY_ON_TIME),
     "custom": (custom_exceptions, ON_TIME),
     "late": (full, LATE),
     "looper": (looper, ON_TIME),
     "vandal": (vandal, ON_TIME),
+    "patcher": (patcher, NUMPY_ON_TIME),
+    "shadow": (shadow, NUMPY_ON_TIME),
 }
 
 
