@@ -2,7 +2,7 @@
 
 course build            rebuild every generated file (lectures ko/en, figures, releases)
 course build --check    rebuild into a temporary folder; fail, naming the files, if anything differs
-course release unit01 --lang ko [--output DIR]
+course release unit01 --lang ko [--output DIR]   a Korean-only version in release-ko/unit01/
 course lab [--port 8888] [--lang ko|en]   start JupyterLab on the course (127.0.0.1)
 course grade unit01 [--jobs N] [--scheduler ADDR] [--force] [--no-sandbox]
 course feedback unit01    per-student feedback in both languages, without hidden tests
@@ -54,10 +54,17 @@ def cmd_release(args: argparse.Namespace) -> int:
     from .build import build_release
 
     course = Course.find(args.root)
-    output = Path(args.output) if args.output else course.release
+    # a one-language version goes beside the committed bilingual release/, never over it (unless --output)
+    output = Path(args.output) if args.output else course.one_language_release(args.lang)
     target = build_release(course, args.assignment, output, args.lang)
-    print(render("cli_release_done", lang=args.lang, path=str(target)))
+    print(render("cli_release_done", lang=args.lang, path=_shown(target)))
     return 0
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it (what a user types), else absolute."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
@@ -167,7 +174,11 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="write the student version of one assignment, in one language or both")
     r.add_argument("assignment")
     r.add_argument("--lang", choices=["ko", "en", "both"], default="both")
-    r.add_argument("--output", help="folder to write <assignment>/ into (default: the course's release/)")
+    r.add_argument(
+        "--output",
+        help="folder to write <assignment>/ into (default: release-ko/ or release-en/ for one language, "
+        "release/ for both; the committed bilingual release/ is replaced only when you name it here)",
+    )
 
     lab = sub.add_parser("lab", help="start JupyterLab on the course, on 127.0.0.1")
     lab.add_argument("--port", type=int, default=8888)

@@ -29,7 +29,10 @@ def languages(lang: str | None = None) -> tuple[str, ...]:
     return LANGUAGES
 
 
-def render(key: str, lang: str | None = None, **params: object) -> str:
-    """Message ``key`` filled with ``params``, one line per language."""
+def render(key: str, lang: str | None = None, /, **params: object) -> str:
+    """Message ``key`` filled with ``params``, one line per language.
+
+    ``key`` and ``lang`` are positional only, so a placeholder may have any name (``{lang}`` included)
+    without being taken for them."""
     entry = catalogue()[key]
     return "\n".join(entry[code].format(**params) for code in languages(lang))

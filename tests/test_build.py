@@ -89,3 +89,19 @@ def test_unknown_assignment_gets_a_one_line_bilingual_message(course, tmp_path):
 def test_outside_a_course(tmp_path):
     done = course_cli("build", "--check", root=tmp_path)
     assert done.returncode == 2 and "no course" in done.stderr
+
+
+@pytest.mark.nbgrader  # the release is made by nbgrader generate_assignment
+def test_release_in_one_language_goes_beside_the_committed_release(scratch_course):
+    """`course release unit01 --lang ko` works, says where it wrote, and leaves release/ alone."""
+    root = scratch_course.root
+    committed = (root / "release" / "unit01" / "exercises.ipynb").read_bytes()
+    done = course("release", "unit01", "--lang", "ko", cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "release-ko/unit01" in done.stdout and "만들었습니다" in done.stdout and "wrote" in done.stdout
+    assert (root / "release" / "unit01" / "exercises.ipynb").read_bytes() == committed
+    korean = nbformat.read(root / "release-ko" / "unit01" / "exercises.ipynb", as_version=4)
+    assert korean.metadata["course"]["lang"] == "ko"
+    prose = [c for c in korean.cells if c.cell_type == "markdown" and "nbgrader" not in c.metadata]
+    assert prose and all(c.metadata["tags"] == ["lang-ko"] for c in prose)

@@ -37,3 +37,28 @@ def test_render_both_languages_korean_first():
 
 def test_unknown_language_falls_back_to_both():
     assert len(render("is_none", "fr", name="q").splitlines()) == 2
+
+
+def sample(field: str, spec: str) -> object:
+    """A value for placeholder ``field`` that its format ``spec`` accepts, recognisable in the output."""
+    if spec and spec[-1] in "eEfFgG%":
+        return 1.25
+    if spec and spec[-1] in "dxXob":
+        return 7
+    return f"‹{field}›"
+
+
+@pytest.mark.parametrize("key", ENTRIES)
+def test_every_message_renders_with_its_placeholders(key):
+    """Each message is rendered as the code renders it, with every placeholder it has, in each language:
+    no placeholder can be taken for one of render's own arguments (``{lang}`` once was: a KeyError)."""
+    entry = catalogue()[key]
+    fields = {f: spec for lang in LANGUAGES for _, f, spec, _ in string.Formatter().parse(entry[lang]) if f}
+    params = {field: sample(field, spec) for field, spec in fields.items()}
+    for lang in (*LANGUAGES, None):
+        text = render(key, lang, **params)
+        for field, value in params.items():
+            if isinstance(value, str):
+                assert value in text, f"{key}: {{{field}}} not filled in {lang or 'both'}"
+    both = render(key, **params)
+    assert len(both.splitlines()) >= 2 and both.startswith(render(key, "ko", **params))
