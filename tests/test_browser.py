@@ -35,6 +35,7 @@ import pytest
 from autograder.checker import ATOL, RTOL
 from autograder.messages import render
 from autograder.plotting import korean_font_path
+from tests.classes import exercise_titles
 from tests.conftest import ROOT, copy_course
 
 try:
@@ -653,7 +654,11 @@ def test_self_check_from_inside_the_notebook(page):
         state=lambda: page.outputs(new),
     )
     table = "\n".join(text for _, text in page.outputs(new))
-    assert "✘ test_mul_gate_backward" in table and "0/1" in table, table
+    title = " · ".join(
+        exercise_titles(nbformat.read(page.lab.course / wrong, as_version=4), lang)[f"test_{EXERCISE}"]
+        for lang in ("ko", "en")
+    )
+    assert re.search(rf"✘ {re.escape(title)}\s+0/1", table), table
     assert "합계: 13 / 14점" in table and "값이 다릅니다" in table and "wrong value" in table, table
     page.scroll(new)
     page.shot("self-check-in-notebook")

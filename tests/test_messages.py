@@ -1,5 +1,6 @@
 """The message catalogue: every entry in both languages, with the same placeholders, and glossary terms."""
 
+import re
 import string
 
 import pytest
@@ -62,3 +63,23 @@ def test_every_message_renders_with_its_placeholders(key):
                 assert value in text, f"{key}: {{{field}}} not filled in {lang or 'both'}"
     both = render(key, **params)
     assert len(both.splitlines()) >= 2 and both.startswith(render(key, "ko", **params))
+
+
+FILE_PLACEHOLDERS = {"path", "notebook", "found", "file", "files", "folder"}
+# particles whose form depends on how the word before them ends (받침): 을/를, 이/가, 은/는, 와/과, (으)로
+SOUND_PARTICLE = re.compile(
+    r"^(\((?:을|를|이|가|은|는|와|과|으)\)|을|를|이|가|은|는|와|과|으로|로)(?![가-힣])"
+)
+
+
+@pytest.mark.parametrize("key", ENTRIES)
+def test_no_particle_has_to_guess_how_a_file_name_ends(key):
+    """A file name's last sound cannot be known (``exercises.ipynb``: 비), so the Korean sentence puts no
+    particle right after one: "{path} 파일을", not "{path}을(를)"."""
+    text = catalogue()[key]["ko"]
+    for match in re.finditer(r"\{(\w+)[^}]*\}", text):
+        if match.group(1) in FILE_PLACEHOLDERS:
+            after = text[match.end() :]
+            assert not SOUND_PARTICLE.match(after), (
+                f"{key}: a particle after {{{match.group(1)}}}: {after[:12]!r}"
+            )
