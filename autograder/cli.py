@@ -2,6 +2,8 @@
 
 course build            rebuild every generated file (lectures ko/en, figures, releases)
 course build --check    rebuild into a temporary folder; fail, naming the files, if anything differs
+course build --force    also overwrite generated notebooks changed since they were built
+course start unit01 [--lang ko|en]   copy the assignment into work/unit01/, the student's own copy
 course release unit01 --lang ko [--output DIR]   a Korean-only version in release-ko/unit01/
 course lab [--port 8888] [--lang ko|en]   start JupyterLab on the course (127.0.0.1)
 course grade unit01 [--jobs N] [--scheduler ADDR] [--force] [--no-sandbox]
@@ -15,8 +17,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from .course import Course, CourseError
@@ -45,8 +49,40 @@ def cmd_build(args: argparse.Namespace) -> int:
             return 1
         print(render("cli_build_done", count=len(build.generated_files(course.root))))
         return 0
-    count = build.sync(course, _progress)
+    count, kept = build.sync(course, _progress, force=args.force)
+    if kept:
+        print(render("cli_build_kept", count=len(kept), files="\n".join(f"  {rel}" for rel in kept)))
+        return 1
     print(render("cli_build_done", count=count))
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """Copy the student version of an assignment into ``work/<assignment>/``, the student's own folder,
+    which no command regenerates; files already there are never overwritten."""
+    from .build import build_release
+
+    course = Course.find(args.root)
+    course.assignment(args.assignment)  # an unknown assignment: the message lists the known ones
+    target = course.work / args.assignment
+    with tempfile.TemporaryDirectory(prefix="course-start-") as tmp:
+        if args.lang == "both":
+            released = course.release / args.assignment
+        else:
+            released = build_release(course, args.assignment, Path(tmp), args.lang)
+        copied, kept = [], []
+        for source in sorted(p for p in released.rglob("*") if p.is_file()):
+            copy = target / source.relative_to(released)
+            if copy.exists():
+                kept.append(copy)
+                continue
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, copy)
+            copied.append(copy)
+    if copied:
+        print(render("cli_start_done", path=_shown(target), notebook=_shown(copied[0])))
+    for copy in kept:
+        print(render("cli_start_kept", path=_shown(copy)))
     return 0
 
 
@@ -170,6 +206,15 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--check", action="store_true", help="fail, naming the files, if a committed file is stale"
     )
+    b.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite generated notebooks changed since they were built (else they are named and kept)",
+    )
+
+    st = sub.add_parser("start", help="copy an assignment into work/<assignment>/ to write your answers in")
+    st.add_argument("assignment")
+    st.add_argument("--lang", choices=["ko", "en", "both"], default="both")
 
     r = sub.add_parser("release", help="write the student version of one assignment, in one language or both")
     r.add_argument("assignment")
@@ -223,7 +268,13 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_build(args)
         if args.command == "release":
             return cmd_release(args)
-        commands = {"grade": cmd_grade, "feedback": cmd_feedback, "export": cmd_export, "check": cmd_check}
+        commands = {
+            "grade": cmd_grade,
+            "feedback": cmd_feedback,
+            "export": cmd_export,
+            "check": cmd_check,
+            "start": cmd_start,
+        }
         if args.command in commands:
             return commands[args.command](args)
         return cmd_lab(args, extra)
