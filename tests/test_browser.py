@@ -7,7 +7,8 @@
 - types the right answer to the first exercise of the released assignment into its editor and runs the
   visible test (the checker's pass message), then a wrong one (its diagnosis, in Korean and in English);
 - uses nbgrader's JupyterLab extension: the Validate button (success on a solved notebook, the bilingual
-  diagnosis on a wrong one) and the Assignment List (a released assignment is fetched and submitted).
+  diagnosis on a wrong one) and the Assignment List (a released assignment is fetched and submitted);
+- sees a student's lab: none of nbgrader's instructor tools, and no prompt about Jupyter's news.
 
 Screenshots, the server's log and the browser console go to test-artifacts/browser/.
 Run these tests alone with `python -m pytest -m browser`; CI installs Chromium and ChromeDriver (.ci/run).
@@ -15,7 +16,6 @@ Run these tests alone with `python -m pytest -m browser`; CI installs Chromium a
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -160,14 +160,10 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "lab-workspaces"),
         "IPYTHONDIR": str(home / "ipython"),
     }
-    # No "official Jupyter news?" prompt over the notebook, no update check.
-    notification = home / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    # No settings of the student's own: `course lab` alone keeps the news prompt away (and nbgrader's
+    # instructor tools), as it must on a student's fresh machine.
     # Where a class's nbgrader exchange would be (nbgrader reads it from the Jupyter config folder).
-    (home / "config").mkdir()
+    (home / "config").mkdir(parents=True)
     (home / "config" / "nbgrader_config.py").write_text(f"c.Exchange.root = {str(exchange)!r}\n")
 
     port, token = free_port(), "browser-test-token"
@@ -184,9 +180,6 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
                 str(port),
                 "--no-browser",
                 f"--IdentityProvider.token={token}",
-                # nothing outside 127.0.0.1: no news feed, no version check against PyPI
-                "--LabApp.news_url=None",
-                "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
             ],
             cwd=course,  # `course lab` is run in the course folder, where nbgrader finds its config
             env=env,
@@ -691,3 +684,30 @@ def test_nbgrader_assignment_list_fetches_and_submits(page):
     # the list can show "submitted" while nbgrader is still copying the files
     page.wait(lambda: any(inbound.glob("*+unit01+*/exercises.ipynb")), "the submission reaches the exchange")
     page.shot("nbgrader-assignment-list-submitted")
+
+
+NEWS_PROMPT = "official Jupyter news"
+
+
+def test_a_students_lab_has_no_instructor_tools_and_no_news_prompt(page):
+    """`course lab` leaves out nbgrader's Formgrader, Create Assignment and Course List (a student's lab
+    keeps the Assignment List and Validate), and JupyterLab never asks about fetching Jupyter's news."""
+    page.open()
+    page.wait(lambda: page.texts(".jp-DirListing-itemText"), "the file browser lists the course")
+    page.click("//div[contains(@class, 'lm-MenuBar-itemLabel') and text()='Nbgrader']", "menu Nbgrader")
+    items = page.wait(lambda: page.texts(".lm-Menu .lm-Menu-itemLabel"), "the Nbgrader menu opens")
+    page.shot("student-lab-nbgrader-menu")
+    assert "Assignment List" in items, items
+    assert not [i for i in items if "Formgrader" in i or "Course" in i or "Create" in i], items
+    ActionChains(page.driver).send_keys(Keys.ESCAPE).perform()
+    tabs = page.js(
+        "return Array.from(document.querySelectorAll('.jp-SideBar .lm-TabBar-tab'))"
+        ".map(t => (t.getAttribute('title') || '') + ' ' + t.textContent)"
+    )
+    assert tabs and not [t for t in tabs if "Create Assignment" in t], tabs
+    assert not page.driver.find_elements(By.ID, "nbgrader-create_assignemnt")  # nbgrader's own id
+    # JupyterLab asks within a second or two of starting; give it more than that
+    time.sleep(6)
+    shown = page.texts(".Toastify, .jp-Notification-Toast, .jp-Dialog")
+    assert not [t for t in shown if NEWS_PROMPT in t], shown
+    page.shot("student-lab-no-news-prompt")

@@ -227,6 +227,15 @@ def submission_score(coursedir, assignment: str, student: str) -> tuple[float, f
         return submission.score, submission.max_score
 
 
+def assignment_scores(coursedir, assignment: str) -> dict[str, tuple[float, float]]:
+    """Each student's (score, max score) for ``assignment``, as the gradebook has it (manual grades and
+    late penalties included)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        return {s.student.id: (s.score, s.max_score) for s in gb.assignment_submissions(assignment)}
+
+
 def assignment_exists(coursedir, assignment: str) -> bool:
     from nbgrader.api import Gradebook, MissingEntry
 

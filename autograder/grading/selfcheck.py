@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import sys
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from ..course import CourseError
-from ..messages import render
+from ..messages import pad, render, width
 from .cells import is_test, nbgrader_meta
 from .exercises import exercises
 from .judge import run_notebook
@@ -82,18 +81,13 @@ def check(
     return rows, lang
 
 
-def _width(text: str) -> int:
-    """Columns ``text`` takes in a terminal: Hangul and other wide characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def table(rows: list[Row], lang: str) -> str:
     titles = [row.title or row.grade_id for row in rows]
-    width = max(_width(title) for title in titles)
+    columns = max(width(title) for title in titles)
     lines = [render("check_header", lang), ""]
     for row, title in zip(rows, titles, strict=True):
         mark = "✔" if row.passed else "✘"
-        lines.append(f"{mark} {title}{' ' * (width - _width(title))}  {row.earned:g}/{row.points:g}")
+        lines.append(f"{mark} {pad(title, columns)}  {row.earned:g}/{row.points:g}")
         if not row.passed:  # with partial credit the messages say which parts passed
             for message in row.messages:
                 lines += [f"    {line}" for line in message.splitlines()]
