@@ -41,10 +41,12 @@ STYLE = """
   /* code and messages: an ASCII font of the page's own first, so that a backslash is drawn as a
      backslash; Korean fonts draw U+005C as the won sign */
   --jp-code-font-family: "Course Mono", Menlo, Consolas, "DejaVu Sans Mono", monospace;
-  --jp-content-font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans KR", "NanumGothic",
-    "Apple SD Gothic Neo", "Malgun Gothic", sans-serif;
+  /* prose: the symbols first (✔ ✘ ∂; some Korean fonts draw a box for them), then Latin and Korean */
+  --jp-content-font-family: "Course Symbols", system-ui, -apple-system, "Segoe UI", "Noto Sans KR",
+    "NanumGothic", "Apple SD Gothic Neo", "Malgun Gothic", sans-serif;
   --jp-ui-font-family: var(--jp-content-font-family);
 }
+body { font-family: var(--jp-content-font-family); }
 main { max-width: 62rem; margin: 0 auto; }
 .course-header h1 { font-size: 1.6rem; margin: 1rem 0 .4rem; }
 .course-score { font-size: 1.25rem; font-weight: bold; margin: .2rem 0 .8rem; }
@@ -80,10 +82,22 @@ def mathjax() -> str:
     return script.replace("</script", "<\\/script")  # cannot end the <script> element it is inlined in
 
 
-@cache
-def code_font() -> str:
-    """``@font-face`` of "Course Mono": DejaVu Sans Mono (matplotlib ships it) cut to ASCII by fontTools,
-    inlined, so code and messages draw a backslash as a backslash whatever fonts the reader has."""
+# what the checker's messages draw besides ASCII: Latin-1, Greek, punctuation (· — …), super- and subscripts,
+# arrows, mathematical operators (∂ −), the warning sign ⚠ and the dingbats (✔ ✘ ✎)
+SYMBOLS = [
+    *range(0xA0, 0x100),
+    *range(0x370, 0x400),
+    *range(0x2000, 0x20A0),
+    *range(0x2190, 0x2200),
+    *range(0x2200, 0x2300),
+    0x26A0,
+    *range(0x2700, 0x27C0),
+]
+
+
+def _font_face(family: str, file: str, unicodes: list[int]) -> str:
+    """``@font-face`` of ``family``: matplotlib's copy of a DejaVu font, cut by fontTools to the characters
+    it has of ``unicodes``, inlined (no font file to fetch)."""
     import logging
 
     import matplotlib
@@ -92,18 +106,42 @@ def code_font() -> str:
     logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # "FFTM NOT subset": a table unused
     options = subset.Options()
     options.flavor = "woff"
-    source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSansMono.ttf"
-    font = subset.load_font(str(source), options)
+    font = subset.load_font(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / file), options)
+    covered = sorted(set(unicodes) & set(font.getBestCmap()))
     subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=range(0x20, 0x7F))
+    subsetter.populate(unicodes=covered)
     subsetter.subset(font)
     data = io.BytesIO()
     subset.save_font(font, data, options)
     encoded = base64.b64encode(data.getvalue()).decode("ascii")
-    return (
-        '@font-face { font-family: "Course Mono"; font-style: normal; font-weight: normal; '
-        f'src: url(data:font/woff;base64,{encoded}) format("woff"); unicode-range: U+0020-007E; }}'
+    ranges = ", ".join(
+        f"U+{first:04X}-{last:04X}" if last > first else f"U+{first:04X}" for first, last in _runs(covered)
     )
+    return (
+        f'@font-face {{ font-family: "{family}"; font-style: normal; font-weight: normal; '
+        f'src: url(data:font/woff;base64,{encoded}) format("woff"); unicode-range: {ranges}; }}'
+    )
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Sorted ``numbers`` as (first, last) runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return [(first, last) for first, last in runs]
+
+
+@cache
+def page_fonts() -> str:
+    """The page's own fonts. "Course Mono" (DejaVu Sans Mono: ASCII and the checker's symbols) comes first
+    for code, math and messages, so a backslash is drawn as a backslash whatever fonts the reader has
+    (Korean fonts draw U+005C as ₩); "Course Symbols" (DejaVu Sans, no ASCII, no Hangul) draws the
+    checker's symbols (✔ ✘ ∂ →) in the prose, which some Korean fonts draw as boxes."""
+    mono = _font_face("Course Mono", "DejaVuSansMono.ttf", [*range(0x20, 0x7F), *SYMBOLS])
+    return mono + "\n" + _font_face("Course Symbols", "DejaVuSans.ttf", SYMBOLS)
 
 
 # what a rendered markdown cell may hold: the markup JupyterLab's own sanitizer lets through, no script
@@ -160,7 +198,7 @@ def page(nb, heading: str, score: str, notes: list[str], notebook: str, checks: 
         "failures_heading": _line("feedback_failures_heading"),
         "passes_heading": _line("feedback_passes_heading"),
         "mathjax": mathjax(),
-        "css": code_font() + STYLE,
+        "css": page_fonts() + STYLE,
     }
     resources = {"course_feedback": feedback, "metadata": {"name": notebook, "path": str(path)}}
     body, _ = exporter().from_notebook_node(nb, resources=resources)
