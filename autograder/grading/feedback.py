@@ -187,7 +187,8 @@ def exporter():
 def page(nb, heading: str, score: str, notes: list[str], notebook: str, checks: list[dict], path: Path):
     """The HTML of one feedback page: ``nb`` (its tests already replaced by verdicts) under a header with
     the score, the notes, every failure with its diagnosis, and one line per passed test."""
-    nb.metadata = nbformat.NotebookNode({"title": heading, "kernelspec": nb.metadata.get("kernelspec", {})})
+    kept = {key: nb.metadata[key] for key in ("kernelspec", "language_info") if nb.metadata.get(key)}
+    nb.metadata = nbformat.NotebookNode({"title": heading, **kept})  # the language, for highlighting
     feedback = {
         "heading": heading,
         "score": score.splitlines(),
@@ -392,6 +393,10 @@ def write_feedback(
                 if target.exists():
                     shutil.rmtree(target)
                 os.replace(staging, target)
+            except Exception as error:  # noqa: BLE001 - one student's page never stops the class's
+                problem = f"{type(error).__name__}: {str(error)[:300]}"
+                warn(render("feedback_student_failed", student=student, problem=problem))
+                continue
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
             count += 1
