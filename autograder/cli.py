@@ -2,12 +2,14 @@
 
 course build            rebuild every generated file (lectures ko/en, figures, releases)
 course build --check    rebuild into a temporary folder; fail, naming the files, if anything differs
-course release unit01 --lang ko [--output DIR]
-course lab [--port 8888] [--lang ko|en]   start JupyterLab on the course (127.0.0.1)
+course build --force    also overwrite generated notebooks changed since they were built
+course start unit01 [--lang ko|en]   copy the assignment into work/unit01/, the student's own copy
+course release unit01 --lang ko [--output DIR]   a Korean-only version in release-ko/unit01/
+course lab [--port 8888] [--lang ko|en] [--instructor]   start JupyterLab on the course (127.0.0.1)
 course grade unit01 [--jobs N] [--scheduler ADDR] [--force] [--no-sandbox]
 course feedback unit01    per-student feedback in both languages, without hidden tests
 course export [--to grades.csv]
-course check release/unit01/exercises.ipynb [--lang ko|en]   a student's self-check (visible tests)
+course check work/unit01/exercises.ipynb [--lang ko|en]   a student's self-check (visible tests)
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from .course import Course, CourseError
-from .messages import render
+from .messages import pad, render, width
 
 
 def _progress(text: str) -> None:
@@ -45,8 +49,40 @@ def cmd_build(args: argparse.Namespace) -> int:
             return 1
         print(render("cli_build_done", count=len(build.generated_files(course.root))))
         return 0
-    count = build.sync(course, _progress)
+    count, kept = build.sync(course, _progress, force=args.force)
+    if kept:
+        print(render("cli_build_kept", count=len(kept), files="\n".join(f"  {rel}" for rel in kept)))
+        return 1
     print(render("cli_build_done", count=count))
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """Copy the student version of an assignment into ``work/<assignment>/``, the student's own folder,
+    which no command regenerates; files already there are never overwritten."""
+    from .build import build_release
+
+    course = Course.find(args.root)
+    course.assignment(args.assignment)  # an unknown assignment: the message lists the known ones
+    target = course.work / args.assignment
+    with tempfile.TemporaryDirectory(prefix="course-start-") as tmp:
+        if args.lang == "both":
+            released = course.release / args.assignment
+        else:
+            released = build_release(course, args.assignment, Path(tmp), args.lang)
+        copied, kept = [], []
+        for source in sorted(p for p in released.rglob("*") if p.is_file()):
+            copy = target / source.relative_to(released)
+            if copy.exists():
+                kept.append(copy)
+                continue
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, copy)
+            copied.append(copy)
+    if copied:
+        print(render("cli_start_done", path=_shown(target), notebook=_shown(copied[0])))
+    for copy in kept:
+        print(render("cli_start_kept", path=_shown(copy)))
     return 0
 
 
@@ -54,13 +90,41 @@ def cmd_release(args: argparse.Namespace) -> int:
     from .build import build_release
 
     course = Course.find(args.root)
-    output = Path(args.output) if args.output else course.release
+    # a one-language version goes beside the committed bilingual release/, never over it (unless --output)
+    output = Path(args.output) if args.output else course.one_language_release(args.lang)
     target = build_release(course, args.assignment, output, args.lang)
-    print(render("cli_release_done", lang=args.lang, path=str(target)))
+    print(render("cli_release_done", lang=args.lang, path=_shown(target)))
     return 0
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it (what a user types), else absolute."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+# JupyterLab plugins a student's lab leaves out (`course lab`; `course lab --instructor` keeps nbgrader's).
+# nbgrader's instructor tools: the Formgrader, the Create Assignment sidebar and the Course List (ids from
+# its labextension); the Assignment List and the Validate button stay.
+INSTRUCTOR_PLUGINS = (
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:course-list",
+)
+# JupyterLab's news: --LabApp.news_url=None stops the fetching, but not the "Would you like to get notified
+# about official Jupyter news?" prompt, which this plugin shows.
+NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
+
+
+def lab_page_config(instructor: bool) -> dict:
+    """The ``page_config.json`` of the course's lab: the plugins it leaves out."""
+    disabled = [NEWS_PLUGIN] + ([] if instructor else list(INSTRUCTOR_PLUGINS))
+    return {"disabledExtensions": {plugin: True for plugin in disabled}}
+
+
 def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
+    import json
+
     course = Course.find(args.root)
     if importlib.util.find_spec("jupyterlab") is None:
         raise CourseError("cli_no_jupyterlab")
@@ -81,15 +145,22 @@ def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
     env = dict(os.environ)
     if args.lang:
         env["COURSE_LANG"] = args.lang  # kernels inherit it: the checker then speaks one language
-    try:
-        # from the course folder, so that nbgrader's extension finds nbgrader_config.py
-        return subprocess.call([*command, *extra], env=env, cwd=course.root)
-    except KeyboardInterrupt:
-        return 0
+    with tempfile.TemporaryDirectory(prefix="course-lab-") as settings:
+        # a Jupyter config folder of this lab's own, before the user's others: JupyterLab merges the
+        # page_config.json of every config folder (`jupyter labextension disable` writes the same file)
+        labconfig = Path(settings) / "labconfig"
+        labconfig.mkdir()
+        (labconfig / "page_config.json").write_text(json.dumps(lab_page_config(args.instructor), indent=1))
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [settings, env.get("JUPYTER_CONFIG_PATH")]))
+        try:
+            # from the course folder, so that nbgrader's extension finds nbgrader_config.py
+            return subprocess.call([*command, *extra], env=env, cwd=course.root)
+        except KeyboardInterrupt:
+            return 0
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from .grading.grader import GradeError, Grader, Options
+    from .grading.grader import GradeError, Grader, Options, score_table
     from .grading.nbgrader_api import execute_timeout
     from .grading.sandbox import Limits
 
@@ -113,20 +184,47 @@ def cmd_grade(args: argparse.Namespace) -> int:
     failed = summary["failed"]
     for note, students in summary["instructor"].items():  # the instructor's own cells failed: say so once
         print(render("grade_instructor_summary", count=len(students), note=note), file=sys.stderr)
+    rows, table = score_table(course.root, args.assignment, summary)
     print(
         render(
             "grade_done",
             assignment=args.assignment,
-            count=len(summary["graded"]) + len(summary["skipped"]),
+            graded=len(summary["graded"]),
+            skipped=len(summary["skipped"]),
             failed=len(failed),
             seconds=summary["seconds"],
+            results=_shown(table.parent) + "/",
         )
     )
+    print()
+    print(_score_lines(rows, table))
     if failed:
         listing = "\n".join(f"  {student}: {why}" for student, why in sorted(failed.items()))
         print(render("grade_failed_students", count=len(failed), students=listing), file=sys.stderr)
         return 1
     return 0
+
+
+def _score_lines(rows: list[tuple[str, str, str]], table: Path) -> str:
+    """The students and their scores, in columns; for a large class a summary and where the table is."""
+    from .grading.grader import FULL_TABLE_ABOVE
+
+    status = {
+        key: render(f"grade_status_{key}").replace("\n", " · ") for key in ("graded", "skipped", "failed")
+    }
+    header = (
+        render("grade_table_student").replace("\n", " · "),
+        render("grade_table_score").replace("\n", " · "),
+    )
+    shown = rows if len(rows) <= FULL_TABLE_ABOVE else rows[:10]
+    columns = [max(width(header[i]), *(width(row[i]) for row in shown)) for i in (0, 1)]
+    lines = [f"{pad(header[0], columns[0])}  {pad(header[1], columns[1])}"]
+    lines += [f"{pad(s, columns[0])}  {pad(score, columns[1])}  {status[key]}" for s, score, key in shown]
+    if len(shown) < len(rows):
+        lines.append(render("grade_table_more", count=len(rows) - len(shown), path=_shown(table)))
+    else:
+        lines.append(render("grade_table_saved", path=_shown(table)))
+    return "\n".join(lines)
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
@@ -163,16 +261,34 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--check", action="store_true", help="fail, naming the files, if a committed file is stale"
     )
+    b.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite generated notebooks changed since they were built (else they are named and kept)",
+    )
+
+    st = sub.add_parser("start", help="copy an assignment into work/<assignment>/ to write your answers in")
+    st.add_argument("assignment")
+    st.add_argument("--lang", choices=["ko", "en", "both"], default="both")
 
     r = sub.add_parser("release", help="write the student version of one assignment, in one language or both")
     r.add_argument("assignment")
     r.add_argument("--lang", choices=["ko", "en", "both"], default="both")
-    r.add_argument("--output", help="folder to write <assignment>/ into (default: the course's release/)")
+    r.add_argument(
+        "--output",
+        help="folder to write <assignment>/ into (default: release-ko/ or release-en/ for one language, "
+        "release/ for both; the committed bilingual release/ is replaced only when you name it here)",
+    )
 
     lab = sub.add_parser("lab", help="start JupyterLab on the course, on 127.0.0.1")
     lab.add_argument("--port", type=int, default=8888)
     lab.add_argument(
         "--lang", choices=["ko", "en"], help="the language of the checker's messages (default: both)"
+    )
+    lab.add_argument(
+        "--instructor",
+        action="store_true",
+        help="keep nbgrader's instructor tools (Formgrader, Create Assignment, Course List)",
     )
 
     g = sub.add_parser("grade", help="grade every submission of an assignment, sandboxed and in parallel")
@@ -212,7 +328,13 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_build(args)
         if args.command == "release":
             return cmd_release(args)
-        commands = {"grade": cmd_grade, "feedback": cmd_feedback, "export": cmd_export, "check": cmd_check}
+        commands = {
+            "grade": cmd_grade,
+            "feedback": cmd_feedback,
+            "export": cmd_export,
+            "check": cmd_check,
+            "start": cmd_start,
+        }
         if args.command in commands:
             return commands[args.command](args)
         return cmd_lab(args, extra)

@@ -52,6 +52,16 @@ class Course:
         return self.root / "release"
 
     @property
+    def work(self) -> Path:
+        """Students' own copies of the assignments (``course start``): no command ever rebuilds them."""
+        return self.root / "work"
+
+    def one_language_release(self, lang: str) -> Path:
+        """Where ``course release --lang ko|en`` writes: ``release-ko/``, beside the bilingual ``release/``
+        (handed out by ``nbgrader release_assignment A --CourseDirectory.release_directory=release-ko``)."""
+        return self.release if lang == "both" else self.root / f"release-{lang}"
+
+    @property
     def img(self) -> Path:
         return self.root / "img"
 

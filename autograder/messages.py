@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import unicodedata
 from functools import cache
 from importlib import resources
 
@@ -29,7 +30,20 @@ def languages(lang: str | None = None) -> tuple[str, ...]:
     return LANGUAGES
 
 
-def render(key: str, lang: str | None = None, **params: object) -> str:
-    """Message ``key`` filled with ``params``, one line per language."""
+def render(key: str, lang: str | None = None, /, **params: object) -> str:
+    """Message ``key`` filled with ``params``, one line per language.
+
+    ``key`` and ``lang`` are positional only, so a placeholder may have any name (``{lang}`` included)
+    without being taken for them."""
     entry = catalogue()[key]
     return "\n".join(entry[code].format(**params) for code in languages(lang))
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: Hangul and other wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, columns: int) -> str:
+    """``text`` followed by spaces up to ``columns`` terminal columns."""
+    return text + " " * max(columns - width(text), 0)

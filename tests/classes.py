@@ -10,6 +10,7 @@ pytest-xdist worker needs it first under a file lock, and every later class is a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,22 @@ def release_nb(assignment: str, name: str = "exercises.ipynb") -> nbformat.Noteb
 
 def notebook_names(assignment: str) -> list[str]:
     return sorted(p.name for p in (COURSE.source / assignment).glob("*.ipynb"))
+
+
+POINTS = re.compile(r"\s*\(\d+\s*(점|points?)[^)]*\)$")
+
+
+def exercise_titles(nb, lang: str) -> dict[str, str]:
+    """Each test cell's exercise title in ``lang``: the last ``lang-<lang>`` heading above it, points cut."""
+    found, heading = {}, None
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and f"lang-{lang}" in cell.metadata.get("tags", []):
+            lines = [line for line in cell.source.splitlines() if line.startswith("#")]
+            heading = POINTS.sub("", lines[-1].lstrip("#").strip()) if lines else heading
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            found[meta["grade_id"]] = heading
+    return found
 
 
 def solutions(assignment: str, name: str = "exercises.ipynb") -> dict[str, str]:

@@ -29,6 +29,10 @@ def copy_course(target: Path) -> Course:
         "feedback",
         "test-artifacts",
         "course_results",
+        "work",
+        "release-ko",
+        "release-en",
+        "grades.csv",
     )
     shutil.copytree(ROOT, target, ignore=ignore)
     return Course(target)

@@ -7,7 +7,8 @@
 - types the right answer to the first exercise of the released assignment into its editor and runs the
   visible test (the checker's pass message), then a wrong one (its diagnosis, in Korean and in English);
 - uses nbgrader's JupyterLab extension: the Validate button (success on a solved notebook, the bilingual
-  diagnosis on a wrong one) and the Assignment List (a released assignment is fetched and submitted).
+  diagnosis on a wrong one) and the Assignment List (a released assignment is fetched and submitted);
+- sees a student's lab: none of nbgrader's instructor tools, and no prompt about Jupyter's news.
 
 Screenshots, the server's log and the browser console go to test-artifacts/browser/.
 Run these tests alone with `python -m pytest -m browser`; CI installs Chromium and ChromeDriver (.ci/run).
@@ -15,7 +16,6 @@ Run these tests alone with `python -m pytest -m browser`; CI installs Chromium a
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -35,6 +35,8 @@ import pytest
 from autograder.checker import ATOL, RTOL
 from autograder.messages import render
 from autograder.plotting import korean_font_path
+from tests import classes
+from tests.classes import exercise_titles
 from tests.conftest import ROOT, copy_course
 
 try:
@@ -68,6 +70,7 @@ README_SHOTS = {
     "unit01-assignment-wrong-sign-diagnosed": "assignment-diagnosis.png",
     "nbgrader-validate-success": "nbgrader-validate.png",
     "self-check-in-notebook": "self-check.png",
+    "feedback-page": "feedback.png",
 }
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 WAIT = 60  # seconds for the page to react
@@ -159,14 +162,10 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "lab-workspaces"),
         "IPYTHONDIR": str(home / "ipython"),
     }
-    # No "official Jupyter news?" prompt over the notebook, no update check.
-    notification = home / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    # No settings of the student's own: `course lab` alone keeps the news prompt away (and nbgrader's
+    # instructor tools), as it must on a student's fresh machine.
     # Where a class's nbgrader exchange would be (nbgrader reads it from the Jupyter config folder).
-    (home / "config").mkdir()
+    (home / "config").mkdir(parents=True)
     (home / "config" / "nbgrader_config.py").write_text(f"c.Exchange.root = {str(exchange)!r}\n")
 
     port, token = free_port(), "browser-test-token"
@@ -183,9 +182,6 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
                 str(port),
                 "--no-browser",
                 f"--IdentityProvider.token={token}",
-                # nothing outside 127.0.0.1: no news feed, no version check against PyPI
-                "--LabApp.news_url=None",
-                "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
             ],
             cwd=course,  # `course lab` is run in the course folder, where nbgrader finds its config
             env=env,
@@ -216,20 +212,22 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
 # ------------------------------------------------------------------------------------------ the browser
 
 
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory) -> Iterator[webdriver.Chrome]:
-    """Headless Chromium from Debian's packages; it reaches nothing but 127.0.0.1."""
+def start_chromium(base: Path, system_fonts: bool = True) -> webdriver.Chrome:
+    """Headless Chromium from Debian's packages; it reaches nothing but 127.0.0.1. Its fonts: the
+    system's and NanumGothic, or (``system_fonts=False``) NanumGothic alone, as on a reader's machine
+    whose only fonts are Korean ones (they draw U+005C, the backslash, as the won sign ₩)."""
     if webdriver is None:
         pytest.fail('selenium is not installed: python -m pip install -e ".[test]"')
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
     if missing:
         pytest.fail(f"{' and '.join(missing)} missing: {INSTALL}")
-    base = tmp_path_factory.mktemp("chromium")
     # Korean text needs a Korean font; the course's own NanumGothic (from PyPI) serves, no system font needed.
+    base.mkdir(parents=True, exist_ok=True)
     fonts = base / "fonts.conf"
+    system = '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n' if system_fonts else ""
     fonts.write_text(
         '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
-        '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+        f"{system}"
         f"  <dir>{korean_font_path().parent}</dir>\n"
         f"  <cachedir>{base / 'fontconfig-cache'}</cachedir>\n</fontconfig>\n"
     )
@@ -257,9 +255,14 @@ def driver(tmp_path_factory) -> Iterator[webdriver.Chrome]:
     # An explicit driver path: Selenium Manager (which downloads drivers) is never run.
     service = Service(str(CHROMEDRIVER), env={**os.environ, "FONTCONFIG_FILE": str(fonts)})
     try:
-        browser = webdriver.Chrome(service=service, options=options)
+        return webdriver.Chrome(service=service, options=options)
     except WebDriverException as error:
         pytest.fail(f"Chromium did not start through ChromeDriver ({error.msg}); {INSTALL}")
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory) -> Iterator[webdriver.Chrome]:
+    browser = start_chromium(tmp_path_factory.mktemp("chromium"))
     try:
         yield browser
     finally:
@@ -653,7 +656,11 @@ def test_self_check_from_inside_the_notebook(page):
         state=lambda: page.outputs(new),
     )
     table = "\n".join(text for _, text in page.outputs(new))
-    assert "✘ test_mul_gate_backward" in table and "0/1" in table, table
+    title = " · ".join(
+        exercise_titles(nbformat.read(page.lab.course / wrong, as_version=4), lang)[f"test_{EXERCISE}"]
+        for lang in ("ko", "en")
+    )
+    assert re.search(rf"✘ {re.escape(title)}\s+0/1", table), table
     assert "합계: 13 / 14점" in table and "값이 다릅니다" in table and "wrong value" in table, table
     page.scroll(new)
     page.shot("self-check-in-notebook")
@@ -686,3 +693,159 @@ def test_nbgrader_assignment_list_fetches_and_submits(page):
     # the list can show "submitted" while nbgrader is still copying the files
     page.wait(lambda: any(inbound.glob("*+unit01+*/exercises.ipynb")), "the submission reaches the exchange")
     page.shot("nbgrader-assignment-list-submitted")
+
+
+NEWS_PROMPT = "official Jupyter news"
+
+
+def test_a_students_lab_has_no_instructor_tools_and_no_news_prompt(page):
+    """`course lab` leaves out nbgrader's Formgrader, Create Assignment and Course List (a student's lab
+    keeps the Assignment List and Validate), and JupyterLab never asks about fetching Jupyter's news."""
+    page.open()
+    page.wait(lambda: page.texts(".jp-DirListing-itemText"), "the file browser lists the course")
+    page.click("//div[contains(@class, 'lm-MenuBar-itemLabel') and text()='Nbgrader']", "menu Nbgrader")
+    items = page.wait(lambda: page.texts(".lm-Menu .lm-Menu-itemLabel"), "the Nbgrader menu opens")
+    page.shot("student-lab-nbgrader-menu")
+    assert "Assignment List" in items, items
+    assert not [i for i in items if "Formgrader" in i or "Course" in i or "Create" in i], items
+    ActionChains(page.driver).send_keys(Keys.ESCAPE).perform()
+    tabs = page.js(
+        "return Array.from(document.querySelectorAll('.jp-SideBar .lm-TabBar-tab'))"
+        ".map(t => (t.getAttribute('title') || '') + ' ' + t.textContent)"
+    )
+    assert tabs and not [t for t in tabs if "Create Assignment" in t], tabs
+    assert not page.driver.find_elements(By.ID, "nbgrader-create_assignemnt")  # nbgrader's own id
+    # JupyterLab asks within a second or two of starting; give it more than that
+    time.sleep(6)
+    shown = page.texts(".Toastify, .jp-Notification-Toast, .jp-Dialog")
+    assert not [t for t in shown if NEWS_PROMPT in t], shown
+    page.shot("student-lab-no-news-prompt")
+
+
+# ---------------------------------------------------------------------------------------- feedback
+
+FEEDBACK_LIMITS = ["--cell-timeout", "30", "--timeout", "300"]
+BACKSLASH_COMMENT = "    # dL/dx = upstream \\cdot y, that is \\frac{\\partial L}{\\partial x}\n"
+
+
+def backslash_fonts(page: Page) -> list[dict]:
+    """The fonts Chromium draws the first backslash of the student's code with (DevTools' platform fonts
+    of a span put around that one character)."""
+    wrapped = page.js(
+        "const cells = document.querySelectorAll('.jp-CodeCell .jp-InputArea');"
+        "for (const cell of cells) {"
+        "  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);"
+        "  for (let node = walker.nextNode(); node; node = walker.nextNode()) {"
+        "    const at = node.data.indexOf('\\\\');"
+        "    if (at < 0) continue;"
+        "    const rest = node.splitText(at); rest.splitText(1);"
+        "    const probe = document.createElement('span'); probe.id = 'backslash-probe';"
+        "    rest.parentNode.replaceChild(probe, rest); probe.appendChild(rest); return true;"
+        "  }"
+        "}"
+        "return false;"
+    )
+    assert wrapped, "the student's code on the page has a backslash"
+    page.driver.execute_cdp_cmd("DOM.enable", {})
+    page.driver.execute_cdp_cmd("CSS.enable", {})
+    root = page.driver.execute_cdp_cmd("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+    node = page.driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": "#backslash-probe"})
+    return page.driver.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+
+
+def test_feedback_page_reads_well(tmp_path, class_cache):
+    """A student's feedback page (`course grade`, then `course feedback`) opened in Chromium on a machine
+    whose only font is Korean: a plain-text title; the score, then every failure with its diagnosis,
+    first; markdown and math rendered as JupyterLab renders them, with MathJax and the code font inlined
+    (nothing fetched); one collapsed line per passed test; a backslash in code drawn as a backslash."""
+    class_dir = classes.new_class(tmp_path / "class", ["unit01"], class_cache)
+    released = {
+        c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in classes.release_nb("unit01").cells
+    }
+    slip = sign_flipped(classes.solutions("unit01")[EXERCISE]).replace(
+        "    dL_dx", BACKSLASH_COMMENT + "    dL_dx", 1
+    )
+    nb = classes.answered(
+        "unit01", change={EXERCISE: slip, "chain_forward_backward": released["chain_forward_backward"]}
+    )
+    classes.submit(class_dir, "bob", "unit01", {"exercises.ipynb": nb})
+    classes.course("grade", "unit01", *FEEDBACK_LIMITS, cwd=class_dir, check=True)
+    classes.course("feedback", "unit01", cwd=class_dir, check=True)
+    path = class_dir / "feedback" / "bob" / "unit01" / "exercises.html"
+    prose = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    formulas = sum(len(MATH.findall(re.sub(r"`[^`]*`", "", text))) for text in prose)
+    headings = sum(line.startswith("#") for text in prose for line in text.splitlines())
+    points = {
+        c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("points")
+    }
+    total = sum(points.values())
+    earned = total - points[f"test_{EXERCISE}"] - points["test_chain_forward_backward"]
+
+    browser = start_chromium(tmp_path / "chromium", system_fonts=False)
+    try:
+        page = Page(browser, None)
+        browser.get(path.as_uri())
+        page.wait(
+            lambda: page.js("return document.querySelectorAll('mjx-container').length") == formulas,
+            f"MathJax typesets the page's {formulas} formulas",
+            state=lambda: page.js("return document.querySelectorAll('mjx-container').length"),
+        )
+        assert browser.title == render("feedback_title", assignment="unit01", student="bob").replace(
+            "\n", " · "
+        )
+        assert not browser.find_elements(By.CSS_SELECTOR, "mjx-merror"), "a formula fails to typeset"
+        shown = page.js("return document.body.innerText")
+        markdown = "\n".join(page.texts(".jp-MarkdownOutput"))
+        raw = [mark for mark in ("$", "**", "\n## ", "\\frac", "\\partial") if mark in markdown]
+        assert markdown and not raw, f"the prose shows {raw} as typed, not rendered"
+        assert len(browser.find_elements(By.CSS_SELECTOR, ".jp-MarkdownOutput :is(h1, h2, h3)")) == headings
+
+        # the score, then the failures with their diagnosis, before the notebook
+        def top(css: str) -> float:
+            return page.js("return document.querySelector(arguments[0]).getBoundingClientRect().top", css)
+
+        assert top(".course-score") < top(".course-failures") < top(".course-passes") < top(".jp-Cell")
+        assert f"Score: {earned:g} / {total:g}" in page.texts(".course-score")[0]
+        failures = page.texts(".course-failures .course-check")
+        assert len(failures) == 2, failures
+        assert "1a." in failures[0] and "값이 다릅니다" in failures[0] and "wrong value" in failures[0]
+        assert "아직 풀지 않았습니다" in failures[1] and "not started" in failures[1], failures[1]
+        assert "NotImplementedError" not in "\n".join(page.texts(".course-check")), "the stub's error"
+
+        # each passed test is one collapsed line, in the summary and in the notebook
+        passed = len(points) - 2
+        assert len(page.texts(".course-passes li")) == passed
+        closed = browser.find_elements(
+            By.CSS_SELECTOR, ".jp-Notebook .course-check.passed details:not([open])"
+        )
+        assert len(closed) == passed and not browser.find_elements(By.CSS_SELECTOR, "details[open]")
+        # the text of a one-line verdict spans less than two of its own line boxes
+        spans = page.js(
+            "return Array.from(document.querySelectorAll('.course-check.passed summary, .course-passes li'))"
+            ".map(e => { const r = document.createRange(); r.selectNodeContents(e);"
+            "  const boxes = Array.from(r.getClientRects()).filter(b => b.height > 0);"
+            "  const tall = Math.max(...boxes.map(b => b.height));"
+            "  return (Math.max(...boxes.map(b => b.bottom)) - Math.min(...boxes.map(b => b.top))) / tall; })"
+        )
+        assert spans and all(span < 1.9 for span in spans), spans
+        assert "largest error" not in shown, "a passed test's messages stay folded"
+
+        # nothing came from the network: every resource is inlined
+        fetched = page.js("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert all(name.startswith(("data:", "file:")) for name in fetched), fetched
+
+        fonts = backslash_fonts(page)
+        assert fonts and all(f["isCustomFont"] and f["familyName"] == "DejaVu Sans Mono" for f in fonts), (
+            fonts
+        )
+        document = browser.execute_cdp_cmd("DOM.getDocument", {})["root"]["nodeId"]
+        mark = browser.execute_cdp_cmd("DOM.querySelector", {"nodeId": document, "selector": ".course-mark"})
+        marks = browser.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": mark["nodeId"]})["fonts"]
+        assert [f["familyName"] for f in marks] == ["DejaVu Sans"], f"✘ drawn with {marks}, not as a box"
+        page.shot("feedback-page")
+        console = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not console, console
+    finally:
+        browser.quit()

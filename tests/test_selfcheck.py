@@ -13,6 +13,7 @@ import pytest
 from autograder.build import build_release
 from autograder.course import Course
 from tests.classes import course
+from tests.classes import exercise_titles as titles
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.grading
@@ -24,21 +25,27 @@ def check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return course("check", *args, cwd=cwd)
 
 
-def test_blank_release_fails_every_exercise_with_a_reason(tmp_path):
+def test_blank_release_reads_not_started_under_each_exercise_title(tmp_path):
+    """An exercise still as released is "not started" in both languages (not the stub's
+    ``NotImplementedError: ``), and each row carries the exercise's title in both languages, with points."""
     target = tmp_path / "exercises.ipynb"
     shutil.copy(COURSE.release / "unit01" / "exercises.ipynb", target)
     done = check(str(target))
     assert done.returncode == 1, done.stderr
-    rows = re.findall(r"^✘ (test_\w+)\s+0/(\d+)$", done.stdout, re.M)
     nb = nbformat.read(target, as_version=4)
-    tests = [
-        c.metadata["nbgrader"]["grade_id"]
+    ko, en = titles(nb, "ko"), titles(nb, "en")
+    rows = re.findall(r"^✘ (.+?)\s+0/(\d+)$", done.stdout, re.M)
+    assert [title for title, _ in rows] == [f"{ko[gid]} · {en[gid]}" for gid in ko], done.stdout
+    points = [
+        str(c.metadata["nbgrader"]["points"])
         for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")
+        if c.metadata.get("nbgrader", {}).get("grade_id") in ko
     ]
-    assert [r[0] for r in rows] == tests
-    assert "NotImplementedError" in done.stdout
+    assert [p for _, p in rows] == points
+    assert "test_" not in done.stdout and "NotImplementedError" not in done.stdout, done.stdout
+    assert done.stdout.count("아직 풀지 않았습니다") == len(ko) == done.stdout.count("not started")
     assert "0 / 14" in done.stdout
+    assert "을(를)" not in done.stderr and "exercises.ipynb" in done.stderr, done.stderr
 
 
 def test_answered_notebook_gets_every_point_in_its_own_language(tmp_path):
@@ -59,7 +66,9 @@ def test_answered_notebook_gets_every_point_in_its_own_language(tmp_path):
     done = check(str(released / "exercises.ipynb"))
     assert done.returncode == 1
     assert "합계: 12 / 14점" in done.stdout
-    assert "✘ test_chain_forward_backward" in done.stdout and "값이 다릅니다" in done.stdout
+    title = titles(nb, "ko")["test_chain_forward_backward"]
+    assert re.search(rf"^✘ {re.escape(title)}\s+0/2$", done.stdout, re.M), done.stdout
+    assert "값이 다릅니다" in done.stdout and "not started" not in done.stdout
     assert "wrong value" not in done.stdout and "Total" not in done.stdout, "a Korean release: Korean only"
     english = check(str(released / "exercises.ipynb"), "--lang", "en")
     assert "Total: 12 / 14 points" in english.stdout and "합계" not in english.stdout

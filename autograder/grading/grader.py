@@ -355,6 +355,39 @@ class Grader:
                         yield student, None, f"{type(error).__name__}: {error}"
 
 
+# ----------------------------------------------------------------------------------------- the report
+
+FULL_TABLE_ABOVE = 30  # more students than this: a summary on screen, the table in scores.csv
+
+
+def score_table(root: Path, assignment: str, summary: dict) -> tuple[list[tuple[str, str, str]], Path]:
+    """One row per submission of this run (student, "score / max", status) and the CSV that holds them
+    all, ``course_results/<assignment>/scores.csv``; scores are the gradebook's."""
+    import csv
+
+    coursedir = nbgrader_api.coursedir(Path(root))
+    scores = nbgrader_api.assignment_scores(coursedir, assignment)
+    status = {s: "graded" for s in summary["graded"]}
+    status |= {s: "skipped" for s in summary["skipped"]}
+    status |= {s: "failed" for s in summary["failed"]}
+    rows = []
+    for student in sorted(status):
+        score, top = scores.get(student, (None, None))
+        shown = f"{score:g} / {top:g}" if score is not None else "—"
+        rows.append((student, shown, status[student]))
+    path = Path(root) / RESULTS / assignment / "scores.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["student", "score", "max_score", "status"])
+        for student in sorted(status):
+            score, top = scores.get(student, (None, None))
+            writer.writerow(
+                [student, "" if score is None else score, "" if top is None else top, status[student]]
+            )
+    return rows, path
+
+
 class Progress:
     """A progress bar on stderr (a line per submission when stderr is not a terminal)."""
 

@@ -27,22 +27,27 @@ def coursedir(root: Path):
     return CourseDirectory(config=config(root))
 
 
-def generate_release(root: Path, assignment: str) -> dict:
-    """``nbgrader generate_assignment ASSIGNMENT --no-db --force`` in ``root``, run in this process as
-    formgrader runs it (one import of nbgrader for every assignment a build releases). Returns nbgrader's
+def generate_release(root: Path, assignment: str, db_url: str | None = None) -> dict:
+    """``nbgrader generate_assignment ASSIGNMENT --force`` in ``root``, run in this process as formgrader
+    runs it (one import of nbgrader for every assignment a build releases): with ``--no-db`` unless
+    ``db_url`` names a gradebook, which then gets the assignment, its notebooks and its cells (nbgrader's
+    ``SaveCells``), as ``nbgrader generate_assignment`` in the course folder would. Returns nbgrader's
     result: ``success``, and ``error`` and ``log`` when it failed."""
     from nbgrader.apps.api import capture_log
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 
     settings = config(root)
-    settings.GenerateAssignment.no_database = True  # what --no-db sets
-    settings.SaveCells.enabled = False
+    if db_url is None:
+        settings.GenerateAssignment.no_database = True  # what --no-db sets
+        settings.SaveCells.enabled = False
+    else:
+        settings.CourseDirectory.db_url = db_url
     directory = CourseDirectory(config=settings)
     directory.assignment_id = assignment
     converter = GenerateAssignment(coursedir=directory, config=settings)
     converter.force = True
-    converter.create_assignment = False
+    converter.create_assignment = db_url is not None
     return capture_log(converter)
 
 
@@ -220,6 +225,15 @@ def submission_score(coursedir, assignment: str, student: str) -> tuple[float, f
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         submission = gb.find_submission(assignment, student)
         return submission.score, submission.max_score
+
+
+def assignment_scores(coursedir, assignment: str) -> dict[str, tuple[float, float]]:
+    """Each student's (score, max score) for ``assignment``, as the gradebook has it (manual grades and
+    late penalties included)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        return {s.student.id: (s.score, s.max_score) for s in gb.assignment_submissions(assignment)}
 
 
 def assignment_exists(coursedir, assignment: str) -> bool:

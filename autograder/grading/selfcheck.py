@@ -19,8 +19,9 @@ from pathlib import Path
 import nbformat
 
 from ..course import CourseError
-from ..messages import render
+from ..messages import pad, render, width
 from .cells import is_test, nbgrader_meta
+from .exercises import exercises
 from .judge import run_notebook
 from .sandbox import Limits, Session
 
@@ -32,6 +33,7 @@ class Row:
     earned: float
     passed: bool
     messages: list[str]
+    title: str = ""  # the exercise's heading in the table's language (the grade id when it has none)
 
 
 def notebook_lang(nb) -> str | None:
@@ -63,27 +65,29 @@ def check(
         raise CourseError("check_no_tests", path=str(path))
     limits = limits or Limits()
     if progress:
-        print(render("check_running", path=path.name, count=len(points)), file=sys.stderr, flush=True)
+        print(render("check_running", lang, path=path.name, count=len(points)), file=sys.stderr, flush=True)
+    found = exercises(nb)  # before running: the run writes outputs into the cells, not their sources
+    untouched = {grade_id for grade_id, exercise in found.items() if exercise.not_started()}
     results = run_notebook(nb, lambda: Session(path.parent, limits=limits, sandbox=False, in_place=True))
-    rows = [
-        Row(
-            r.grade_id,
-            points.get(r.grade_id, 0.0),
-            r.score if r.score is not None else (points.get(r.grade_id, 0.0) if r.passed else 0.0),
-            r.passed,
-            r.messages,
-        )
-        for r in results
-    ]
+    rows = []
+    for r in results:
+        exercise = found.get(r.grade_id)
+        messages = r.messages
+        if not r.passed and r.grade_id in untouched:
+            messages = [render("check_not_started", lang)]  # not "NotImplementedError: " from the stub
+        earned = r.score if r.score is not None else (points.get(r.grade_id, 0.0) if r.passed else 0.0)
+        title = exercise.title(lang) if exercise else r.grade_id
+        rows.append(Row(r.grade_id, points.get(r.grade_id, 0.0), earned, r.passed, messages, title))
     return rows, lang
 
 
 def table(rows: list[Row], lang: str) -> str:
-    width = max(len(r.grade_id) for r in rows)
+    titles = [row.title or row.grade_id for row in rows]
+    columns = max(width(title) for title in titles)
     lines = [render("check_header", lang), ""]
-    for row in rows:
+    for row, title in zip(rows, titles, strict=True):
         mark = "✔" if row.passed else "✘"
-        lines.append(f"{mark} {row.grade_id.ljust(width)}  {row.earned:g}/{row.points:g}")
+        lines.append(f"{mark} {pad(title, columns)}  {row.earned:g}/{row.points:g}")
         if not row.passed:  # with partial credit the messages say which parts passed
             for message in row.messages:
                 lines += [f"    {line}" for line in message.splitlines()]
