@@ -600,7 +600,7 @@ def unit06_training_curve() -> Figure:
     return fig
 
 
-def _matrix(ax, left: float, tensor: torch.Tensor, name: str, colour: str, unit: float = 0.32) -> float:
+def _shape_box(ax, left: float, tensor: torch.Tensor, name: str, colour: str, unit: float = 0.32) -> float:
     """``tensor`` drawn as a grid of cells, one per entry (a vector as one row), its bottom edge at y = 0,
     named above and with its shape below; returns its right edge."""
     from matplotlib.patches import Rectangle
@@ -674,7 +674,7 @@ def unit06_two_layer_shapes() -> Figure:
         left = 0.0
         for name, tensor, after in terms:
             is_gradient = name.startswith(r"$\mathrm{d}")
-            left = _matrix(ax, left, tensor, name, backward_colour if is_gradient else forward_colour)
+            left = _shape_box(ax, left, tensor, name, backward_colour if is_gradient else forward_colour)
             if after:
                 ax.text(left + 0.3, 3 * 0.32 / 2, after, ha="center", va="center", fontsize=18)
                 left += 0.6
