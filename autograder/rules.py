@@ -934,7 +934,7 @@ def _helpers(function: object, code: str) -> list:
         return []
     module_globals = getattr(function, "__globals__", {})
     found = []
-    for called in called_names(tree):
+    for called in called_names(tree) - _bound_anywhere([tree]):  # a local is no helper, whatever its name
         helper = module_globals.get(called)
         if (inspect.isfunction(helper) or inspect.isclass(helper)) and helper.__module__ == "__main__":
             found.append(helper)

@@ -134,6 +134,9 @@ def submissions(assignment: str) -> tuple[dict[str, dict], dict[str, dict[str, s
                 (gid,) = [g for g, tests_ in tested_by.items() if test in tests_]
                 (function,) = defines[gid]
                 definition, call = builder_call(builds[round_])
+                # the builder is handed the reference function by name, not globals(): reading the
+                # namespace is code the rules cannot check, and the whole cell is the answer
+                call = call.replace("(globals())", f"({{{function!r}: {function}}})")
                 change[gid] = f"{solutions[gid]}\n\n{definition}\n{function} = {call}\n"
                 lose[test] = {key}
         students[f"registered{round_}"], expected[f"registered{round_}"] = notebook(change), lose
