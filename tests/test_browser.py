@@ -83,6 +83,7 @@ KERNEL_WAIT = 180  # seconds for work done by a kernel (the machine may be share
 
 LECTURE = "notebooks/ko/unit01_computation_graphs.ipynb"
 ASSIGNMENT = "release/unit01/exercises.ipynb"
+KOREAN_WORK = "work/unit01/exercises.ipynb"  # `course start unit01 --lang ko`
 SOURCE = "source/unit01/exercises.ipynb"
 EXERCISE = "mul_gate_backward"  # the first exercise: z = x · y, test point x = 2, y = -3, upstream 1.5
 UPSTREAM = 1.5
@@ -235,10 +236,26 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
         yield lab
 
 
+def start_unit01_in_korean(course: Path, env: dict) -> None:
+    """A Korean student's copy of unit01, as the README says: `course start unit01 --lang ko`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder.cli", "start", "unit01", "--lang", "ko"],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and (course / KOREAN_WORK).is_file(), done.stdout + done.stderr
+
+
 @pytest.fixture(scope="module")
 def korean_lab(tmp_path_factory) -> Iterator[Lab]:
-    """`course lab --lang ko`: JupyterLab's interface and the checker's messages in Korean."""
-    with course_lab(tmp_path_factory.mktemp("browser-ko"), "--lang", "ko", log_name="jupyterlab-ko") as lab:
+    """`course lab --lang ko` (JupyterLab's interface and the checker's messages in Korean), with a
+    Korean student's copy of unit01 in work/."""
+    base = tmp_path_factory.mktemp("browser-ko")
+    with course_lab(
+        base, "--lang", "ko", log_name="jupyterlab-ko", before_ready=start_unit01_in_korean
+    ) as lab:
         yield lab
 
 
@@ -676,11 +693,11 @@ KOREAN_MENUS = ("파일", "편집", "보기", "실행", "커널", "탭", "설정
 def test_korean_lab_shows_korean_menus_and_a_korean_failure_on_one_screen(korean_page):
     """`course lab --lang ko`: JupyterLab's menus in Korean (the language pack, chosen by a settings
     override, not the system locale), nbgrader's own labels in English (its extension is not translated),
-    and a sign slip whose test fails with the Korean message and diagnosis alone, on the same screen."""
+    and, in the Korean copy of unit01 (`course start unit01 --lang ko`), a sign slip whose test fails with
+    the Korean message and diagnosis alone, on the same screen."""
     page = korean_page
-    release = nbformat.read(page.lab.course / ASSIGNMENT, as_version=4)
-    ids = grade_ids(release)
-    cells = page.open_notebook(ASSIGNMENT)
+    ids = grade_ids(nbformat.read(page.lab.course / KOREAN_WORK, as_version=4))
+    cells = page.open_notebook(KOREAN_WORK)
     setup, solution, test = (cells[ids.index(name)] for name in ("setup", EXERCISE, f"test_{EXERCISE}"))
     bar = ".lm-MenuBar-itemLabel"
     page.wait(lambda: "파일" in page.texts(bar), "the menu bar is in Korean", state=lambda: page.texts(bar))
