@@ -22,9 +22,9 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def readme_command(marker: str) -> str:
-    """The shell command in the fenced block right after ``<!-- marker -->`` in the README."""
-    match = re.search(rf"<!-- {marker} -->\s*```(?:bash|sh)\n(.+?)\n```", README, re.S)
+def readme_command(marker: str, kinds: str = "bash|sh") -> str:
+    """The shell command (or other text) in the fenced block right after ``<!-- marker -->`` in the README."""
+    match = re.search(rf"<!-- {marker} -->\s*```(?:{kinds})\n(.+?)\n```", README, re.S)
     assert match, f"README.md has no block marked <!-- {marker} -->"
     return match.group(1).strip()
 
@@ -143,6 +143,49 @@ def test_course_lab_serves_the_course_on_localhost_in_its_language(tmp_path, lan
             assert pack["data"]["jupyterlab"]["menu\x04File"] == ["파일"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=5) as response:
             assert response.status == 200 and "JupyterLab" in response.read().decode()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_readme_hub_overrides_make_korean_every_users_default(tmp_path):
+    """The README's ``overrides.json`` for a hub, in a plain JupyterLab's application settings folder (the
+    README's ``{sys.prefix}/share/jupyter/lab/settings/``, here a scratch folder given as
+    ``--LabApp.app_settings_dir``): Korean is every user's default, and no user setting is written."""
+    from jupyterlab.commands import get_app_dir
+
+    assert Path(get_app_dir(), "settings") == Path(sys.prefix, "share", "jupyter", "lab", "settings")
+    settings = tmp_path / "app-settings"
+    settings.mkdir()
+    (settings / "overrides.json").write_text(readme_command("hub-overrides", "json"), encoding="utf-8")
+    port, token = free_port(), "hub-test-token"
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+    }
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1"]
+    command += [f"--ServerApp.port={port}", f"--IdentityProvider.token={token}"]
+    command += [f"--LabApp.app_settings_dir={settings}", f"--ServerApp.root_dir={tmp_path}"]
+    command += ["--allow-root"] if os.geteuid() == 0 else []
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    try:
+        setting = None
+        for _ in range(120):
+            try:
+                setting = lab_api(port, token, "settings/@jupyterlab/translation-extension:plugin")
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()
+                time.sleep(0.5)
+        assert setting is not None, "JupyterLab did not answer within 60 s"
+        assert setting["schema"]["properties"]["locale"]["default"] == "ko_KR"
+        assert not setting["settings"]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
