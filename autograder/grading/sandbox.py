@@ -352,6 +352,7 @@ class Session:
         self._template = warm_template(slot, limits) if sandbox else None
         self.job_dir = None
         self.process = None
+        self._pid = 0  # a worker forked from this process (no sandbox)
         if self._template is not None:
             self._in, self._out = self._template.fork(Path(submission_dir))
         else:
@@ -374,13 +375,11 @@ class Session:
         if not in_place:
             _copy_submission(submission_dir, files)
         env = _environment()
-        worker = [sys.executable, "-c", _BOOT]
         if self.sandbox:
             exe = _bwrap()
             if exe is None:
                 raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
-            command = [*_bwrap_prefix(exe, files, slot, self.limits.tmp_bytes), *worker]
-            cwd = "/"
+            command, cwd = [*_bwrap_prefix(exe, files, slot, self.limits.tmp_bytes), *_WORKER], "/"
         else:
             workdir = submission_dir.resolve() if in_place else self.job_dir / "work"
             if not in_place:
@@ -388,7 +387,10 @@ class Session:
             env["HOME"] = str(self.job_dir)  # IPython and matplotlib write their settings there, not here
             env["MPLCONFIGDIR"] = str(self.job_dir / "mpl")
             env["COURSE_WORKDIR"] = str(workdir)
-            command, cwd = worker, str(workdir)
+            if os.environ.get(WARM_TEMPLATES, "1") != "0" and "torch" in sys.modules:
+                self._fork_here(workdir, env)
+                return
+            command, cwd = _WORKER, str(workdir)
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -399,6 +401,43 @@ class Session:
             preexec_fn=_limit(self.limits, self.sandbox),
         )
         self._in, self._out = self.process.stdin.fileno(), self.process.stdout.fileno()
+
+    def _fork_here(self, workdir: Path, env: dict[str, str]) -> None:
+        """Without a sandbox, where torch is imported already (``course check``, ``show()`` in a kernel):
+        the worker is a fork of this process, so torch is not imported a second time. The student's code
+        runs as the student anyway; the worker still gets its own session, limits, folder and environment,
+        and forgets the modules this process imported from the student's folder (a kernel's stale copies).
+        """
+        template.warm_autograd()  # before the fork: the tests here and the student's code there both need it
+        child_in, grader_in = os.pipe()
+        grader_out, child_out = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            try:
+                os.close(grader_in)
+                os.close(grader_out)
+                os.dup2(child_in, 0)
+                os.dup2(child_out, 1)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                _limit(self.limits, sandboxed=False)()
+                os.environ.clear()
+                os.environ.update(env)
+                os.chdir(workdir)
+                for name, module in list(sys.modules.items()):
+                    origin = getattr(module, "__file__", None)
+                    if origin and Path(origin).resolve().is_relative_to(workdir):
+                        del sys.modules[name]
+                sys.path.insert(0, str(workdir))
+                from .worker import main
+
+                main()
+            finally:
+                os._exit(0)
+        os.close(child_in)
+        os.close(child_out)
+        self._pid = pid
+        self._in, self._out = grader_in, grader_out
 
     # -------------------------------------------------------------------------------------------- io
 
@@ -464,12 +503,27 @@ class Session:
     def alive(self) -> bool:
         if self.process is not None:
             return self.process.poll() is None
+        if self._pid and self._alive:
+            try:
+                return os.waitpid(self._pid, os.WNOHANG) == (0, 0)
+            except ChildProcessError:
+                return False
         return self._alive
 
     def kill(self) -> None:
         self._alive = False
         if self._template is not None:
             self._template.kill()
+            return
+        if self._pid:
+            try:
+                os.killpg(self._pid, signal.SIGKILL)  # its own session: whatever it started goes too
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                os.waitpid(self._pid, 0)
+            except ChildProcessError:
+                pass
             return
         if self.process.poll() is None:
             try:
@@ -506,6 +560,8 @@ class Session:
         self.close()
 
 
+_WORKER = [sys.executable, "-c", None]  # the boot code is set below
+
 # Inside the sandbox: copy the submission's files to a writable folder, move there, start the worker.
 _BOOT = """
 import os, shutil, sys
@@ -517,3 +573,4 @@ sys.path.insert(0, work)
 from autograder.grading.worker import main
 main()
 """
+_WORKER[2] = _BOOT

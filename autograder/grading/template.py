@@ -143,12 +143,21 @@ def _fork_worker(stdin_fd: int, stdout_fd: int, tmp_bytes: int) -> int:
     os._exit(code)
 
 
+def warm_autograd() -> None:
+    """Run autograd once: its first ``grad``/``backward`` imports torch.fx's symbolic shapes (a second)."""
+    import torch
+
+    x = torch.ones(2, requires_grad=True)
+    torch.autograd.grad((x * x).sum(), x, grad_outputs=torch.ones(()))
+
+
 def warm() -> None:
-    """What every worker needs, imported once: torch, numpy and the worker's own modules."""
+    """What every worker needs, imported once: torch, numpy, autograd's lazy imports, the worker's modules."""
     import numpy  # noqa: F401
     import torch
 
     torch.set_num_threads(1)
+    warm_autograd()
     from . import remote, wire, worker  # noqa: F401
 
 
