@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,7 +296,9 @@ class Template:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-_templates: dict[tuple[int, Limits], Template] = {}
+# One template per slot, limits and thread: a Dask worker grades in several threads of one process, and a
+# template forks one worker at a time.
+_templates: dict[tuple[int, Limits, int], Template] = {}
 _no_templates: set[tuple[int, Limits]] = set()  # slots where a template could not start: cold sandboxes
 
 
@@ -312,9 +315,9 @@ multiprocessing.util.Finalize(None, close_templates, exitpriority=10)
 
 def warm_template(slot: int, limits: Limits) -> Template | None:
     """This process's template for ``slot``, started on first use; None where none can run here."""
-    key = (slot, limits)
-    if os.environ.get(WARM_TEMPLATES, "1") == "0" or key in _no_templates:
+    if os.environ.get(WARM_TEMPLATES, "1") == "0" or (slot, limits) in _no_templates:
         return None
+    key = (slot, limits, threading.get_ident())
     current = _templates.get(key)
     if current is not None and current.alive():
         return current
@@ -323,7 +326,7 @@ def warm_template(slot: int, limits: Limits) -> Template | None:
     try:
         _templates[key] = Template(slot, limits)
     except (WorkerDied, OSError):
-        _no_templates.add(key)
+        _no_templates.add((slot, limits))
         return None
     return _templates[key]
 
