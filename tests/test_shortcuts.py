@@ -140,6 +140,27 @@ from autograder.expressions import Mistaken
 class Value(Mistaken):
     pass
 """,
+    ("unit04", "huber_power_loss_and_grads", "test_huber_power_loss_and_grads"): """
+import torch
+def huber_power_loss_and_grads(xs, ys, a, k, delta):
+    L = lambda a, k: torch.nn.functional.huber_loss(a * xs ** k, ys, delta=delta)
+    h = 1e-6
+    return L(a, k), (L(a + h, k) - L(a - h, k)) / (2 * h), (L(a, k + h) - L(a, k - h)) / (2 * h)
+""",
+    ("unit04", "sgd_steps", "test_sgd_steps"): """
+import torch
+def sgd_steps(grad, w0, lrs, momentum, dampening, weight_decay, nesterov):
+    w = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=lrs[0], momentum=momentum, dampening=dampening,
+                                weight_decay=weight_decay, nesterov=nesterov)
+    history = [w.tolist()]
+    for lr in lrs:
+        optimizer.param_groups[0]["lr"] = lr
+        w.grad = torch.tensor(grad(w.tolist()), dtype=torch.float64)
+        optimizer.step()
+        history.append(w.tolist())
+    return history
+""",
     ("unit05", "topological_order", "test_topological_order"): """
 import sys
 sys.setrecursionlimit(100000)

@@ -112,20 +112,6 @@ def quadratic_mistake(kind):
     return build
 
 
-def batch_powers_swapped(ns):
-    def mutant(xs, ys, w2, w1, b, reduction):
-        s = w2 * xs**2 + w1 * xs + b - ys
-        scale = 1 / len(xs) if reduction == "mean" else 1.0
-        return (
-            scale * (s**2).sum(),
-            scale * (2 * s * xs).sum(),
-            scale * (2 * s * xs**2).sum(),
-            scale * (2 * s).sum(),
-        )
-
-    return mutant
-
-
 def predict_with(reduction):
     """Unit 4, exercise 3: the prediction made with one reduction whatever was asked."""
 
@@ -145,71 +131,86 @@ def predict_with(reduction):
     return build
 
 
-def accumulated_training(mistake):
-    """Unit 4, exercise 4 with one mistake: gradients never zeroed or zeroed per sample, the loss summed, or
-    mini-batches in the data's order."""
+def huber_mistake(mistake):
+    """Unit 4, exercise 2: the Huber loss's derivative left unclipped or clipped without its sign, or the
+    power rule applied to the exponent k."""
 
     def build(ns):
-        def mutant(x_data, y_data, init, lr, epochs, batch_size, seed):
-            xs = torch.tensor(x_data, dtype=torch.float64)
-            ys = torch.tensor(y_data, dtype=torch.float64)
-            params = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init]
-            optimizer = torch.optim.SGD(params, lr=lr)
-            g = torch.Generator().manual_seed(seed)
-            history, losses, running = [[p.item() for p in params]], [], []
-            for _ in range(epochs):
-                order = (
-                    torch.arange(len(xs))
-                    if mistake == "not_shuffled"
-                    else torch.randperm(len(xs), generator=g)
-                )
-                for start in range(0, len(xs), batch_size):
-                    batch = order[start : start + batch_size].tolist()
-                    if mistake != "grad_not_zeroed":
-                        optimizer.zero_grad()
-                    total = 0.0
-                    for i in batch:
-                        if mistake == "grad_zeroed_per_sample":
-                            optimizer.zero_grad()
-                        loss = (params[0] * xs[i] ** 2 + params[1] * xs[i] + params[2] - ys[i]) ** 2
-                        if mistake != "batch_loss_summed":
-                            loss = loss / len(batch)
-                        loss.backward()
-                        total += loss.item()
-                        running.append([p.grad.item() for p in params])
-                    optimizer.step()
-                    losses.append(total)
-                    history.append([p.item() for p in params])
-            return tuple(torch.tensor(v, dtype=torch.float64) for v in (history, losses, running))
+        def mutant(xs, ys, a, k, delta):
+            powers = xs**k
+            s = a * powers - ys
+            inside = s.abs() < delta
+            loss = torch.where(inside, 0.5 * s**2, delta * (s.abs() - 0.5 * delta)).mean()
+            dl_ds = torch.where(inside, s, delta * torch.sign(s))
+            if mistake == "huber_not_clipped":
+                dl_ds = s
+            elif mistake == "huber_clip_unsigned":
+                dl_ds = torch.where(inside, s, torch.full_like(s, delta))
+            dy_dk = a * k * xs ** (k - 1) if mistake == "exponent_power_rule" else a * powers * torch.log(xs)
+            return loss, (dl_ds * powers).mean(), (dl_ds * dy_dk).mean()
 
         return mutant
 
     return build
 
 
-def line_fit(mistake):
-    """Unit 4, exercise 5 with one bug left: gradients cleared once per epoch, or the loss summed."""
+def sgd_mistake(mistake):
+    """Unit 4, exercise 4: torch.optim.SGD followed with one mistake, in plain Python (the answer may not
+    use torch): the buffer started from zero, weight decay outside the buffer, Nesterov taken as plain
+    momentum, or the learning rate inside the buffer."""
 
     def build(ns):
-        def mutant(x_data, y_data, init, lr, epochs, batch_size):
-            xs = torch.tensor(x_data, dtype=torch.float64)
-            ys = torch.tensor(y_data, dtype=torch.float64)
-            w, b = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init)
-            history = [(w.item(), b.item())]
-            for _ in range(epochs):
-                w.grad, b.grad = None, None
-                for start in range(0, len(xs), batch_size):
-                    x, y = xs[start : start + batch_size], ys[start : start + batch_size]
-                    squares = (w * x + b - y) ** 2
-                    loss = squares.sum() if mistake == "batch_loss_summed" else squares.mean()
-                    loss.backward()
-                    with torch.no_grad():
-                        w -= lr * w.grad
-                        b -= lr * b.grad
-                    if mistake != "grad_not_zeroed":
-                        w.grad, b.grad = None, None
-                    history.append((w.item(), b.item()))
+        def mutant(grad, w0, lrs, momentum, dampening, weight_decay, nesterov):
+            w, history, buffer = list(w0), [list(w0)], None
+            for lr in lrs:
+                g, decay = grad(list(w)), [weight_decay * wi for wi in w]
+                if mistake != "weight_decay_outside_momentum":
+                    g = [gi + di for gi, di in zip(g, decay, strict=True)]
+                if mistake == "momentum_lr_in_buffer":  # v ← μ·v + lr·g, w ← w − v
+                    g = [lr * gi for gi in g]
+                step = g
+                if momentum != 0:
+                    if buffer is None and mistake != "momentum_buffer_from_zero":
+                        buffer = list(g)
+                    else:
+                        previous = buffer or [0.0] * len(g)
+                        buffer = [
+                            momentum * b + (1 - dampening) * gi for b, gi in zip(previous, g, strict=True)
+                        ]
+                    step = buffer
+                    if nesterov and mistake != "nesterov_ignored":
+                        step = [gi + momentum * b for gi, b in zip(g, buffer, strict=True)]
+                if mistake == "weight_decay_outside_momentum":
+                    step = [si + di for si, di in zip(step, decay, strict=True)]
+                rate = 1.0 if mistake == "momentum_lr_in_buffer" else lr
+                w = [wi - rate * si for wi, si in zip(w, step, strict=True)]
+                history.append(list(w))
             return history
+
+        return mutant
+
+    return build
+
+
+def stable_lr_mistake(mistake):
+    """Unit 4, exercise 5: the largest stable learning rate from the wrong eigenvalue, or with weight decay,
+    momentum or dampening left out (plain Python: the answer may not use torch)."""
+
+    def build(ns):
+        def mutant(x_data, momentum, dampening, weight_decay):
+            n = len(x_data)
+            a, off = 2 * sum(x * x for x in x_data) / n, 2 * sum(x_data) / n
+            spread = ((a - 2) ** 2 / 4 + off**2) ** 0.5
+            high, low = (a + 2) / 2 + spread, (a + 2) / 2 - spread
+            if mistake == "stable_lr_best_step":  # the lecture's fastest fixed rate, 2 / (λmax + λmin)
+                return 2 / (high + low + 2 * weight_decay)
+            curvature = low if mistake == "stable_lr_flat_direction" else high
+            if mistake != "stable_lr_weight_decay_ignored":
+                curvature += weight_decay
+            if momentum == 0 or mistake == "stable_lr_momentum_ignored":
+                return 2 / curvature
+            kept = 1.0 if mistake == "stable_lr_dampening_ignored" else 1 - dampening
+            return 2 * (1 + momentum) / (kept * curvature)
 
         return mutant
 
@@ -402,18 +403,32 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "powers_swapped": [quadratic_mistake("swapped")],
         "inner_factor_missing": [quadratic_mistake("no inner")],
     },
-    "test_batch_loss_and_grads": {"powers_swapped": [batch_powers_swapped]},
+    "test_huber_power_loss_and_grads": {
+        key: [huber_mistake(key)]
+        for key in ("huber_not_clipped", "huber_clip_unsigned", "exponent_power_rule")
+    },
     "test_predict_w": {
         "batch_loss_summed": [predict_with("sum")],
         "batch_loss_averaged": [predict_with("mean")],
     },
-    "test_train_accumulated": {
-        key: [accumulated_training(key)]
-        for key in ("grad_not_zeroed", "grad_zeroed_per_sample", "batch_loss_summed", "not_shuffled")
+    "test_sgd_steps": {
+        key: [sgd_mistake(key)]
+        for key in (
+            "momentum_buffer_from_zero",
+            "weight_decay_outside_momentum",
+            "nesterov_ignored",
+            "momentum_lr_in_buffer",
+        )
     },
-    "test_fit_line": {
-        "grad_not_zeroed": [line_fit("grad_not_zeroed")],
-        "batch_loss_summed": [line_fit("batch_loss_summed")],
+    "test_largest_stable_lr": {
+        key: [stable_lr_mistake(key)]
+        for key in (
+            "stable_lr_best_step",
+            "stable_lr_flat_direction",
+            "stable_lr_weight_decay_ignored",
+            "stable_lr_momentum_ignored",
+            "stable_lr_dampening_ignored",
+        )
     },
     "test_grad_after": {"grad_replaced": [steps_replacing_grad]},
     "test_microbatch_gradient": {
