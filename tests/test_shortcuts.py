@@ -121,15 +121,70 @@ def breaks_backward(chain, edited):
         return True
     return False
 """,
-    ("unit03", "per_sample_grads", "test_per_sample_grads"): """
+    ("unit03", "hooked_grad", "test_hooked_grad"): """
+def hooked_grad(x0, w, c, m, hooked):
+    import torch
+    x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    u = w * x
+    a = torch.sin(u)
+    b = u + u
+    f = a + c * b**2
+    tensors = {"x": x, "u": u, "a": a, "b": b}
+    for name in hooked:
+        tensors[name].register_hook(lambda grad: grad.clamp(-m, m))
+    f.backward()
+    return x.grad.item()
+""",
+    ("unit03", "kink_gradient", "test_kink_gradient"): """
 import torch
-def per_sample_grads(w, X, y):
-    rows = []
-    for x_i, y_i in zip(X, y):
-        w_i = w.detach().clone().requires_grad_(True)
-        torch.nn.functional.softplus(-y_i * (x_i @ w_i)).backward()
-        rows.append(w_i.grad)
-    return torch.stack(rows)
+def kink_gradient(terms, xs):
+    F = torch.nn.functional
+    terms_of = {
+        "relu": lambda x, i: torch.relu(x[i]), "abs": lambda x, i: torch.abs(x[i]),
+        "leaky_relu": lambda x, i, s: F.leaky_relu(x[i], s), "hardtanh": lambda x, i: F.hardtanh(x[i]),
+        "clamp": lambda x, i, lo, hi: torch.clamp(x[i], lo, hi),
+        "maximum": lambda x, i, j: torch.maximum(x[i], x[j]),
+        "minimum": lambda x, i, j: torch.minimum(x[i], x[j]),
+        "amax": lambda x, *idx: x[list(idx)].amax(),
+    }
+    x = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    sum(coef * terms_of[name](x, *args) for coef, name, *args in terms).backward()
+    return x.grad.tolist()
+""",
+    ("unit03", "where_grad_is_nan", "test_where_grad_is_nan"): """
+def where_grad_is_nan(chain, x0):
+    import torch
+    ops = {"sqrt": torch.sqrt, "log": torch.log, "exp": torch.exp, "reciprocal": torch.reciprocal,
+           "square": lambda t: t**2, "sin": torch.sin, "tanh": torch.tanh, "neg": torch.neg,
+           "add1": lambda t: t + 1}
+    x = torch.tensor([x0], dtype=torch.float64, requires_grad=True)
+    t = x
+    for name in chain:
+        t = ops[name](t)
+    torch.where(x > 0, t, 0.0).sum().backward()
+    return bool(torch.isnan(x.grad).any())
+""",
+    ("unit03", "penalty_grads", "test_penalty_grads"): """
+import torch
+def penalty_grads(X, y, W, a, lam):
+    def J(W, a):  # the penalty by a first-order gradient only: no create_graph anywhere
+        inputs = X.detach().clone().requires_grad_(True)
+        out = torch.tanh(inputs @ W) @ a
+        (input_grad,) = torch.autograd.grad(out.sum(), inputs)
+        return (((out - y) ** 2).mean() + lam * (input_grad**2).sum(dim=1).mean()).item()
+    h = 1e-6
+    grads = []
+    for p in (W, a):
+        g = torch.zeros_like(p)
+        for i in range(p.numel()):
+            up, down = p.detach().clone(), p.detach().clone()
+            up.view(-1)[i] += h
+            down.view(-1)[i] -= h
+            pair = (up, a) if p is W else (W, up)
+            low = (down, a) if p is W else (W, down)
+            g.view(-1)[i] = (J(*pair) - J(*low)) / (2 * h)
+        grads.append(g)
+    return grads[0], grads[1]
 """,
     (
         "unit05",

@@ -36,6 +36,7 @@ NOT_NUMERIC = {
     "test_gradient_check": "True/False answers: the verdicts of a gradient checker (tests/test_unit06.py)",
     "test_logsumexp_function": "a torch.autograd.Function class, judged part by part (tests/test_unit06.py)",
     "test_breaks_backward": "True/False answers",
+    "test_where_grad_is_nan": "True/False answers",
     "test_value_ops": "a class, not a function: its mistakes are planted in its source (EDITS)",
     "test_topological_order": "a list of nodes: its mistake is planted in its source (EDITS)",
     "test_backward": "backward() returns nothing: its mistakes are planted in the source (EDITS)",
@@ -308,24 +309,115 @@ def inplace_rule(consumers):
     return build
 
 
-def hvp_with_ones(ns):
-    def mutant(A, x, v):
-        x = x.detach().clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(torch.logsumexp(A @ x, dim=0), x, create_graph=True)
-        (hv,) = torch.autograd.grad(g.sum(), x)  # H·1 instead of H·v
-        return g.detach(), hv.detach()
+def hooks_mistaken(mistake):
+    """Unit 3, exercise 4: u's hook applied to each arriving gradient, b = u + u counted once, or hooks that
+    only look."""
+
+    def build(ns):
+        def mutant(x0, w, c, m, hooked):
+            import math
+
+            def through(name, grad):
+                return max(-m, min(m, grad)) if name in hooked and mistake != "ignored" else grad
+
+            u = w * x0
+            grad_a, grad_b = through("a", 1.0), through("b", 4 * c * u)
+            arriving = [grad_a * math.cos(u), grad_b] + ([] if mistake == "once" else [grad_b])
+            if mistake == "per_use" and "u" in hooked:
+                grad_u = through("u", arriving[0]) + through("u", arriving[1]) + through("u", arriving[-1])
+            else:
+                grad_u = through("u", sum(arriving))
+            return through("x", w * grad_u)
+
+        return mutant
+
+    return build
+
+
+def kinks_mistaken(mistake):
+    """Unit 3, exercise 5: a tie gives everything to its first input, a kink takes the derivative from the
+    right, or clamp gives 0 at its bounds."""
+
+    def build(ns):
+        def mutant(terms, xs):
+            grad = [0.0] * len(xs)
+            for coef, name, *args in terms:
+                if name in ("maximum", "minimum", "amax"):
+                    best = min(xs[i] for i in args) if name == "minimum" else max(xs[i] for i in args)
+                    tied = [i for i in args if xs[i] == best]
+                    if mistake == "first":
+                        tied = tied[:1]
+                    for i in tied:
+                        grad[i] += coef / len(tied)
+                    continue
+                i, v = args[0], xs[args[0]]
+                right = mistake == "right"
+                if name == "clamp":
+                    lo, hi = args[1], args[2]
+                    at_lo = 0.0 if mistake == "clamp_zero" else 1.0
+                    at_hi = 0.0 if mistake in ("clamp_zero", "right") else 1.0
+                    slope = 1.0 if lo < v < hi else at_lo if v == lo else at_hi if v == hi else 0.0
+                elif name == "hardtanh":
+                    slope = 1.0 if -1 < v < 1 or (right and v == -1) else 0.0
+                else:
+                    below = {"relu": 0.0, "abs": -1.0}.get(name, args[-1])
+                    at_zero = 1.0 if right else below if name == "leaky_relu" else 0.0
+                    slope = 1.0 if v > 0 else below if v < 0 else at_zero
+                grad[i] += coef * slope
+            return grad
+
+        return mutant
+
+    return build
+
+
+def penalty_as_constant(ns):
+    """Unit 3, exercise 6: the input gradient taken without create_graph (retain_graph only)."""
+
+    def mutant(X, y, W, a, lam):
+        X = X.detach().clone().requires_grad_(True)
+        W = W.detach().clone().requires_grad_(True)
+        a = a.detach().clone().requires_grad_(True)
+        out = torch.tanh(X @ W) @ a
+        loss = ((out - y) ** 2).mean()
+        (input_grad,) = torch.autograd.grad(out.sum(), X, retain_graph=True)  # no graph of its own
+        dW, da = torch.autograd.grad(loss + lam * (input_grad**2).sum(dim=1).mean(), (W, a))
+        return dW.detach(), da.detach()
 
     return mutant
 
 
-def per_sample_from_batch(ns):
-    def mutant(w, X, y):
-        from torch.func import grad, vmap
+def where_nan_mistaken(mistake):
+    """Unit 3, exercise 7: NaN wherever a value on the chain is not finite, or never NaN."""
 
-        batch = grad(lambda w: torch.nn.functional.softplus(-y * (X @ w)).mean())(w)
-        return vmap(lambda x: batch + 0 * x)(X)  # the batch gradient in every row
+    def build(ns):
+        def mutant(chain, x0):
+            import numpy as np
 
-    return mutant
+            if mistake == "never":
+                return False
+            forward = {
+                "sqrt": np.sqrt,
+                "log": np.log,
+                "exp": np.exp,
+                "reciprocal": lambda t: 1 / t,
+                "square": lambda t: t * t,
+                "sin": np.sin,
+                "tanh": np.tanh,
+                "neg": lambda t: -t,
+                "add1": lambda t: t + 1,
+            }
+            with np.errstate(all="ignore"):
+                t = np.float64(x0)
+                for name in chain:
+                    t = forward[name](t)
+                    if not np.isfinite(t):
+                        return True
+            return False
+
+        return mutant
+
+    return build
 
 
 def staged_local_only(ns):
@@ -440,8 +532,21 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "inplace_consumer_ignored": [inplace_rule(consumers=True)],
         "inplace_always_breaks": [inplace_rule(consumers=False)],
     },
-    "test_grad_and_hvp": {"hvp_without_v": [hvp_with_ones]},
-    "test_per_sample_grads": {"per_sample_batch_gradient": [per_sample_from_batch]},
+    "test_hooked_grad": {
+        "hook_per_branch": [hooks_mistaken("per_use")],
+        "fork_branch_missing": [hooks_mistaken("once")],
+        "hook_ignored": [hooks_mistaken("ignored")],
+    },
+    "test_kink_gradient": {
+        "tie_to_first": [kinks_mistaken("first")],
+        "kink_right_derivative": [kinks_mistaken("right")],
+        "clamp_min_norm": [kinks_mistaken("clamp_zero")],
+    },
+    "test_penalty_grads": {"penalty_not_differentiated": [penalty_as_constant]},
+    "test_where_grad_is_nan": {
+        "nan_from_value": [where_nan_mistaken("value")],
+        "where_zero_is_safe": [where_nan_mistaken("never")],
+    },
 }
 
 
@@ -732,24 +837,3 @@ def test_each_part_tells_every_mistake_apart(exercises, path, grade_id):
         for key in sorted((set(expected) | set(edits)) - registered):
             problems.append(f"{part}: registers no {key!r}, though a mutant is written for it")
     assert not problems, f"{grade_id}:\n" + "\n".join(problems)
-
-
-def test_a_nan_from_torch_where_is_named(exercises):
-    """Unit 3's NaN-safe exercise: the naive torch.where form, finite values but NaN gradients, fails every
-    part with the message that names the side torch.where did not take."""
-    (path,) = [p for p in ASSIGNMENTS if p.parent.name == "unit03"]
-    exercise = exercises[path]
-    (cell,) = [c for c in exercise.tests() if nbgrader_meta(c)["grade_id"] == "test_safe_f_and_grad"]
-
-    def naive(x):
-        x = x.detach().clone().requires_grad_(True)
-        values = torch.where(x > 0, x**2 * torch.log(x), 0.0)
-        values.sum().backward()
-        return values.detach(), x.grad.detach()
-
-    for part, (right, wrong) in parts(cell.source).items():
-        failure = exercise.run(
-            right + "\n__mutate__()\n" + wrong, {"__mutate__": swap({"safe_f_and_grad": naive})}
-        )
-        assert failure is not None, f"{part}: the naive torch.where form passes"
-        assert "differentiates the side it did not take" in str(failure), f"{part}: {failure}"
