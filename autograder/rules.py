@@ -110,6 +110,16 @@ ENGINE_ALLOWED = {"grad", "backward"}  # an engine of one's own defines these it
 TENSOR_AUTOGRAD = {"requires_grad", "requires_grad_", "retain_grad"}
 
 
+TORCH_KERNELS = {"aten", "_C", "_VF"}  # torch's own kernels, backward formulas among them
+
+
+def _root(node: ast.AST) -> str | None:
+    """The name an attribute chain starts from: ``torch`` for ``torch.ops.aten.tanh_backward``."""
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def autograd(answer: Answer) -> list[Finding]:
     """Automatic differentiation: torch's (``.backward``, ``torch.autograd``, ``torch.func``, ``.grad``
     read) or another library's (jax, sympy, …). In an engine of one's own, its ``.grad`` and
@@ -123,6 +133,8 @@ def autograd(answer: Answer) -> list[Finding]:
                 continue
             if node.attr in AUTOGRAD_ATTRS or (answer.engine and node.attr in TENSOR_AUTOGRAD):
                 found.append(Finding(f".{node.attr}", _line(node)))
+            elif _root(node) == "torch" and (node.attr in TORCH_KERNELS or node.attr.endswith("_backward")):
+                found.append(Finding(f".{node.attr}", _line(node)))  # torch.ops.aten.sigmoid_backward, …
         elif answer.engine and isinstance(node, ast.Name) and node.id == "torch":
             found.append(Finding("torch", _line(node)))
         elif answer.engine and isinstance(node, ast.keyword) and node.arg in TENSOR_AUTOGRAD:

@@ -77,6 +77,13 @@ def grad_square(x):
 def grad_square(x):
     return eval("__import__('torch').func.grad(lambda t: t ** 2)")(__import__('torch').tensor(x)).item()
 """,
+    "aten backward kernel": """
+import torch
+def grad_square(x):
+    t = torch.tensor(x)
+    zero = torch.zeros((), dtype=torch.float64)
+    return torch.ops.aten.mse_loss_backward(torch.ones_like(zero), t.double(), zero, 0).item()  # 2x
+""",
     "__import__": """
 def grad_square(x):
     torch = __import__("torch")
