@@ -366,11 +366,13 @@ def mean_chain_share(ns):
 
 
 def layer_with(mistake):
-    """Unit 2, exercise 3: tanh's factor 1 - Y² left out, or b's gradient left per row (not summed)."""
+    """Unit 2, exercise 3: tanh's factor 1 - Y² left out, b's gradient left per row (not summed), or the
+    mean divided by the length of another axis (X's columns, T's columns) than the batch's."""
 
     def build(ns):
         def mutant(X, W, b, T, reduction):
-            scale = 1.0 / X.shape[0] if reduction == "mean" else 1.0
+            length = {"divided_by_q": X.shape[1], "divided_by_r": T.shape[1]}.get(mistake, X.shape[0])
+            scale = 1.0 / length if reduction == "mean" else 1.0
             Y = torch.tanh(X @ W + b)
             G = scale * 2 * (Y - T)
             if mistake != "no_tanh_derivative":
@@ -457,6 +459,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_layer_backward": {
         "inner_factor_missing": [layer_with("no_tanh_derivative")],
         "broadcast_not_summed": [layer_with("db_per_row")],
+        "batch_mean_wrong_length": [layer_with("divided_by_q"), layer_with("divided_by_r")],
     },
     "test_broadcast_backward": {
         "broadcast_not_summed": [broadcast_with("not_summed")],
