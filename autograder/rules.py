@@ -195,11 +195,30 @@ JACOBIAN_PREFIXES = ("torch.autograd.functional", "autograd.functional", "torch.
 JACOBIAN_ATTRS = {"jacobian", "hessian", "jacrev", "jacfwd", "vmap", "hvp", "vhp", "jvp"}
 
 
+BATCHED = "is_grads_batched"  # torch.autograd.grad's 8th parameter: every grad_outputs row at once, by vmap
+
+
+def _batched_grad(node: ast.AST) -> bool:
+    """``grad(..., is_grads_batched=<not False>)``, the flag passed by position (8th), or its name as a
+    string (``**{"is_grads_batched": True}``)."""
+    if isinstance(node, ast.keyword):
+        off = isinstance(node.value, ast.Constant) and node.value.value in (False, None, 0)
+        return node.arg == BATCHED and not off
+    if isinstance(node, ast.Constant):
+        return node.value == BATCHED
+    if isinstance(node, ast.Call) and len(node.args) >= 8:
+        return getattr(node.func, "attr", getattr(node.func, "id", None)) == "grad"
+    return False
+
+
 def jacobian(answer: Answer) -> list[Finding]:
-    """A ready-made Jacobian or Hessian (``torch.autograd.functional``, ``torch.func``, ``vmap``)."""
+    """A ready-made Jacobian or Hessian (``torch.autograd.functional``, ``torch.func``, ``vmap``), or all
+    its rows from one ``torch.autograd.grad(..., is_grads_batched=True)`` (a vmap inside)."""
     found = []
     for node in _walk(answer):
-        if isinstance(node, ast.Attribute):
+        if _batched_grad(node):
+            found.append(Finding(BATCHED, _line(node)))
+        elif isinstance(node, ast.Attribute):
             dotted = _dotted(node) or ""
             if node.attr in JACOBIAN_ATTRS or dotted.startswith(JACOBIAN_PREFIXES):
                 found.append(Finding(dotted or f".{node.attr}", _line(node)))

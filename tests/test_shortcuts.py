@@ -12,7 +12,7 @@ Two kinds of shortcut submission:
 - **real**: answers a lazy student would hand in (``REAL``), each right by the numbers, with no reference
   solution behind it: the finite-difference chain rule, a prediction that runs PyTorch in ``try/except``,
   the course's own engine subclassed, a recursive sort with a raised limit, a per-sample loop, one
-  backward() for the whole batch.
+  backward() for the whole batch, every row of a Jacobian from one batched ``torch.autograd.grad``.
 
 How each rewrite of a shortcut is recognised is tested in ``tests/test_rules.py``; what stock
 ``nbgrader autograde`` does with these answers is in the README (its kernel runs the same rules).
@@ -100,6 +100,22 @@ def staged_sigmoid_backward(w, x, b):
     df_dz = slope(lambda t: 1 / (1 + torch.exp(-t)), z)
     return (f, slope(lambda t: 1 / t, d), slope(lambda t: 1 / (1 + t), e),
             slope(lambda t: 1 / (1 + torch.exp(t)), n), df_dz, df_dw, df_dz * w, df_dz)
+""",
+    ("unit02", "cdf_vjp", "test_cdf_vjp"): """
+def cdf_vjp(x, v):
+    x = x.detach().clone().requires_grad_(True)
+    y = x.cumsum(0) / x.sum()
+    y.backward(gradient=v)  # the very call the exercise describes: autograd where a derivation is asked
+    return y.detach(), x.grad
+""",
+    ("unit02", "layer_jacobian", "test_layer_jacobian"): """
+import torch
+def layer_jacobian(X, W):
+    Y = layer(X, W)
+    every_row = torch.eye(Y.numel(), dtype=Y.dtype).reshape(-1, *Y.shape)
+    # one call for all the rows: vmap inside, the whole Jacobian at once
+    (J,) = torch.autograd.grad(Y, X, grad_outputs=every_row, is_grads_batched=True)
+    return J.reshape(Y.numel(), -1)
 """,
     ("unit03", "breaks_backward", "test_breaks_backward"): """
 def breaks_backward(chain, edited):

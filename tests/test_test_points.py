@@ -458,14 +458,83 @@ def mean_chain_share(ns):
     return mutant
 
 
-def layer_without_tanh_derivative(ns):
-    def mutant(X, W, b, T, reduction):
-        scale = 1.0 / X.shape[0] if reduction == "mean" else 1.0
-        Y = torch.tanh(X @ W + b)
-        G = scale * 2 * (Y - T)  # the factor 1 - Y² of tanh left out
-        return scale * ((Y - T) ** 2).sum(), X.T @ G, G.sum(dim=0)
+def layer_with(mistake):
+    """Unit 2, exercise 3: tanh's factor 1 - Y² left out, b's gradient left per row (not summed), or the
+    mean divided by the length of another axis (X's columns, T's columns) than the batch's."""
 
-    return mutant
+    def build(ns):
+        def mutant(X, W, b, T, reduction):
+            length = {"divided_by_q": X.shape[1], "divided_by_r": T.shape[1]}.get(mistake, X.shape[0])
+            scale = 1.0 / length if reduction == "mean" else 1.0
+            Y = torch.tanh(X @ W + b)
+            G = scale * 2 * (Y - T)
+            if mistake != "no_tanh_derivative":
+                G = G * (1 - Y**2)
+            db = G if mistake == "db_per_row" else G.sum(dim=0)
+            return scale * ((Y - T) ** 2).sum(), G @ W.T, X.T @ G, db
+
+        return mutant
+
+    return build
+
+
+def broadcast_with(mistake):
+    """Unit 2, exercise 4: the broadcast inputs' gradients left per entry, summed over the other axis, or
+    summed with their axis of length 1 dropped."""
+
+    def build(ns):
+        def mutant(X, m, s, b, G):
+            per_m, per_s, per_b = -G * s, G * (X - m), G  # each entry of Y's own share
+            if mistake == "not_summed":
+                return G * s, per_m, per_s, per_b
+            if mistake == "wrong_axis":
+                return G * s, per_m.sum(dim=0, keepdim=True), per_s.sum(dim=1), per_b.sum(dim=1, keepdim=True)
+            return G * s, per_m.sum(dim=1), per_s.sum(dim=0), per_b.sum(dim=0)  # keepdim lost
+
+        return mutant
+
+    return build
+
+
+def cdf_vjp_with(mistake):
+    """Unit 2, exercise 5: J·v for vᵀJ (whole, or on the running sums' path only), or one path left out."""
+
+    def build(ns):
+        def mutant(x, v):
+            S = x.sum()
+            y = x.cumsum(0) / S
+            from_the_end = v.flip(0).cumsum(0).flip(0) / S
+            through_S = -(v * y).sum() / S * torch.ones_like(x)
+            g = {
+                "jvp": v.cumsum(0) / S - y * v.sum() / S,
+                "running_jvp": v.cumsum(0) / S + through_S,
+                "no_total": from_the_end,
+                "no_running": through_S,
+            }[mistake]
+            return y, g
+
+        return mutant
+
+    return build
+
+
+def jacobian_stacked(mistake):
+    """Unit 2, exercise 6: each row left in X's shape, or the rows stacked as columns."""
+
+    def build(ns):
+        def mutant(X, W):
+            Y = torch.tanh(X @ W)
+            rows = []
+            for index in range(Y.numel()):
+                pick = torch.zeros(Y.numel(), dtype=Y.dtype)
+                pick[index] = 1.0
+                (row,) = torch.autograd.grad(Y, X, grad_outputs=pick.reshape(Y.shape), retain_graph=True)
+                rows.append(row if mistake == "not_flattened" else row.reshape(-1))
+            return torch.stack(rows, dim=1 if mistake == "as_columns" else 0)
+
+        return mutant
+
+    return build
 
 
 MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
@@ -480,7 +549,24 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "mean_factor_dropped": [mean_chain_dropped],
         "share_not_derivative": [mean_chain_share],
     },
-    "test_layer_backward": {"inner_factor_missing": [layer_without_tanh_derivative]},
+    "test_layer_backward": {
+        "inner_factor_missing": [layer_with("no_tanh_derivative")],
+        "broadcast_not_summed": [layer_with("db_per_row")],
+        "batch_mean_wrong_length": [layer_with("divided_by_q"), layer_with("divided_by_r")],
+    },
+    "test_broadcast_backward": {
+        "broadcast_not_summed": [broadcast_with("not_summed")],
+        "broadcast_wrong_axis": [broadcast_with("wrong_axis")],
+        "broadcast_keepdim_lost": [broadcast_with("keepdim_lost")],
+    },
+    "test_cdf_vjp": {
+        "jvp_not_vjp": [cdf_vjp_with("jvp"), cdf_vjp_with("running_jvp")],
+        "fork_branch_missing": [cdf_vjp_with("no_total"), cdf_vjp_with("no_running")],
+    },
+    "test_layer_jacobian": {
+        "jacobian_row_not_flattened": [jacobian_stacked("not_flattened")],
+        "jacobian_rows_as_columns": [jacobian_stacked("as_columns")],
+    },
     "test_fork_chain_backward": {
         "fork_branch_missing": [fork_chain_without("product"), fork_chain_without("sine")]
     },
