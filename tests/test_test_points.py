@@ -438,7 +438,10 @@ def layer_without_tanh_derivative(ns):
 
 
 MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
-    "test_mul_gate_backward": {"product_wrong_operand": [mul_own_operand], "upstream_returned": [gate_upstream]},
+    "test_mul_gate_backward": {
+        "product_wrong_operand": [mul_own_operand],
+        "upstream_returned": [gate_upstream],
+    },
     "test_max_gate_backward": {"upstream_returned": [gate_upstream]},
     "test_staged_sigmoid_backward": {
         "local_not_chained": [staged_local_only],
