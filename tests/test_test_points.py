@@ -395,15 +395,17 @@ def staged_local_only(ns):
 
 
 def diamond_with(mistake):
-    """Unit 1, exercise 5: one path left out of ∂f/∂x ("u", "v"), the local gradients alone, or each
-    factor of the multiplication times its own value."""
+    """Unit 1, exercise 5: one path left out of ∂f/∂x ("u", "v"), the local gradients alone, each factor
+    of the multiplication times its own value, or sin's derivative taken at x or without its inner w."""
 
     def build(ns):
         def mutant(x, w):
             u, m = x**2, w * x
             v = math.sin(m)
             df_du, df_dv = {"local only": (1.0, 1.0), "own operand": (u, v)}.get(mistake, (v, u))
-            via_u, via_v = df_du * 2 * x, df_dv * math.cos(m) * w
+            outer = math.cos(x) if mistake == "outer at x" else math.cos(m)
+            inner = 1.0 if mistake == "no inner" else w
+            via_u, via_v = df_du * 2 * x, df_dv * outer * inner
             total = {"u": via_u, "v": via_v}.get(mistake, via_u + via_v)
             return via_u, via_v, total, df_dv * math.cos(m) * x
 
@@ -465,6 +467,8 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "fork_branch_missing": [diamond_with("u"), diamond_with("v")],
         "local_not_chained": [diamond_with("local only")],
         "product_wrong_operand": [diamond_with("own operand")],
+        "outer_at_x": [diamond_with("outer at x")],
+        "inner_factor_missing": [diamond_with("no inner")],
     },
     "test_mean_chain_backward": {
         "mean_factor_dropped": [mean_chain_dropped],
