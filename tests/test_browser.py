@@ -775,7 +775,7 @@ def test_self_check_from_inside_the_notebook(page):
     page.type_into(new, "from autograder.selfcheck import show; show()")
     page.run_cell(new)
     page.wait(
-        lambda: "Total: 13 / 14 points" in "\n".join(text for _, text in page.outputs(new)),
+        lambda: "Total: 15 / 16 points" in "\n".join(text for _, text in page.outputs(new)),
         "the self-check table is printed",
         KERNEL_WAIT,
         state=lambda: page.outputs(new),
@@ -786,7 +786,7 @@ def test_self_check_from_inside_the_notebook(page):
         for lang in ("ko", "en")
     )
     assert re.search(rf"✘ {re.escape(title)}\s+0/1", table), table
-    assert "합계: 13 / 14점" in table and "값이 다릅니다" in table and "wrong value" in table, table
+    assert "합계: 15 / 16점" in table and "값이 다릅니다" in table and "wrong value" in table, table
     page.scroll(new)
     page.shot("self-check-in-notebook")
 
@@ -891,7 +891,7 @@ def test_feedback_page_reads_well(tmp_path, class_cache):
         "    dL_dx", BACKSLASH_COMMENT + "    dL_dx", 1
     )
     nb = classes.answered(
-        "unit01", change={EXERCISE: slip, "chain_forward_backward": released["chain_forward_backward"]}
+        "unit01", change={EXERCISE: slip, "self_power_backward": released["self_power_backward"]}
     )
     classes.submit(class_dir, "bob", "unit01", {"exercises.ipynb": nb})
     classes.course("grade", "unit01", *FEEDBACK_LIMITS, cwd=class_dir, check=True)
@@ -906,7 +906,7 @@ def test_feedback_page_reads_well(tmp_path, class_cache):
         if c.metadata.get("nbgrader", {}).get("points")
     }
     total = sum(points.values())
-    earned = total - points[f"test_{EXERCISE}"] - points["test_chain_forward_backward"]
+    earned = total - points[f"test_{EXERCISE}"] - points["test_self_power_backward"]
 
     browser = start_chromium(tmp_path / "chromium", system_fonts=False)
     try:

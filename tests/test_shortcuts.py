@@ -71,13 +71,20 @@ MESSAGES = {  # kind → words of its English message, to see that the visible t
 }
 
 REAL = {  # (assignment, answer cell's grade id, the test cells it must score 0 on): a lazy student's answer
-    ("unit01", "chain_forward_backward", "test_chain_forward_backward"): """
-import math
+    ("unit01", "self_power_backward", "test_self_power_backward"): """
 def central(f, x, h=1e-6):
     return (f(x + h) - f(x - h)) / (2 * h)
-def chain_forward_backward(x):
-    F = lambda t: math.exp(math.sin(t ** 2))
-    return F(x), central(F, x)
+def self_power_backward(x, upstream):
+    via_base = upstream * central(lambda a: a ** x, x)
+    via_exponent = upstream * central(lambda b: x ** b, x)
+    return via_base, via_exponent, via_base + via_exponent
+""",
+    ("unit01", "nested_max_backward", "test_nested_max_backward"): """
+import torch
+def nested_max_backward(x, y, z):
+    leaves = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (x, y, z)]
+    torch.maximum(torch.maximum(leaves[0], leaves[1]), leaves[2]).backward()
+    return tuple(leaf.grad.item() for leaf in leaves)
 """,
     ("unit01", "staged_sigmoid_backward", "test_staged_sigmoid_backward"): """
 import torch

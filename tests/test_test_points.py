@@ -55,34 +55,90 @@ GENERIC = {  # name: (transform of one returned value, the ids any of which the 
 # --------------------------------------------------------------------------- mutants, by grade id
 
 
-def chain_outer_at_x(ns):
-    def mutant(x):
-        F = math.exp(math.sin(x**2))
-        return F, F * math.cos(x) * 2 * x
+def mul_own_operand(ns):
+    def mutant(x, y, upstream):
+        return upstream * x, upstream * y  # each input times itself, not the other input
 
     return mutant
 
 
-def chain_inner_missing(ns):
-    def mutant(x):
-        F = math.exp(math.sin(x**2))
-        return F, F * math.cos(x**2)
+def gate_upstream(ns):
+    def mutant(x, y, upstream):
+        return upstream, upstream  # the upstream gradient handed back as it came
 
     return mutant
 
 
-def fork_without_max(ns):
-    def mutant(x, y):
-        return x * y + max(x, y), y, x
+def staged_swapped(ns):
+    reference = ns["staged_sigmoid_backward"]  # taken now: the mutant replaces that name
+
+    def mutant(w, x, b):
+        f, df_dd, df_de, df_dn, df_dz, df_dw, df_dx, df_db = reference(w, x, b)
+        return f, df_dd, df_de, df_dn, df_dz, df_dx, df_dw, df_db  # df_dz·w for w, df_dz·x for x
 
     return mutant
 
 
-def fork_without_product(ns):
-    def mutant(x, y):
-        return x * y + max(x, y), 1.0 if x > y else 0.0, 0.0 if x > y else 1.0
+def power_with(mistake):
+    """Unit 1, exercise 3 (z = x^x): the slots' local gradients swapped, the upstream gradient left out,
+    or one slot missing from dL/dx."""
 
-    return mutant
+    def build(ns):
+        def mutant(x, upstream):
+            base_local, exponent_local = x * x ** (x - 1), x**x * math.log(x)
+            if mistake == "swapped":
+                base_local, exponent_local = exponent_local, base_local
+            if mistake == "local only":
+                upstream = 1.0
+            via_base, via_exponent = upstream * base_local, upstream * exponent_local
+            total = {"no base": via_exponent, "no exponent": via_base}.get(mistake, via_base + via_exponent)
+            return via_base, via_exponent, total
+
+        return mutant
+
+    return build
+
+
+def nested_tie(rule):
+    """Unit 1, exercise 4a: a tie sent whole to one input ("first", "second"), or split in thirds."""
+
+    def build(ns):
+        def mutant(x, y, z):
+            if rule == "thirds":
+                tied = [float(v == max(x, y, z)) for v in (x, y, z)]
+                return tuple(t / sum(tied) for t in tied)
+
+            def node(a, b, upstream):
+                if a == b:
+                    return (upstream, 0.0) if rule == "first" else (0.0, upstream)
+                return (upstream, 0.0) if a > b else (0.0, upstream)
+
+            dF_dm, dF_dz = node(max(x, y), z, 1.0)
+            return (*node(x, y, dF_dm), dF_dz)
+
+        return mutant
+
+    return build
+
+
+def relu_with(mistake):
+    """Unit 1, exercise 4b: relu's gradient at 0 taken as ½, a branch of z's fork left out, or the inner
+    tie sent whole to y."""
+
+    def build(ns):
+        def mutant(x, y, z):
+            s = max(x, y) - z
+            dF_ds = 1.0 if s > 0 else (0.5 if mistake == "relu half" and s == 0 else 0.0)
+            dF_dz = {"no direct edge": -dF_ds, "no relu path": 1.0}.get(mistake, 1.0 - dF_ds)
+            if x > y:
+                return dF_ds, 0.0, dF_dz
+            if x < y or mistake == "tie whole":
+                return 0.0, dF_ds, dF_dz
+            return dF_ds / 2, dF_ds / 2, dF_dz
+
+        return mutant
+
+    return build
 
 
 def fork_chain_without(path):
@@ -431,12 +487,20 @@ def staged_local_only(ns):
     return mutant
 
 
-def diamond_one_path(path):
+def diamond_with(mistake):
+    """Unit 1, exercise 5: one path left out of ∂f/∂x ("u", "v"), the local gradients alone, each factor
+    of the multiplication times its own value, or sin's derivative taken at x or without its inner w."""
+
     def build(ns):
         def mutant(x, w):
             u, m = x**2, w * x
-            via_u, via_v = math.sin(m) * 2 * x, u * math.cos(m) * w
-            return u * math.sin(m), via_u, via_v, via_u if path == "u" else via_v, u * math.cos(m) * x
+            v = math.sin(m)
+            df_du, df_dv = {"local only": (1.0, 1.0), "own operand": (u, v)}.get(mistake, (v, u))
+            outer = math.cos(x) if mistake == "outer at x" else math.cos(m)
+            inner = 1.0 if mistake == "no inner" else w
+            via_u, via_v = df_du * 2 * x, df_dv * outer * inner
+            total = {"u": via_u, "v": via_v}.get(mistake, via_u + via_v)
+            return via_u, via_v, total, df_dv * math.cos(m) * x
 
         return mutant
 
@@ -538,13 +602,36 @@ def jacobian_stacked(mistake):
 
 
 MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
-    "test_chain_forward_backward": {
-        "outer_at_x": [chain_outer_at_x],
-        "inner_factor_missing": [chain_inner_missing],
+    "test_mul_gate_backward": {
+        "product_wrong_operand": [mul_own_operand],
+        "upstream_returned": [gate_upstream],
     },
-    "test_fork_forward_backward": {"fork_branch_missing": [fork_without_max, fork_without_product]},
-    "test_staged_sigmoid_backward": {"local_not_chained": [staged_local_only]},
-    "test_diamond_backward": {"fork_branch_missing": [diamond_one_path("u"), diamond_one_path("v")]},
+    "test_max_gate_backward": {"upstream_returned": [gate_upstream]},
+    "test_staged_sigmoid_backward": {
+        "local_not_chained": [staged_local_only],
+        "product_wrong_operand": [staged_swapped],
+    },
+    "test_self_power_backward": {
+        "power_slots_swapped": [power_with("swapped")],
+        "local_not_chained": [power_with("local only")],
+        "fork_branch_missing": [power_with("no base"), power_with("no exponent")],
+    },
+    "test_nested_max_backward": {
+        "tie_not_split": [nested_tie("first"), nested_tie("second")],
+        "tie_split_evenly": [nested_tie("thirds")],
+    },
+    "test_relu_max_backward": {
+        "relu_at_zero": [relu_with("relu half")],
+        "fork_branch_missing": [relu_with("no direct edge"), relu_with("no relu path")],
+        "tie_not_split": [relu_with("tie whole")],
+    },
+    "test_diamond_backward": {
+        "fork_branch_missing": [diamond_with("u"), diamond_with("v")],
+        "local_not_chained": [diamond_with("local only")],
+        "product_wrong_operand": [diamond_with("own operand")],
+        "outer_at_x": [diamond_with("outer at x")],
+        "inner_factor_missing": [diamond_with("no inner")],
+    },
     "test_mean_chain_backward": {
         "mean_factor_dropped": [mean_chain_dropped],
         "share_not_derivative": [mean_chain_share],
