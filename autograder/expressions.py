@@ -264,7 +264,15 @@ class Mistaken:
         return self._out(self.data * other.data, (self, other), lambda: (other.data, self.data))
 
     def __pow__(self, k):
+        if isinstance(k, Mistaken):  # a variable exponent: a ** b
+            value = self.data**k.data
+            return self._out(
+                value, (self, k), lambda: (k.data * self.data ** (k.data - 1), value * math.log(self.data))
+            )
         return self._out(self.data**k, (self,), lambda: (k * self.data ** (k - 1),))
+
+    def __rpow__(self, c):
+        return Mistaken(c) ** self
 
     def exp(self):
         e = math.exp(self.data)
