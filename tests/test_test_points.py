@@ -37,10 +37,12 @@ NOT_NUMERIC = {
     "test_logsumexp_function": "a torch.autograd.Function class, judged part by part (tests/test_unit06.py)",
     "test_breaks_backward": "True/False answers",
     "test_where_grad_is_nan": "True/False answers",
-    "test_value_ops": "a class, not a function: its mistakes are planted in its source (EDITS)",
+    "test_value_core": "a class, not a function: its mistakes are planted in its source (EDITS)",
     "test_topological_order": "a list of nodes: its mistake is planted in its source (EDITS)",
     "test_backward": "backward() returns nothing: its mistakes are planted in the source (EDITS)",
-    "test_sigmoid": "a method returning a node: its mistakes are planted in its source (EDITS)",
+    "test_new_operations": "methods returning nodes: their mistakes are planted in their source (EDITS)",
+    "test_dot": "a function returning a node: its mistakes are planted in its source (EDITS)",
+    "test_no_grad": "a function returning a function: its mistakes are planted in its source (EDITS)",
 }
 
 GENERIC = {  # name: (transform of one returned value, the ids any of which the message must name)
@@ -749,8 +751,11 @@ VALUE_WRONG_OPERAND = Edit(
         ("other.grad += self.data * out.grad", "other.grad += other.data * out.grad"),
     ),
 )
+NEW_OPS_ASSIGN = Edit("new_operations", ((".grad += ", ".grad = "),))
+NEW_OPS_WITHOUT_CHAIN = Edit("new_operations", ((" * out.grad", ""),))
+DOT_ASSIGNS = Edit("dot", ((".grad += ", ".grad = "),))
 EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mistake]}
-    "test_value_ops": {
+    "test_value_core": {
         "fork_branch_missing": [VALUE_ASSIGNS],
         "out_grad_missing": [VALUE_WITHOUT_CHAIN],
         "product_wrong_operand": [VALUE_WRONG_OPERAND],
@@ -765,12 +770,63 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
         "out_grad_missing": [VALUE_WITHOUT_CHAIN],
         "product_wrong_operand": [VALUE_WRONG_OPERAND],
         "backward_wrong_order": [Edit("backward", (("in reversed(order):", "in order:"),))],
+        "inner_grad_stale": [Edit("backward", (("node.grad = 0.0  # this call's", "pass  # this call's"),))],
+        "leaf_grad_reset": [
+            Edit("backward", (("if node.parents:  # an inner node", "if True:  # an inner node"),))
+        ],
+        "engine_grad_not_zeroed": [
+            Edit("backward", (("node.grad = 0.0  # zero_grad", "pass  # zero_grad"),))
+        ],
     },
-    "test_sigmoid": {
-        "fork_branch_missing": [Edit("sigmoid", (("self.grad += s", "self.grad = s"),))],
-        "out_grad_missing": [Edit("sigmoid", ((" * out.grad", ""),))],
+    "test_new_operations": {
+        "fork_branch_missing": [NEW_OPS_ASSIGN],
+        "out_grad_missing": [NEW_OPS_WITHOUT_CHAIN],
+        "exponent_grad_missing": [
+            Edit("new_operations", (("other.grad += out.data * math.log(self.data) * out.grad", "pass"),))
+        ],
+        "power_rule_on_exponent": [
+            Edit(
+                "new_operations",
+                (
+                    (
+                        "other.grad += out.data * math.log(self.data) * out.grad",
+                        "other.grad += other.data * self.data ** (other.data - 1) * out.grad",
+                    ),
+                ),
+            )
+        ],
+        "quotient_sign": [
+            Edit(
+                "new_operations",
+                (("other.grad += -self.data / other.data**2", "other.grad += self.data / other.data**2"),),
+            )
+        ],
     },
-    "test_train": {"grad_not_zeroed": [Edit("train", (("p.grad = 0.0  #", "pass  #"),))]},
+    "test_dot": {
+        "fork_branch_missing": [DOT_ASSIGNS],
+        "out_grad_missing": [Edit("dot", ((" * out.grad", ""),))],
+        "product_wrong_operand": [
+            Edit(
+                "dot",
+                (
+                    ("w.grad += x.data * out.grad", "w.grad += w.data * out.grad"),
+                    ("x.grad += w.data * out.grad", "x.grad += x.data * out.grad"),
+                ),
+            )
+        ],
+    },
+    "test_no_grad": {
+        "no_grad_leaks": [Edit("no_grad", (("rule if self.parents else leaf_rule", "rule"),))],
+        "no_grad_not_restored": [
+            Edit("no_grad", (("Value.recording = before  #", "Value.recording = True  #"),))
+        ],
+    },
+    "test_train": {
+        "engine_grad_not_zeroed": [Edit("train", (("p.grad = 0.0  #", "pass  #"),))],
+        "missing_one_over_n": [
+            Edit("train", (("loss = loss / len(xs)  # the mean", "loss = loss  # the mean"),))
+        ],
+    },
 }
 
 
