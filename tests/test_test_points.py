@@ -830,7 +830,9 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
                     ),
                     (
                         "            Value.recording = before  #",
-                        "            result = function(*args)\n            Value.recording = before\n            return result  #",
+                        "            result = function(*args)\n"
+                        "            Value.recording = before\n"
+                        "            return result  #",
                     ),
                 ),
             )
