@@ -820,6 +820,24 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
         "no_grad_not_restored": [
             Edit("no_grad", (("Value.recording = before  #", "Value.recording = True  #"),))
         ],
+        "no_grad_not_restored_on_error": [
+            Edit(
+                "no_grad",
+                (
+                    (
+                        "        try:\n            return function(*args)\n        finally:\n",
+                        "        if True:\n",
+                    ),
+                    (
+                        "            Value.recording = before  #",
+                        "            result = function(*args)\n"
+                        "            Value.recording = before\n"
+                        "            return result  #",
+                    ),
+                ),
+            )
+        ],
+        "no_grad_never_restored": [Edit("no_grad", (("Value.recording = before  #", "pass  #"),))],
     },
     "test_train": {
         "engine_grad_not_zeroed": [Edit("train", (("p.grad = 0.0  #", "pass  #"),))],
