@@ -201,7 +201,7 @@ print("FORKED", children)
                     )
                 }
             ),
-            FULL - 2,  # partial credit: f and the gradients at the nodes are right
+            FULL - 4,  # one part: f and the gradients at the nodes being right earn nothing alone
         ),
         "steals_files": (student("none", before={"mul_gate_backward": steal}), 0.0),
         "network": (student("none", before={"mul_gate_backward": network}), 0.0),
@@ -454,7 +454,7 @@ def test_feedback_in_both_languages_never_shows_hidden_tests(graded_class):
         assert not leaked, (name, leaked[:3])
         assert "BEGIN HIDDEN" not in page
     page = (class_dir / "feedback" / "wrong_sign" / ASSIGNMENT / "exercises.html").read_text()
-    assert "14 / 16" in page and "wrong value" in page and "값이 다릅니다" in page
+    assert "12 / 16" in page and "wrong value" in page and "값이 다릅니다" in page
 
 
 def test_export_carries_every_grade(graded_class):
