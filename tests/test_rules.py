@@ -764,6 +764,58 @@ def test_a_prediction_may_not_run_torch(how):
     assert {"torch"} <= kinds("breaks", [PREDICTIONS[how]], rule="predict"), how
 
 
+# torch bound to another name in a cell of its own: the answer's cells (its own and its helpers') never
+# show the binding, so every student cell's bindings are followed (a judge's counter-example, unit 3)
+ALIASED_ELSEWHERE = {
+    "T = torch": ("T = torch", "T.ones(1)"),
+    "import torch as T": ("import torch as T", "T.ones(1)"),
+    "a submodule": ("F = torch.nn.functional", "F.relu"),
+    "an alias of an alias": ("T = torch\nopt = T.optim", "opt.SGD"),
+    "from torch import": ("from torch import optim", "optim.SGD"),
+    "an object of torch's": (
+        "step = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).step",
+        "step()",
+    ),
+    "a lambda": ("run = lambda: torch.ones(1)", "run()"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(ALIASED_ELSEWHERE))
+def test_a_prediction_may_not_run_torch_bound_to_another_name_in_another_cell(how):
+    binding, use = ALIASED_ELSEWHERE[how]
+    answer = f"def breaks(chain):\n    return bool({use})\n"
+    assert "torch" in kinds("breaks", [binding, answer], rule="predict"), how
+    assert "torch" not in kinds("breaks", [answer], rule="predict"), how  # the other cell is what tells
+
+
+def test_a_name_the_answer_binds_itself_is_its_own_even_if_another_cell_binds_it_to_torch():
+    answer = "def breaks(chain, F=None):\n    T = {'exp'}\n    return any(op in T for op in chain) or F\n"
+    assert check_sources("breaks", ["T = torch\nF = torch.nn.functional", answer], rule="predict") == (
+        True,
+        [],
+    )
+
+
+def test_in_the_kernel_a_global_that_is_torch_is_found(tmp_path):
+    """The kernel reads only the answer's cell: a global whose value is torch's (a module, a function, an
+    optimizer's method) is found from its value."""
+    script = tmp_path / "student.py"
+    script.write_text(
+        "import torch\nfrom autograder import assert_predicts\n"
+        "T, F = torch, torch.nn.functional\n"
+        "step = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).step\n"
+        "SAVES = {'exp', 'tanh'}\n"
+        "def cheat(chain):\n    return bool(T.ones(1)) and F is not None and step is not None\n"
+        "def honest(chain):\n    return any(op in SAVES for op in chain)\n"
+        "try:\n    assert_predicts(cheat)\nexcept AssertionError as e:\n    print('CAUGHT', e)\n"
+        "assert_predicts(honest)\nprint('HONEST OK')\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "CAUGHT" in done.stdout and "HONEST OK" in done.stdout, done.stdout
+    assert all(f"{name} (line" in done.stdout for name in ("T", "F", "step")), done.stdout
+
+
 def test_a_prediction_that_models_the_rule_passes():
     model = "SAVES = {'exp', 'tanh'}\ndef breaks(chain):\n    return any(op in SAVES for op in chain)\n"
     assert check_sources("breaks", [model], rule="predict") == (True, [])
