@@ -261,6 +261,22 @@ def torch_aliases(trees: list[ast.AST]) -> set[str]:
             return aliases
 
 
+def _records_backward(node: ast.AST) -> bool:
+    """``create_graph=<not False>``: the backward pass recorded as a graph, to be differentiated again."""
+    off = isinstance(node, ast.keyword) and isinstance(node.value, ast.Constant) and not node.value.value
+    return isinstance(node, ast.keyword) and node.arg == "create_graph" and not off
+
+
+def without_create_graph(answer: Answer) -> list[Finding]:
+    """The exercise asks for a gradient taken with ``create_graph=True`` and differentiated again (double
+    backpropagation): a ready-made transform (``torch.func``, ``torch.autograd.functional``, ``vmap``), or an
+    answer that never records a backward pass (a formula typed in, or ``retain_graph`` alone)."""
+    found = jacobian(answer)
+    if not any(_records_backward(node) for node in _walk(answer)):
+        found.append(Finding("create_graph=True", 0))
+    return found
+
+
 def torch_itself(answer: Answer) -> list[Finding]:
     """The library whose behaviour a predict exercise asks about: running it is not predicting it, however
     it is reached (torch itself, or a name another cell, or the kernel's globals, bind to torch)."""
@@ -698,6 +714,7 @@ KINDS = {
     "data": Kind(legacy_data, "rule_legacy_data"),
     "softmax": Kind(ready_softmax, "rule_ready_softmax"),
     "logsumexp": Kind(ready_logsumexp, "rule_ready_softmax"),
+    "create_graph": Kind(without_create_graph, "rule_double_backward"),
 }
 
 RULES = {  # rule → the kinds of findings it refuses, reported in this order
@@ -711,6 +728,7 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "own_softmax": ("softmax", "package", "dynamic"),
     "own_logsumexp": ("logsumexp", "package", "dynamic"),
     "own_code": ("package", "dynamic"),
+    "double_backward": ("create_graph", "numeric", "package", "dynamic"),
 }
 
 

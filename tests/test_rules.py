@@ -741,6 +741,48 @@ def test_names_the_setup_and_the_tests_bring_are_not_the_students():
     assert check_sources("grad_square", [own], instructor=instructor) == (True, [])
 
 
+# ------------------------------------------------------------ double backpropagation (unit 3's penalty)
+
+DOUBLE = """
+import torch
+def penalty(x, w):
+    x = x.detach().clone().requires_grad_(True)
+    out = torch.tanh(x * w).sum()
+    (g,) = torch.autograd.grad(out, x, create_graph=True)
+    (dw,) = torch.autograd.grad((g**2).sum(), w)
+    return dw
+"""
+NOT_DOUBLE = {
+    "retain_graph only": DOUBLE.replace("create_graph=True", "retain_graph=True"),
+    "create_graph=False": DOUBLE.replace("create_graph=True", "create_graph=False"),
+    "a formula typed in": """
+import torch
+def penalty(x, w):
+    g = w * (1 - torch.tanh(x * w) ** 2)  # the input gradient by hand: nothing recorded to differentiate
+    (dw,) = torch.autograd.grad((g**2).sum(), w)
+    return dw
+""",
+    "torch.func": DOUBLE.replace(
+        "(g,) = torch.autograd.grad(out, x, create_graph=True)",
+        "g = torch.func.grad(lambda x: torch.tanh(x * w).sum())(x)",
+    ),
+}
+
+
+def test_a_gradient_recorded_with_create_graph_and_differentiated_again_passes():
+    assert check_sources("penalty", [DOUBLE], rule="double_backward") == (True, [])
+    backward = DOUBLE.replace(
+        "(g,) = torch.autograd.grad(out, x, create_graph=True)",
+        "out.backward(create_graph=True)\n    g = x.grad",
+    )
+    assert check_sources("penalty", [backward], rule="double_backward") == (True, [])
+
+
+@pytest.mark.parametrize("how", sorted(NOT_DOUBLE))
+def test_double_backpropagation_without_create_graph_or_through_torch_func_is_found(how):
+    assert kinds("penalty", [NOT_DOUBLE[how]], rule="double_backward") == {"create_graph"}, how
+
+
 # ------------------------------------------------------------ predictions, recursion, loops, vmap
 
 PREDICTIONS = {

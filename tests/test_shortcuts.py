@@ -54,6 +54,7 @@ PLANTED = {
     "data": "import torch\n    return torch.ones(1).data",
     "softmax": "import torch\n    return torch.softmax(torch.ones(2), 0)",
     "logsumexp": "import torch\n    return torch.logsumexp(torch.ones(2), 0)",
+    "create_graph": "import torch\n    return torch.func.grad(torch.sin)(torch.ones(()))",
 }
 MESSAGES = {  # kind → words of its English message, to see that the visible test names it
     "autograd": "automatic differentiation",
@@ -68,6 +69,7 @@ MESSAGES = {  # kind → words of its English message, to see that the visible t
     "data": ".data",
     "softmax": "yourself",
     "logsumexp": "yourself",
+    "create_graph": "differentiated again",
 }
 
 REAL = {  # (assignment, answer cell's grade id, the test cells it must score 0 on): a lazy student's answer
