@@ -161,7 +161,7 @@ NO_RULE = {
     (
         "unit03",
         "test_microbatch_gradient",
-    ): "one backward() per micro-batch shows in the running .grad returned",
+    ): "what is checked is the running .grad returned; the text accepts any way of computing it",
 }
 
 
