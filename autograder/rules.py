@@ -58,6 +58,7 @@ class Answer:
     every: list[ast.AST]  # every cell of the student's, parsed (steps and perturbations cross cells)
     engine: bool  # the answer is (or uses) an engine of one's own: its .grad and .backward are its own
     instructor: frozenset[str] = frozenset()  # names the tests and the course's package put beside it
+    torch_globals: frozenset[str] = frozenset()  # in the kernel: names beside it whose values are torch's
     steps: set[str] = field(default_factory=set)
     perturbed: set[str] = field(default_factory=set)
 
@@ -232,9 +233,56 @@ def jacobian(answer: Answer) -> list[Finding]:
     return found
 
 
+TORCH_TOPS = ("torch", "functorch")
+
+
+def torch_aliases(trees: list[ast.AST]) -> set[str]:
+    """Names the student's cells bind to torch, whichever cell binds them: ``import torch as T``,
+    ``from torch import optim``, and, to a fixed point, any assignment whose value mentions torch or such a
+    name (``T = torch``, ``F = T.nn.functional``, ``opt = torch.optim.SGD([w])``, ``run = lambda: T.…``).
+    The answer's cells are only its own and its helpers' functions: without this, ``T = torch`` in a cell
+    of its own would hand the answer torch unseen."""
+    aliases = set(TORCH_TOPS)
+    bindings = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
+                for alias in node.names:
+                    if (module or alias.name).split(".")[0] in TORCH_TOPS:
+                        aliases.add((alias.asname or alias.name).split(".")[0])
+        bindings += list(_bindings(tree))
+    while True:
+        before = len(aliases)
+        for name, value in bindings:
+            if any(isinstance(n, ast.Name) and n.id in aliases for n in ast.walk(value)):
+                aliases.add(name)
+        if len(aliases) == before:
+            return aliases
+
+
+def _records_backward(node: ast.AST) -> bool:
+    """``create_graph=<not False>``: the backward pass recorded as a graph, to be differentiated again."""
+    off = isinstance(node, ast.keyword) and isinstance(node.value, ast.Constant) and not node.value.value
+    return isinstance(node, ast.keyword) and node.arg == "create_graph" and not off
+
+
+def without_create_graph(answer: Answer) -> list[Finding]:
+    """The exercise asks for a gradient taken with ``create_graph=True`` and differentiated again (double
+    backpropagation): a ready-made transform (``torch.func``, ``torch.autograd.functional``, ``vmap``), or an
+    answer that never records a backward pass (a formula typed in, or ``retain_graph`` alone)."""
+    found = jacobian(answer)
+    if not any(_records_backward(node) for node in _walk(answer)):
+        found.append(Finding("create_graph=True", 0))
+    return found
+
+
 def torch_itself(answer: Answer) -> list[Finding]:
-    """The library whose behaviour a predict exercise asks about: running it is not predicting it."""
-    found = [Finding("torch", _line(n)) for n in _walk(answer) if isinstance(n, ast.Name) and n.id == "torch"]
+    """The library whose behaviour a predict exercise asks about: running it is not predicting it, however
+    it is reached (torch itself, or a name another cell, or the kernel's globals, bind to torch)."""
+    aliases = torch_aliases(answer.every) | answer.torch_globals
+    aliases = {"torch"} | (aliases - _bound_anywhere(answer.trees))  # a name the answer binds is its own
+    found = [Finding(n.id, _line(n)) for n in _walk(answer) if isinstance(n, ast.Name) and n.id in aliases]
     for tree in answer.trees:
         for name, node in _imports(tree):
             if name.split(".")[0] in ("torch", "functorch"):
@@ -666,6 +714,7 @@ KINDS = {
     "data": Kind(legacy_data, "rule_legacy_data"),
     "softmax": Kind(ready_softmax, "rule_ready_softmax"),
     "logsumexp": Kind(ready_logsumexp, "rule_ready_softmax"),
+    "create_graph": Kind(without_create_graph, "rule_double_backward"),
 }
 
 RULES = {  # rule → the kinds of findings it refuses, reported in this order
@@ -679,6 +728,7 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "own_softmax": ("softmax", "package", "dynamic"),
     "own_logsumexp": ("logsumexp", "package", "dynamic"),
     "own_code": ("package", "dynamic"),
+    "double_backward": ("create_graph", "numeric", "package", "dynamic"),
 }
 
 
@@ -790,7 +840,12 @@ def _closure(start: list[int], parsed: list, binders: dict[str, int], classes_ex
     return seen
 
 
-def answer_of(name: str, cells: list[str], instructor: frozenset[str] = frozenset()) -> Answer | None:
+def answer_of(
+    name: str,
+    cells: list[str],
+    instructor: frozenset[str] = frozenset(),
+    torch_globals: frozenset[str] = frozenset(),
+) -> Answer | None:
     """The answer ``name`` in ``cells`` (the student's cells, in order): its cell and those it needs.
     None when no cell defines it."""
     parsed = [_parse(code) for code in cells]
@@ -819,7 +874,7 @@ def answer_of(name: str, cells: list[str], instructor: frozenset[str] = frozense
     else:
         return None
     trees = [parsed[index] for index in sorted(seen)]
-    return Answer(trees=trees, every=every, engine=engine, instructor=instructor)
+    return Answer(trees=trees, every=every, engine=engine, instructor=instructor, torch_globals=torch_globals)
 
 
 def violations(rule: str | tuple[str, ...], answer: Answer) -> list[tuple[str, list[Finding]]]:
@@ -842,13 +897,14 @@ def enforce(
     instructor: frozenset[str] = frozenset(),
     error: type[Exception] = AssertionError,
     missing_is_error: bool = True,
+    torch_globals: frozenset[str] = frozenset(),
 ) -> None:
     """Raise ``error`` with the bilingual message of every kind of finding the answer breaks.
 
     The one function behind every rule, in the student's kernel and in the grader alike."""
     from .messages import render
 
-    answer = answer_of(name, cells, instructor)
+    answer = answer_of(name, cells, instructor, torch_globals)
     if answer is None:
         if missing_is_error:
             raise error(render("by_hand_missing", name=name))
@@ -984,6 +1040,26 @@ def _kernel_instructor(function: object) -> frozenset[str]:
     return frozenset(names)
 
 
+def _kernel_torch_globals(function: object, sources: list[str]) -> frozenset[str]:
+    """In the kernel: the names the answer's code uses whose values, in its globals, are torch's (a module,
+    function, class, tensor or optimizer of torch's): ``T = torch`` run in a cell the kernel cannot read."""
+    functions = _functions_of(function)
+    module_globals = functions[0].__globals__ if functions else {}
+    names = set()
+    for code in sources:
+        tree = _parse(code)
+        for used in called_names(tree) if tree is not None else ():
+            if used not in module_globals:
+                continue
+            value = module_globals[used]
+            module = value.__name__ if isinstance(value, type(math)) else getattr(value, "__module__", None)
+            if not isinstance(module, str):
+                module = type(value).__module__
+            if module.split(".")[0] in TORCH_TOPS:
+                names.add(used)
+    return frozenset(names)
+
+
 def assert_rules(function: object, *rules: str) -> None:
     """Fail, naming what was found, if the answer ``function`` breaks any of ``rules`` (keys of ``RULES``).
 
@@ -996,7 +1072,8 @@ def assert_rules(function: object, *rules: str) -> None:
     if unknown or not rules:
         raise ValueError(f"unknown rules {unknown}; the rules are {sorted(RULES)}")
     name, sources = _kernel_sources(function)
-    enforce(rules, name, sources, _kernel_instructor(function), error=CheckFailed, missing_is_error=False)
+    torch_globals = _kernel_torch_globals(function, sources)
+    enforce(rules, name, sources, _kernel_instructor(function), CheckFailed, False, torch_globals)
 
 
 def assert_by_hand(function: object) -> None:

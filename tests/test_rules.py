@@ -161,7 +161,7 @@ NO_RULE = {
     (
         "unit03",
         "test_microbatch_gradient",
-    ): "one backward() per micro-batch shows in the running .grad returned",
+    ): "what is checked is the running .grad returned; the text accepts any way of computing it",
 }
 
 
@@ -741,6 +741,48 @@ def test_names_the_setup_and_the_tests_bring_are_not_the_students():
     assert check_sources("grad_square", [own], instructor=instructor) == (True, [])
 
 
+# ------------------------------------------------------------ double backpropagation (unit 3's penalty)
+
+DOUBLE = """
+import torch
+def penalty(x, w):
+    x = x.detach().clone().requires_grad_(True)
+    out = torch.tanh(x * w).sum()
+    (g,) = torch.autograd.grad(out, x, create_graph=True)
+    (dw,) = torch.autograd.grad((g**2).sum(), w)
+    return dw
+"""
+NOT_DOUBLE = {
+    "retain_graph only": DOUBLE.replace("create_graph=True", "retain_graph=True"),
+    "create_graph=False": DOUBLE.replace("create_graph=True", "create_graph=False"),
+    "a formula typed in": """
+import torch
+def penalty(x, w):
+    g = w * (1 - torch.tanh(x * w) ** 2)  # the input gradient by hand: nothing recorded to differentiate
+    (dw,) = torch.autograd.grad((g**2).sum(), w)
+    return dw
+""",
+    "torch.func": DOUBLE.replace(
+        "(g,) = torch.autograd.grad(out, x, create_graph=True)",
+        "g = torch.func.grad(lambda x: torch.tanh(x * w).sum())(x)",
+    ),
+}
+
+
+def test_a_gradient_recorded_with_create_graph_and_differentiated_again_passes():
+    assert check_sources("penalty", [DOUBLE], rule="double_backward") == (True, [])
+    backward = DOUBLE.replace(
+        "(g,) = torch.autograd.grad(out, x, create_graph=True)",
+        "out.backward(create_graph=True)\n    g = x.grad",
+    )
+    assert check_sources("penalty", [backward], rule="double_backward") == (True, [])
+
+
+@pytest.mark.parametrize("how", sorted(NOT_DOUBLE))
+def test_double_backpropagation_without_create_graph_or_through_torch_func_is_found(how):
+    assert kinds("penalty", [NOT_DOUBLE[how]], rule="double_backward") == {"create_graph"}, how
+
+
 # ------------------------------------------------------------ predictions, recursion, loops, vmap
 
 PREDICTIONS = {
@@ -762,6 +804,58 @@ def breaks(chain):
 @pytest.mark.parametrize("how", sorted(PREDICTIONS))
 def test_a_prediction_may_not_run_torch(how):
     assert {"torch"} <= kinds("breaks", [PREDICTIONS[how]], rule="predict"), how
+
+
+# torch bound to another name in a cell of its own: the answer's cells (its own and its helpers') never
+# show the binding, so every student cell's bindings are followed (a judge's counter-example, unit 3)
+ALIASED_ELSEWHERE = {
+    "T = torch": ("T = torch", "T.ones(1)"),
+    "import torch as T": ("import torch as T", "T.ones(1)"),
+    "a submodule": ("F = torch.nn.functional", "F.relu"),
+    "an alias of an alias": ("T = torch\nopt = T.optim", "opt.SGD"),
+    "from torch import": ("from torch import optim", "optim.SGD"),
+    "an object of torch's": (
+        "step = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).step",
+        "step()",
+    ),
+    "a lambda": ("run = lambda: torch.ones(1)", "run()"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(ALIASED_ELSEWHERE))
+def test_a_prediction_may_not_run_torch_bound_to_another_name_in_another_cell(how):
+    binding, use = ALIASED_ELSEWHERE[how]
+    answer = f"def breaks(chain):\n    return bool({use})\n"
+    assert "torch" in kinds("breaks", [binding, answer], rule="predict"), how
+    assert "torch" not in kinds("breaks", [answer], rule="predict"), how  # the other cell is what tells
+
+
+def test_a_name_the_answer_binds_itself_is_its_own_even_if_another_cell_binds_it_to_torch():
+    answer = "def breaks(chain, F=None):\n    T = {'exp'}\n    return any(op in T for op in chain) or F\n"
+    assert check_sources("breaks", ["T = torch\nF = torch.nn.functional", answer], rule="predict") == (
+        True,
+        [],
+    )
+
+
+def test_in_the_kernel_a_global_that_is_torch_is_found(tmp_path):
+    """The kernel reads only the answer's cell: a global whose value is torch's (a module, a function, an
+    optimizer's method) is found from its value."""
+    script = tmp_path / "student.py"
+    script.write_text(
+        "import torch\nfrom autograder import assert_predicts\n"
+        "T, F = torch, torch.nn.functional\n"
+        "step = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).step\n"
+        "SAVES = {'exp', 'tanh'}\n"
+        "def cheat(chain):\n    return bool(T.ones(1)) and F is not None and step is not None\n"
+        "def honest(chain):\n    return any(op in SAVES for op in chain)\n"
+        "try:\n    assert_predicts(cheat)\nexcept AssertionError as e:\n    print('CAUGHT', e)\n"
+        "assert_predicts(honest)\nprint('HONEST OK')\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "CAUGHT" in done.stdout and "HONEST OK" in done.stdout, done.stdout
+    assert all(f"{name} (line" in done.stdout for name in ("T", "F", "step")), done.stdout
 
 
 def test_a_prediction_that_models_the_rule_passes():

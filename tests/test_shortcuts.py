@@ -54,6 +54,7 @@ PLANTED = {
     "data": "import torch\n    return torch.ones(1).data",
     "softmax": "import torch\n    return torch.softmax(torch.ones(2), 0)",
     "logsumexp": "import torch\n    return torch.logsumexp(torch.ones(2), 0)",
+    "create_graph": "import torch\n    return torch.func.grad(torch.sin)(torch.ones(()))",
 }
 MESSAGES = {  # kind → words of its English message, to see that the visible test names it
     "autograd": "automatic differentiation",
@@ -68,6 +69,7 @@ MESSAGES = {  # kind → words of its English message, to see that the visible t
     "data": ".data",
     "softmax": "yourself",
     "logsumexp": "yourself",
+    "create_graph": "differentiated again",
 }
 
 REAL = {  # (assignment, answer cell's grade id, the test cells it must score 0 on): a lazy student's answer
@@ -257,6 +259,27 @@ def topological_order(root):
 }
 
 
+ELSEWHERE = {  # (assignment, answer, tests): (a cell of the student's put before the answer's, the answer)
+    # torch under another name, bound in a cell of its own: the answer's cell alone never shows torch
+    ("unit03", "grad_after", "test_grad_after"): (
+        "T = torch\n",
+        """
+def grad_after(steps, w0, x, y, lr):
+    w = T.tensor(w0, dtype=T.float64, requires_grad=True)
+    optimizer = T.optim.SGD([w], lr=lr)
+    for step in steps:
+        if step == "backward":
+            ((x * w - y) ** 2).backward()
+        elif step == "step":
+            optimizer.step()
+        else:
+            optimizer.zero_grad(set_to_none=step == "none")
+    return w.item(), None if w.grad is None else w.grad.item()
+""",
+    ),
+}
+
+
 OBSERVED = {  # shortcuts of a rule that shows in what the answer returns: they fail by the numbers
     ("unit03", "microbatch_gradient", "test_microbatch_gradient"): """
 def microbatch_gradient(w, X, y, sizes):
@@ -317,6 +340,10 @@ def students(assignment: str) -> dict[str, tuple[nbformat.NotebookNode, set[str]
     for (unit, answer, test), code in {**REAL, **OBSERVED}.items():
         if unit == assignment:
             found[f"real-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
+    for (unit, answer, test), (cell, code) in ELSEWHERE.items():
+        if unit == assignment:
+            nb = answered(assignment, change={answer: code}, before={answer: cell})
+            found[f"elsewhere-{answer}"] = (nb, set(test.split()))
     return found
 
 
@@ -418,6 +445,21 @@ def test_the_real_shortcuts_are_right_by_the_numbers():
         except CheckFailed as failure:
             problems.append(f"{assignment} {answer}: fails by the numbers: {str(failure)[:200]}")
     assert not problems, "\n".join(problems)
+
+
+def test_torch_bound_in_another_cell_is_found_in_the_kernel_and_is_right_by_the_numbers():
+    """The kernel reads the answer's cell only: torch under another name is found from the globals' values.
+    With the rules switched off the answer passes, so only the rule takes its points."""
+    for (assignment, answer, test), (cell, code) in ELSEWHERE.items():
+        namespace = kernel_namespace(assignment, {answer: code})
+        exec(cell, namespace)  # the student's own cell, which the kernel's copy of the rules never reads
+        nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+        (source,) = [c.source for c in nb.cells if nbgrader_meta(c).get("grade_id") == test]
+        with pytest.raises(CheckFailed, match=MESSAGES["torch"]), contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(split_hidden(source)[0], f"<test {test}>", "exec"), dict(namespace))
+        namespace.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(source, f"<test {test}>", "exec"), namespace)
 
 
 def test_a_rule_made_observable_fails_by_the_numbers():
