@@ -87,7 +87,9 @@ def test_the_boundary_check_of_exercise_5_can_fail(exercise):
     right = boundary(x_data, 0.9, 0.0, 0.0)
     assert ns["trains_to_the_end"](x_data, 0.97 * right, 0.9, 0.0, 0.0)
     assert not ns["trains_to_the_end"](x_data, 1.03 * right, 0.9, 0.0, 0.0)
-    ns["boundary"] = lambda x, momentum, dampening, decay, **kw: boundary(x, 0.0, 0.0, decay, **kw)  # momentum forgotten
+    ns["boundary"] = lambda x, momentum, dampening, decay, **kw: boundary(
+        x, 0.0, 0.0, decay, **kw
+    )  # momentum forgotten
     ns["Parts"] = exercise.namespace["Parts"]
     ns["parts"] = ns["Parts"](4, "without momentum", "with momentum")
     ns["check_limit"]("without momentum", x_data)  # right without momentum: it passes
