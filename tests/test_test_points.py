@@ -197,7 +197,8 @@ def quadratic_mistake(kind):
 
 
 def predict_with(reduction):
-    """Unit 4, exercise 3: the prediction made with one reduction whatever was asked."""
+    """Unit 4, exercise 3: the prediction made with one reduction whatever was asked, the mean's last
+    mini-batch divided by B ("over B"), or the update's 2 dropped ("half")."""
 
     def build(ns):
         def mutant(x_data, c, w0, lr, epochs, batch_size, asked):
@@ -205,9 +206,11 @@ def predict_with(reduction):
             for start in range(0, len(x_data), batch_size):
                 batch = x_data[start : start + batch_size]
                 squares = sum(x * x for x in batch)
-                if reduction == "mean":
+                if reduction == "mean" or (reduction == "half" and asked == "mean"):
                     squares /= len(batch)
-                factor *= 1 - 2 * lr * squares
+                elif reduction == "over B" and asked == "mean":
+                    squares /= batch_size
+                factor *= 1 - (1 if reduction == "half" else 2) * lr * squares
             return c + (w0 - c) * factor**epochs
 
         return mutant
@@ -230,6 +233,10 @@ def huber_mistake(mistake):
                 dl_ds = s
             elif mistake == "huber_clip_unsigned":
                 dl_ds = torch.where(inside, s, torch.full_like(s, delta))
+            elif mistake == "huber_inner_factor_2":
+                dl_ds = torch.where(inside, 2 * s, delta * torch.sign(s))
+            elif mistake == "sum_not_mean":  # the 1/B forgotten in both gradients
+                dl_ds = len(s) * dl_ds
             dy_dk = a * k * xs ** (k - 1) if mistake == "exponent_power_rule" else a * powers * torch.log(xs)
             return loss, (dl_ds * powers).mean(), (dl_ds * dy_dk).mean()
 
@@ -286,6 +293,8 @@ def stable_lr_mistake(mistake):
             a, off = 2 * sum(x * x for x in x_data) / n, 2 * sum(x_data) / n
             spread = ((a - 2) ** 2 / 4 + off**2) ** 0.5
             high, low = (a + 2) / 2 + spread, (a + 2) / 2 - spread
+            if mistake == "hessian_factor_2_missing":  # (1/n)[[Σx², Σx], [Σx, n]]
+                high, low = high / 2, low / 2
             if mistake == "stable_lr_best_step":  # the lecture's fastest fixed rate, 2 / (λmax + λmin)
                 return 2 / (high + low + 2 * weight_decay)
             curvature = low if mistake == "stable_lr_flat_direction" else high
@@ -699,11 +708,19 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     },
     "test_huber_power_loss_and_grads": {
         key: [huber_mistake(key)]
-        for key in ("huber_not_clipped", "huber_clip_unsigned", "exponent_power_rule")
+        for key in (
+            "huber_not_clipped",
+            "huber_clip_unsigned",
+            "huber_inner_factor_2",
+            "exponent_power_rule",
+            "sum_not_mean",
+        )
     },
     "test_predict_w": {
         "batch_loss_summed": [predict_with("sum")],
         "batch_loss_averaged": [predict_with("mean")],
+        "last_batch_divided_by_B": [predict_with("over B")],
+        "update_factor_2_missing": [predict_with("half")],
     },
     "test_sgd_steps": {
         key: [sgd_mistake(key)]
@@ -722,6 +739,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
             "stable_lr_weight_decay_ignored",
             "stable_lr_momentum_ignored",
             "stable_lr_dampening_ignored",
+            "hessian_factor_2_missing",
         )
     },
     "test_grad_after": {"grad_replaced": [steps_replacing_grad]},

@@ -83,11 +83,13 @@ def test_the_boundary_check_of_exercise_5_can_fail(exercise):
     Put a wrong rule in the reference (momentum ignored) and the assertion, not the student's check, fails."""
     ns = helpers(exercise, "test_largest_stable_lr")
     x_data = [0.5, -1.5, 2.0, 1.2, -0.7]
-    low, high = ns["line_hessian_eigenvalues"](x_data)
-    right = ns["limit"](high, 0.9, 0.0)
+    boundary = ns["boundary"]
+    right = boundary(x_data, 0.9, 0.0, 0.0)
     assert ns["trains_to_the_end"](x_data, 0.97 * right, 0.9, 0.0, 0.0)
     assert not ns["trains_to_the_end"](x_data, 1.03 * right, 0.9, 0.0, 0.0)
-    ns["limit"] = lambda curvature, momentum, dampening: 2 / curvature  # momentum forgotten
+    ns["boundary"] = lambda x, momentum, dampening, decay, **kw: boundary(
+        x, 0.0, 0.0, decay, **kw
+    )  # momentum forgotten
     ns["Parts"] = exercise.namespace["Parts"]
     ns["parts"] = ns["Parts"](4, "without momentum", "with momentum")
     ns["check_limit"]("without momentum", x_data)  # right without momentum: it passes
