@@ -139,6 +139,46 @@ def autograd(answer: Answer) -> list[Finding]:
     return found
 
 
+FUNCTION_BASE = "Function"  # torch.autograd.Function, the class a Function of one's own subclasses
+
+
+def _function_bases(answer: Answer) -> set[int]:
+    """The nodes that name the base class of the answer's classes (``torch.autograd.Function``)."""
+    return {
+        id(node)
+        for cls in _walk(answer)
+        if isinstance(cls, ast.ClassDef)
+        for base in cls.bases
+        for node in ast.walk(base)
+    }
+
+
+def function_autograd(answer: Answer) -> list[Finding]:
+    """Automatic differentiation inside a ``torch.autograd.Function`` of one's own, whose ``backward`` is the
+    derivation: ``torch.autograd.grad``, ``.backward()``, ``torch.func``, a ``.grad`` read. The base class
+    ``torch.autograd.Function`` (or ``from torch.autograd import Function``) is what the exercise asks for,
+    and the Function's own ``forward``/``backward`` are definitions, not calls."""
+    bases = _function_bases(answer)
+    found = []
+    for node in _walk(answer):
+        if isinstance(node, ast.Attribute) and id(node) not in bases:
+            if node.attr == "grad" and not isinstance(node.ctx, ast.Load):
+                continue
+            if node.attr in AUTOGRAD_ATTRS:
+                found.append(Finding(f".{node.attr}", _line(node)))
+    for tree in answer.trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in ("torch.autograd", "torch.autograd.function"):
+                if all(alias.name == FUNCTION_BASE for alias in node.names):
+                    continue
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for name, _ in _imports(ast.Module(body=[node], type_ignores=[])):
+                    top = name.split(".")[0]
+                    if name.startswith(AUTOGRAD_MODULES) or top in DIFFERENTIATING_PACKAGES:
+                        found.append(Finding(f"import {name}", _line(node)))
+    return found
+
+
 DYNAMIC_NAMES = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "getattr", "setattr"}
 DYNAMIC_NAMES |= {"importlib", "__builtins__", "builtins", "breakpoint"}
 DYNAMIC_ATTRS = {"__dict__", "__builtins__", "modules", "__getattribute__", "__globals__", "import_module"}
@@ -635,6 +675,7 @@ KINDS = {
     "data": Kind(legacy_data, "rule_legacy_data"),
     "softmax": Kind(ready_softmax, "rule_ready_softmax"),
     "logsumexp": Kind(ready_logsumexp, "rule_ready_softmax"),
+    "function_autograd": Kind(function_autograd, "rule_function_autograd"),
 }
 
 RULES = {  # rule → the kinds of findings it refuses, reported in this order
@@ -648,6 +689,8 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "own_softmax": ("softmax", "package", "dynamic"),
     "own_logsumexp": ("logsumexp", "package", "dynamic"),
     "own_code": ("package", "dynamic"),
+    "own_check": ("autograd", "package", "dynamic"),
+    "own_function": ("function_autograd", "numeric", "package", "dynamic"),
 }
 
 
