@@ -168,7 +168,10 @@ def function_autograd(answer: Answer) -> list[Finding]:
                 found.append(Finding(f".{node.attr}", _line(node)))
     for tree in answer.trees:
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module in ("torch.autograd", "torch.autograd.function"):
+            if isinstance(node, ast.ImportFrom) and node.module in (
+                "torch.autograd",
+                "torch.autograd.function",
+            ):
                 if all(alias.name == FUNCTION_BASE for alias in node.names):
                     continue
             if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -705,13 +708,27 @@ def called_names(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+def module_functions(tree: ast.AST) -> set[str]:
+    """The functions a cell defines at module level (inside ``if``/``try``/``with`` too, not inside a ``def``
+    or a ``class``): the only ones another cell can call by name. A method ``forward`` is no helper of an
+    answer that takes a parameter ``forward``."""
+    found, todo = set(), list(ast.iter_child_nodes(tree))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.add(node.name)
+        elif not isinstance(node, (ast.ClassDef, ast.Lambda)):
+            todo += list(ast.iter_child_nodes(node))
+    return found
+
+
 def defined_classes(tree: ast.AST) -> set[str]:
     return {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
 
 
 def bound_at_top(tree: ast.AST) -> set[str]:
     """Names a cell binds at module level: functions, classes, assignments and imports."""
-    names = defined_functions(tree) | defined_classes(tree)
+    names = module_functions(tree) | defined_classes(tree)
     for node in tree.body:
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -808,6 +825,7 @@ def answer_of(name: str, cells: list[str], instructor: frozenset[str] = frozense
     parsed = [_parse(code) for code in cells]
     every = [tree for tree in parsed if tree is not None]
     definers: dict[str, int] = {}
+    callable_by_name: dict[str, int] = {}  # the functions another cell can call: module-level ones
     classes: dict[str, int] = {}
     binders: dict[str, int] = {}
     for index, tree in enumerate(parsed):
@@ -815,6 +833,8 @@ def answer_of(name: str, cells: list[str], instructor: frozenset[str] = frozense
             continue
         for function in defined_functions(tree):
             definers[function] = index  # the latest definition is the one that runs
+        for function in module_functions(tree):
+            callable_by_name[function] = index
         for cls in defined_classes(tree):
             classes[cls] = index
         for bound in bound_at_top(tree):
@@ -825,7 +845,7 @@ def answer_of(name: str, cells: list[str], instructor: frozenset[str] = frozense
         seen = _closure(start, parsed, binders, classes_extend=False)
         engine = True
     elif name in definers:
-        helpers = {**definers, **{k: v for k, v in classes.items() if v >= definers.get(k, -1)}}
+        helpers = {**callable_by_name, **{k: v for k, v in classes.items() if v >= definers.get(k, -1)}}
         seen = _closure([definers[name]], parsed, helpers, classes_extend=True)
         engine = any(defined_classes(parsed[index]) for index in seen)  # it uses an engine of its own
     else:
