@@ -781,6 +781,14 @@ def instructor_names(cells: list[str], tests: list[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _is_function(tree: ast.AST, name: str) -> bool:
+    """Whether class ``name`` of ``tree`` subclasses ``torch.autograd.Function`` (however it is spelled)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return any((_dotted(base) or "").split(".")[-1] == FUNCTION_BASE for base in node.bases)
+    return False
+
+
 def extends(tree: ast.AST, name: str) -> bool:
     """Whether a cell adds to class ``name``: ``name.attribute = ...`` (or ``setattr(name, ...)``)."""
     for node in ast.walk(tree):
@@ -839,13 +847,23 @@ def answer_of(name: str, cells: list[str], instructor: frozenset[str] = frozense
             classes[cls] = index
         for bound in bound_at_top(tree):
             binders[bound] = index
-    if name in classes and classes[name] >= definers.get(name, -1):
+    helpers = {**callable_by_name, **{k: v for k, v in classes.items() if v >= definers.get(k, -1)}}
+    if (
+        name in classes
+        and classes[name] >= definers.get(name, -1)
+        and _is_function(parsed[classes[name]], name)
+    ):
+        # a torch.autograd.Function of one's own is a pair of functions, not an engine: its cell, what
+        # extends it, and the cells of the functions and classes it calls (an `import torch` elsewhere is not)
+        start = [classes[name]] + [i for i, t in enumerate(parsed) if t is not None and extends(t, name)]
+        seen = _closure(start, parsed, helpers, classes_extend=True)
+        engine = False
+    elif name in classes and classes[name] >= definers.get(name, -1):
         # an engine: the class, what extends it, and what they use (module-level names included)
         start = [classes[name]] + [i for i, t in enumerate(parsed) if t is not None and extends(t, name)]
         seen = _closure(start, parsed, binders, classes_extend=False)
         engine = True
     elif name in definers:
-        helpers = {**callable_by_name, **{k: v for k, v in classes.items() if v >= definers.get(k, -1)}}
         seen = _closure([definers[name]], parsed, helpers, classes_extend=True)
         engine = any(defined_classes(parsed[index]) for index in seen)  # it uses an engine of its own
     else:

@@ -840,6 +840,18 @@ def test_autograd_inside_a_function_is_found(how):
     assert "function_autograd" in kinds("Square", [FUNCTION_CHEATS[how]], rule="own_function"), how
 
 
+def test_a_function_is_judged_with_the_cells_it_calls_not_every_cell_importing_torch():
+    """A torch.autograd.Function is a pair of functions, not an engine: a scratch cell that imports torch and
+    uses autograd is not part of it; a helper it calls, in a cell of its own, is."""
+    scratch = "import torch\nt = torch.ones(2, requires_grad=True)\n(t * t).sum().backward()\n"
+    assert check_sources("Square", [scratch, FUNCTION], rule="own_function") == (True, [])
+    helper = (
+        "import torch\ndef double(x):\n    t = x.detach().requires_grad_()\n    return torch.autograd.grad\n"
+    )
+    calls = FUNCTION.replace("return 2 * x * grad_output", "return double(x) * grad_output")
+    assert "function_autograd" in kinds("Square", [helper, calls], rule="own_function")
+
+
 def test_a_parameter_named_like_another_cells_method_pulls_nothing_in():
     """Unit 6's check_backward(forward, backward, X): its parameters are named like the methods of the
     notebook's Function, whose cell (torch.autograd in it) is no helper of the check. A module-level function
