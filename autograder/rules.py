@@ -36,7 +36,7 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # ----------------------------------------------------------------------------------------- findings
 
@@ -140,46 +140,35 @@ def autograd(answer: Answer) -> list[Finding]:
 
 
 FUNCTION_BASE = "Function"  # torch.autograd.Function, the class a Function of one's own subclasses
+FUNCTION_MODULES = ("torch.autograd", "torch.autograd.function")
 
 
-def _function_bases(answer: Answer) -> set[int]:
-    """The nodes that name the base class of the answer's classes (``torch.autograd.Function``)."""
-    return {
-        id(node)
-        for cls in _walk(answer)
-        if isinstance(cls, ast.ClassDef)
-        for base in cls.bases
-        for node in ast.walk(base)
-    }
+def _function_base(answer: Answer) -> set[tuple[str, int]]:
+    """What ``autograd`` finds in naming ``torch.autograd.Function`` as a base class, or in importing it
+    (``from torch.autograd import Function``): (what, line) of each such finding."""
+    allowed = set()
+    for tree in answer.trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for base in node.bases:
+                    allowed |= {
+                        (f".{n.attr}", _line(n)) for n in ast.walk(base) if isinstance(n, ast.Attribute)
+                    }
+            elif isinstance(node, ast.ImportFrom) and node.module in FUNCTION_MODULES:
+                if all(alias.name == FUNCTION_BASE for alias in node.names):
+                    module = ast.Module(body=[node], type_ignores=[])
+                    allowed |= {(f"import {name}", _line(node)) for name, _ in _imports(module)}
+    return allowed
 
 
 def function_autograd(answer: Answer) -> list[Finding]:
     """Automatic differentiation inside a ``torch.autograd.Function`` of one's own, whose ``backward`` is the
-    derivation: ``torch.autograd.grad``, ``.backward()``, ``torch.func``, a ``.grad`` read. The base class
-    ``torch.autograd.Function`` (or ``from torch.autograd import Function``) is what the exercise asks for,
-    and the Function's own ``forward``/``backward`` are definitions, not calls."""
-    bases = _function_bases(answer)
-    found = []
-    for node in _walk(answer):
-        if isinstance(node, ast.Attribute) and id(node) not in bases:
-            if node.attr == "grad" and not isinstance(node.ctx, ast.Load):
-                continue
-            if node.attr in AUTOGRAD_ATTRS:
-                found.append(Finding(f".{node.attr}", _line(node)))
-    for tree in answer.trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module in (
-                "torch.autograd",
-                "torch.autograd.function",
-            ):
-                if all(alias.name == FUNCTION_BASE for alias in node.names):
-                    continue
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                for name, _ in _imports(ast.Module(body=[node], type_ignores=[])):
-                    top = name.split(".")[0]
-                    if name.startswith(AUTOGRAD_MODULES) or top in DIFFERENTIATING_PACKAGES:
-                        found.append(Finding(f"import {name}", _line(node)))
-    return found
+    derivation: whatever ``autograd`` finds (``torch.autograd.grad``, ``.backward()``, ``torch.func``, a
+    ``.grad`` read, …), except the base class ``torch.autograd.Function`` itself and its import, which are
+    what the exercise asks for. The Function's own ``forward``/``backward`` are definitions, not calls."""
+    allowed = _function_base(answer)
+    found = autograd(replace(answer, engine=False))
+    return [finding for finding in found if (finding.what, finding.line) not in allowed]
 
 
 DYNAMIC_NAMES = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "getattr", "setattr"}
