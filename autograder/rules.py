@@ -36,7 +36,7 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # ----------------------------------------------------------------------------------------- findings
 
@@ -150,6 +150,38 @@ def autograd(answer: Answer) -> list[Finding]:
             elif name in ("torch.autograd", "torch.func") or name.endswith((".grad", ".vjp")):
                 found.append(Finding(f"import {name}", _line(node)))
     return found
+
+
+FUNCTION_BASE = "Function"  # torch.autograd.Function, the class a Function of one's own subclasses
+FUNCTION_MODULES = ("torch.autograd", "torch.autograd.function")
+
+
+def _function_base(answer: Answer) -> set[tuple[str, int]]:
+    """What ``autograd`` finds in naming ``torch.autograd.Function`` as a base class, or in importing it
+    (``from torch.autograd import Function``): (what, line) of each such finding."""
+    allowed = set()
+    for tree in answer.trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for base in node.bases:
+                    allowed |= {
+                        (f".{n.attr}", _line(n)) for n in ast.walk(base) if isinstance(n, ast.Attribute)
+                    }
+            elif isinstance(node, ast.ImportFrom) and node.module in FUNCTION_MODULES:
+                if all(alias.name == FUNCTION_BASE for alias in node.names):
+                    module = ast.Module(body=[node], type_ignores=[])
+                    allowed |= {(f"import {name}", _line(node)) for name, _ in _imports(module)}
+    return allowed
+
+
+def function_autograd(answer: Answer) -> list[Finding]:
+    """Automatic differentiation inside a ``torch.autograd.Function`` of one's own, whose ``backward`` is the
+    derivation: whatever ``autograd`` finds (``torch.autograd.grad``, ``.backward()``, ``torch.func``, a
+    ``.grad`` read, …), except the base class ``torch.autograd.Function`` itself and its import, which are
+    what the exercise asks for. The Function's own ``forward``/``backward`` are definitions, not calls."""
+    allowed = _function_base(answer)
+    found = autograd(replace(answer, engine=False))
+    return [finding for finding in found if (finding.what, finding.line) not in allowed]
 
 
 DYNAMIC_NAMES = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "getattr", "setattr"}
@@ -715,6 +747,7 @@ KINDS = {
     "softmax": Kind(ready_softmax, "rule_ready_softmax"),
     "logsumexp": Kind(ready_logsumexp, "rule_ready_softmax"),
     "create_graph": Kind(without_create_graph, "rule_double_backward"),
+    "function_autograd": Kind(function_autograd, "rule_function_autograd"),
 }
 
 RULES = {  # rule → the kinds of findings it refuses, reported in this order
@@ -729,6 +762,8 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "own_logsumexp": ("logsumexp", "package", "dynamic"),
     "own_code": ("package", "dynamic"),
     "double_backward": ("create_graph", "numeric", "package", "dynamic"),
+    "own_check": ("autograd", "package", "dynamic"),
+    "own_function": ("function_autograd", "numeric", "package", "dynamic"),
 }
 
 
@@ -743,13 +778,27 @@ def called_names(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+def module_functions(tree: ast.AST) -> set[str]:
+    """The functions a cell defines at module level (inside ``if``/``try``/``with`` too, not inside a ``def``
+    or a ``class``): the only ones another cell can call by name. A method ``forward`` is no helper of an
+    answer that takes a parameter ``forward``."""
+    found, todo = set(), list(ast.iter_child_nodes(tree))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.add(node.name)
+        elif not isinstance(node, (ast.ClassDef, ast.Lambda)):
+            todo += list(ast.iter_child_nodes(node))
+    return found
+
+
 def defined_classes(tree: ast.AST) -> set[str]:
     return {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
 
 
 def bound_at_top(tree: ast.AST) -> set[str]:
     """Names a cell binds at module level: functions, classes, assignments and imports."""
-    names = defined_functions(tree) | defined_classes(tree)
+    names = module_functions(tree) | defined_classes(tree)
     for node in tree.body:
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -802,6 +851,14 @@ def instructor_names(cells: list[str], tests: list[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _is_function(tree: ast.AST, name: str) -> bool:
+    """Whether class ``name`` of ``tree`` subclasses ``torch.autograd.Function`` (however it is spelled)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return any((_dotted(base) or "").split(".")[-1] == FUNCTION_BASE for base in node.bases)
+    return False
+
+
 def extends(tree: ast.AST, name: str) -> bool:
     """Whether a cell adds to class ``name``: ``name.attribute = ...`` (or ``setattr(name, ...)``)."""
     for node in ast.walk(tree):
@@ -851,6 +908,7 @@ def answer_of(
     parsed = [_parse(code) for code in cells]
     every = [tree for tree in parsed if tree is not None]
     definers: dict[str, int] = {}
+    callable_by_name: dict[str, int] = {}  # the functions another cell can call: module-level ones
     classes: dict[str, int] = {}
     binders: dict[str, int] = {}
     for index, tree in enumerate(parsed):
@@ -858,17 +916,29 @@ def answer_of(
             continue
         for function in defined_functions(tree):
             definers[function] = index  # the latest definition is the one that runs
+        for function in module_functions(tree):
+            callable_by_name[function] = index
         for cls in defined_classes(tree):
             classes[cls] = index
         for bound in bound_at_top(tree):
             binders[bound] = index
-    if name in classes and classes[name] >= definers.get(name, -1):
+    helpers = {**callable_by_name, **{k: v for k, v in classes.items() if v >= definers.get(k, -1)}}
+    if (
+        name in classes
+        and classes[name] >= definers.get(name, -1)
+        and _is_function(parsed[classes[name]], name)
+    ):
+        # a torch.autograd.Function of one's own is a pair of functions, not an engine: its cell, what
+        # extends it, and the cells of the functions and classes it calls (an `import torch` elsewhere is not)
+        start = [classes[name]] + [i for i, t in enumerate(parsed) if t is not None and extends(t, name)]
+        seen = _closure(start, parsed, helpers, classes_extend=True)
+        engine = False
+    elif name in classes and classes[name] >= definers.get(name, -1):
         # an engine: the class, what extends it, and what they use (module-level names included)
         start = [classes[name]] + [i for i, t in enumerate(parsed) if t is not None and extends(t, name)]
         seen = _closure(start, parsed, binders, classes_extend=False)
         engine = True
     elif name in definers:
-        helpers = {**definers, **{k: v for k, v in classes.items() if v >= definers.get(k, -1)}}
         seen = _closure([definers[name]], parsed, helpers, classes_extend=True)
         engine = any(defined_classes(parsed[index]) for index in seen)  # it uses an engine of its own
     else:

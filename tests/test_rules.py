@@ -930,6 +930,74 @@ def per_sample(w, X, y):
     assert "loops" in kinds("per_sample", [decoy], rule="with_vmap")
 
 
+# ------------------------------------------------------- a torch.autograd.Function of one's own (unit 6)
+
+FUNCTION = """
+import torch
+class Square(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return 2 * x * grad_output
+"""
+BY_HAND_BACKWARD = "        return 2 * x * grad_output"
+FUNCTION_CHEATS = {
+    "autograd.grad": FUNCTION.replace(
+        BY_HAND_BACKWARD,
+        "        with torch.enable_grad():\n            t = x.detach().requires_grad_()\n"
+        "            return torch.autograd.grad(t * t, t, grad_output)[0]",
+    ),
+    "backward()": FUNCTION.replace(
+        BY_HAND_BACKWARD,
+        "        with torch.enable_grad():\n            t = x.detach().requires_grad_()\n"
+        "            (t * t).backward(grad_output)\n            return t.grad",
+    ),
+    "torch.func": FUNCTION.replace(
+        BY_HAND_BACKWARD,
+        "        from torch.func import vjp\n        return vjp(lambda t: t * t, x)[1](grad_output)[0]",
+    ),
+}
+
+
+def test_a_function_of_ones_own_may_subclass_torch_autograd_function():
+    assert check_sources("Square", [FUNCTION], rule="own_function") == (True, [])
+    imported = FUNCTION.replace("class Square(torch.autograd.Function)", "class Square(Function)").replace(
+        "import torch\n", "import torch\nfrom torch.autograd import Function\n"
+    )
+    assert check_sources("Square", [imported], rule="own_function") == (True, [])
+
+
+@pytest.mark.parametrize("how", sorted(FUNCTION_CHEATS))
+def test_autograd_inside_a_function_is_found(how):
+    assert "function_autograd" in kinds("Square", [FUNCTION_CHEATS[how]], rule="own_function"), how
+
+
+def test_a_function_is_judged_with_the_cells_it_calls_not_every_cell_importing_torch():
+    """A torch.autograd.Function is a pair of functions, not an engine: a scratch cell that imports torch and
+    uses autograd is not part of it; a helper it calls, in a cell of its own, is."""
+    scratch = "import torch\nt = torch.ones(2, requires_grad=True)\n(t * t).sum().backward()\n"
+    assert check_sources("Square", [scratch, FUNCTION], rule="own_function") == (True, [])
+    helper = (
+        "import torch\ndef double(x):\n    t = x.detach().requires_grad_()\n    return torch.autograd.grad\n"
+    )
+    calls = FUNCTION.replace("return 2 * x * grad_output", "return double(x) * grad_output")
+    assert "function_autograd" in kinds("Square", [helper, calls], rule="own_function")
+
+
+def test_a_parameter_named_like_another_cells_method_pulls_nothing_in():
+    """Unit 6's check_backward(forward, backward, X): its parameters are named like the methods of the
+    notebook's Function, whose cell (torch.autograd in it) is no helper of the check. A module-level function
+    of that name still is."""
+    check = "def check(forward, backward, x):\n    return forward(x) == backward(x, 1.0)\n"
+    assert check_sources("check", [FUNCTION_CHEATS["autograd.grad"], check], rule="own_check") == (True, [])
+    helper = "import torch\ndef forward(x):\n    return torch.autograd.grad\n"
+    assert "autograd" in kinds("check", [helper, check], rule="own_check")
+
+
 def test_every_kind_has_its_message_and_every_rule_its_kinds():
     from autograder.messages import catalogue
 

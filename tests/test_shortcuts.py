@@ -55,6 +55,8 @@ PLANTED = {
     "softmax": "import torch\n    return torch.softmax(torch.ones(2), 0)",
     "logsumexp": "import torch\n    return torch.logsumexp(torch.ones(2), 0)",
     "create_graph": "import torch\n    return torch.func.grad(torch.sin)(torch.ones(()))",
+    "function_autograd": "import torch\n    t = torch.tensor(1.0, requires_grad=True)\n"
+    "    return torch.autograd.grad(t * t, t)",
 }
 MESSAGES = {  # kind → words of its English message, to see that the visible test names it
     "autograd": "automatic differentiation",
@@ -70,6 +72,7 @@ MESSAGES = {  # kind → words of its English message, to see that the visible t
     "softmax": "yourself",
     "logsumexp": "yourself",
     "create_graph": "differentiated again",
+    "function_autograd": "inside its torch.autograd.Function",
 }
 
 REAL = {  # (assignment, answer cell's grade id, the test cells it must score 0 on): a lazy student's answer
@@ -255,6 +258,32 @@ def topological_order(root):
         order.append(node)
     visit(root)
     return order
+""",
+    ("unit06", "normalize_backward", "test_normalize_backward"): """
+import torch
+def normalize_backward(X, dY, dim, eps):
+    X = X.detach().clone().requires_grad_(True)
+    mu = X.mean(dim=dim, keepdim=True)
+    Y = (X - mu) / torch.sqrt(((X - mu) ** 2).mean(dim=dim, keepdim=True) + eps)
+    Y.backward(dY)
+    return X.grad
+""",
+    ("unit06", "SquaredDistance", "test_squared_distance_function"): """
+import torch
+class SquaredDistance(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, X, Y):
+        ctx.save_for_backward(X, Y)
+        return ((X.unsqueeze(1) - Y.unsqueeze(0)) ** 2).sum(dim=2)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        X, Y = ctx.saved_tensors
+        with torch.enable_grad():
+            X, Y = X.detach().requires_grad_(), Y.detach().requires_grad_()
+            S = ((X.unsqueeze(1) - Y.unsqueeze(0)) ** 2).sum(dim=2)
+            dX, dY = torch.autograd.grad(S, (X, Y), grad_output)
+        return (dX if ctx.needs_input_grad[0] else None), (dY if ctx.needs_input_grad[1] else None)
 """,
 }
 

@@ -33,8 +33,8 @@ ASSIGNMENTS = sorted(COURSE.source.glob("*/*.ipynb"))
 
 # graded cells whose answers are not numbers a mistake could scale: nothing generic applies to them
 NOT_NUMERIC = {
-    "test_gradient_check": "True/False answers: the verdicts of a gradient checker (tests/test_unit06.py)",
-    "test_logsumexp_function": "a torch.autograd.Function class, judged part by part (tests/test_unit06.py)",
+    "test_check_backward": "True/False answers: the verdicts of a gradient check (tests/test_unit06.py)",
+    "test_squared_distance_function": "a torch.autograd.Function, judged part by part (tests/test_unit06.py)",
     "test_breaks_backward": "True/False answers",
     "test_where_grad_is_nan": "True/False answers",
     "test_value_core": "a class, not a function: its mistakes are planted in its source (EDITS)",
@@ -315,42 +315,89 @@ def naive_softmax(ns):
         e = torch.exp(Z)  # no max shift: inf/inf or 0/0 at logits of ±1000
         return e / e.sum(dim=1, keepdim=True)
 
-    return mutant
+def log_softmax_with(mistake):
+    """Unit 6, exercise 1: the log-softmax with one mistake, in the forward pass or in the backward pass."""
 
-
-def affine_with(mistake):
     def build(ns):
-        def mutant(X, W, b, dY):
-            dX, dW, db = dY @ W.T, X.T @ dY, dY.sum(dim=0)
-            if mistake == "dx_order_swapped":
-                dX = W @ dY.T
-            elif mistake == "db_per_sample":
-                db = dY
-            elif mistake == "db_averaged":
-                db = dY.mean(dim=0)
-            return dX, dW, db
+        def mutant(Z, dA):
+            if mistake == "not_shifted":
+                m = torch.zeros_like(Z[:, :1])
+            elif mistake == "global_max":
+                m = Z.max()  # one maximum for the whole tensor
+            else:
+                m = Z.max(dim=1, keepdim=True).values
+            A = Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
+            P = torch.exp(A)
+            row_sum = dA.sum(dim=1, keepdim=True)
+            at_max = torch.nn.functional.one_hot(Z.argmax(dim=1), Z.shape[1]).to(Z.dtype) * row_sum
+            dZ = {
+                "minus_m_only": dA - P * row_sum - at_max,  # the maximum's path through −m alone
+                "log_sum_only": dA - P * row_sum + at_max,  # its path through the log-sum alone
+                "diagonal": dA * (1 - P),
+                "row_sum": dA - P,
+            }.get(mistake, dA - P * row_sum)
+            return A, dZ
 
         return mutant
 
     return build
 
 
-def ce_without_mean(ns):
-    reference = ns["smoothed_ce_backward"]  # taken now: the mutant replaces that name
+def embedding_with(mistake):
+    def build(ns):
+        def mutant(idx, dOut, V, padding_idx=None):
+            D = dOut.shape[-1]
+            dE = torch.zeros(V, D, dtype=dOut.dtype)
+            if mistake == "overwritten":
+                dE[idx.reshape(-1)] = dOut.reshape(-1, D)  # repeated rows keep one gradient
+            else:
+                dE.index_add_(0, idx.reshape(-1), dOut.reshape(-1, D))
+            if padding_idx is not None and mistake != "padding":
+                dE[padding_idx] = 0.0
+            return dE
 
-    def mutant(Z, y, eps):
-        return Z.shape[0] * reference(Z, y, eps)
+        return mutant
 
-    return mutant
+    return build
 
 
-def tanh_net_without_mean(ns):
-    reference = ns["tanh_net_grads"]  # taken now: the mutant replaces that name
+def tied_with(mistake):
+    def build(ns):
+        def mutant(X, W, b1, b2):
+            N, D = X.shape
+            H = torch.tanh(X @ W + b1)
+            dX_hat = 2 * (H @ W.T + b2 - X) / (N * D if mistake == "mse_loss" else N)
+            decoder = dX_hat.T @ H
+            derivative = 1.0 if mistake == "no_tanh" else 1 - H**2
+            encoder = X.T @ ((dX_hat @ W) * derivative)
+            return {"encoder_only": encoder, "decoder_only": decoder}.get(mistake, encoder + decoder)
 
-    def mutant(X, Y, W1, b1, W2, b2):
-        return tuple(X.shape[0] * g for g in reference(X, Y, W1, b1, W2, b2))
+        return mutant
 
-    return mutant
+    return build
+
+
+def normalize_with(mistake):
+    def build(ns):
+        def mutant(X, dY, dim, eps):
+            axis = 1 - dim if mistake == "wrong_axis" else dim
+            mu = X.mean(dim=axis, keepdim=True)
+            var = X.var(dim=axis, keepdim=True, correction=1 if mistake == "unbiased" else 0)
+            sigma = torch.sqrt(var + eps)
+            Y = (X - mu) / sigma
+            through_mean = dY.mean(dim=axis, keepdim=True)
+            through_var = Y * (dY * Y).mean(dim=axis, keepdim=True)
+            if mistake == "constant":
+                return dY / sigma
+            if mistake == "no_variance_path":
+                return (dY - through_mean) / sigma
+            if mistake == "no_mean_path":
+                return (dY - through_var) / sigma
+            return (dY - through_mean - through_var) / sigma
+
+        return mutant
+
+    return build
 
 
 def steps_replacing_grad(ns):
@@ -695,13 +742,29 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_fork_chain_backward": {
         "fork_branch_missing": [fork_chain_without("product"), fork_chain_without("sine")]
     },
-    "test_stable_softmax": {"softmax_not_shifted": [naive_softmax]},
-    "test_affine_backward": {
-        "dx_order_swapped": [affine_with("dx_order_swapped")],
-        "db_not_summed": [affine_with("db_per_sample"), affine_with("db_averaged")],
+    "test_log_softmax_forward_backward": {
+        "softmax_not_shifted": [log_softmax_with("not_shifted")],
+        "softmax_global_max": [log_softmax_with("global_max")],
+        "fork_branch_missing": [log_softmax_with("minus_m_only"), log_softmax_with("log_sum_only")],
+        "jacobian_diagonal_only": [log_softmax_with("diagonal")],
+        "row_sum_missing": [log_softmax_with("row_sum")],
     },
-    "test_smoothed_ce_backward": {"missing_one_over_n": [ce_without_mean]},
-    "test_tanh_net_grads": {"missing_one_over_n": [tanh_net_without_mean]},
+    "test_embedding_backward": {
+        "embedding_repeats_overwritten": [embedding_with("overwritten")],
+        "embedding_padding_not_zeroed": [embedding_with("padding")],
+    },
+    "test_tied_autoencoder_grad": {
+        "fork_branch_missing": [tied_with("encoder_only"), tied_with("decoder_only")],
+        "inner_factor_missing": [tied_with("no_tanh")],
+        "mse_loss_convention": [tied_with("mse_loss")],
+    },
+    "test_normalize_backward": {
+        "norm_statistics_constant": [normalize_with("constant")],
+        "norm_variance_path_missing": [normalize_with("no_variance_path")],
+        "norm_mean_path_missing": [normalize_with("no_mean_path")],
+        "norm_unbiased_variance": [normalize_with("unbiased")],
+        "norm_wrong_axis": [normalize_with("wrong_axis")],
+    },
     "test_quadratic_loss_and_grads": {
         "powers_swapped": [quadratic_mistake("swapped")],
         "inner_factor_missing": [quadratic_mistake("no inner")],

@@ -1,7 +1,8 @@
 """Unit 6's two exercises whose answers are not numbers a mistake could scale, proven to tell mistakes apart:
-the gradient checker (its answers are True/False) and the custom ``torch.autograd.Function`` (a class).
+the gradient check of a layer's backward (its answers are True/False) and the custom
+``torch.autograd.Function`` with two inputs (a class).
 
-tests/test_test_points.py covers the other exercises generically. Here each wrong checker, and each wrong
+tests/test_test_points.py covers the other exercises generically. Here each wrong check, and each wrong
 Function, replaces the reference solution in the source's own test cell (visible and hidden parts run
 together, as the grader runs them), and must fail the part it gets wrong, with the message that says why.
 """
@@ -51,10 +52,11 @@ def run(exercise, grade_id, student):
     return None, ns
 
 
-# ------------------------------------------------------------------------------ the gradient checker
+# ------------------------------------------------------------------------------ the gradient check
 
 
 def central(f, x, h, dtype=torch.float64):
+    """Central differences of the scalar f at x, one element at a time, in ``dtype``."""
     x = x.detach().clone().to(dtype)
     out = torch.zeros_like(x).view(-1)
     flat = x.view(-1)
@@ -69,130 +71,219 @@ def central(f, x, h, dtype=torch.float64):
     return out.view(x.shape).to(torch.float64)
 
 
-def relative(a, n):
-    return ((a - n).abs() / torch.maximum(a.abs(), n.abs()).clamp(min=1e-8)).max()
+def normwise(a, n):
+    return ((a - n).norm() / torch.maximum(a.norm(), n.norm())).item()
+
+
+def elementwise(a, n):
+    return ((a - n).abs() / torch.maximum(a.abs(), n.abs()).clamp(min=1e-8)).max().item()
+
+
+def vjp_check(
+    measure=normwise, threshold=1e-6, h=1e-6, dtype=torch.float64, upstream="random", first_only=False
+):
+    """A check of a layer's backward, right by default, with one mistake switched on."""
+
+    def checker(forward, backward, X, *args, **kwargs):
+        Y = torch.as_tensor(forward(X.clone()), dtype=torch.float64)
+        if upstream == "ones":
+            dY = torch.ones_like(Y)
+        else:
+            dY = torch.randn(Y.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+        a = torch.as_tensor(backward(X.clone(), dY), dtype=torch.float64).reshape(X.shape)
+        n = central(lambda T: (torch.as_tensor(forward(T), dtype=torch.float64) * dY).sum(), X, h, dtype)
+        if first_only:
+            a, n = a.reshape(-1)[:1], n.reshape(-1)[:1]
+        if measure == "absolute":
+            return bool((a - n).abs().max() <= 1e-2)  # a loose absolute test
+        return bool(measure(a, n) <= threshold)
+
+    return checker
+
+
+def jacobian_check(forward, backward, X, *args, **kwargs):
+    """Another right check: the whole Jacobian, one output element at a time (what gradcheck does)."""
+    Y = torch.as_tensor(forward(X.clone()), dtype=torch.float64)
+    rows_a, rows_n = [], []
+    for j in range(Y.numel()):
+        e = torch.zeros(Y.numel(), dtype=torch.float64)
+        e[j] = 1.0
+        dY = e.reshape(Y.shape)
+        rows_a.append(torch.as_tensor(backward(X.clone(), dY), dtype=torch.float64).reshape(-1))
+        scalar = lambda T, dY=dY: (torch.as_tensor(forward(T), dtype=torch.float64) * dY).sum()  # noqa: E731
+        rows_n.append(central(scalar, X, 1e-6).reshape(-1))
+    return bool(normwise(torch.stack(rows_a), torch.stack(rows_n)) <= 1e-6)
 
 
 def always(answer):
-    def checker(f, df, x, *args, **kwargs):
+    def checker(forward, backward, X, *args, **kwargs):
         return answer
 
     return checker
 
 
-def first_element_only(f, df, x, *args, **kwargs):
-    a = torch.as_tensor(df(x.clone()), dtype=torch.float64).reshape(-1)[:1]
-    return bool(relative(a, central(f, x, 1e-6).reshape(-1)[:1]) <= 1e-5)
+def error_returned(forward, backward, X, *args, **kwargs):
+    return 1e-9  # the relative error, not the verdict asked for
 
 
-def absolute_error(f, df, x, *args, **kwargs):
-    a = torch.as_tensor(df(x.clone()), dtype=torch.float64).reshape(x.shape)
-    return bool((a - central(f, x, 1e-6)).abs().max() <= 1e-2)  # a loose absolute test
-
-
-def step_too_large(f, df, x, *args, **kwargs):
-    a = torch.as_tensor(df(x.clone()), dtype=torch.float64).reshape(x.shape)
-    return bool(relative(a, central(f, x, 1e-1)) <= 1e-5)  # truncation error ~ h²
-
-
-def in_float32(f, df, x, *args, **kwargs):
-    a = torch.as_tensor(df(x.clone()), dtype=torch.float64).reshape(x.shape)
-    return bool(relative(a, central(f, x, 1e-6, torch.float32)) <= 1e-5)  # rounding error ~ ε/h
-
-
-def relative_error_returned(f, df, x, *args, **kwargs):
-    a = torch.as_tensor(df(x.clone()), dtype=torch.float64).reshape(x.shape)
-    return float(relative(a, central(f, x, 1e-6)))  # a number, not the verdict asked for
-
-
-CHECKERS = {  # wrong checker: the message it must get
+CHECKS = {  # wrong check: the message it must get
     "always True": (always(True), "yet your check returned True"),
     "always False": (always(False), "yet your check returned False"),
-    "first element only": (first_element_only, "yet your check returned True"),
-    "absolute error": (absolute_error, "yet your check returned True"),
-    "h too large": (step_too_large, "yet your check returned False"),
-    "float32": (in_float32, "yet your check returned False"),
-    "a number returned": (relative_error_returned, "must return True or False"),
+    "first element only": (vjp_check(first_only=True), "yet your check returned True"),
+    "absolute error": (vjp_check(measure="absolute"), "yet your check returned True"),
+    "h too large": (vjp_check(h=1e-1), "yet your check returned False"),  # truncation error ~ h²
+    "float32": (vjp_check(dtype=torch.float32), "yet your check returned False"),  # rounding error ~ ε/h
+    "elementwise, floor 1e-8": (
+        vjp_check(measure=elementwise, threshold=1e-5),
+        "yet your check returned False",
+    ),
+    "dY of ones": (
+        vjp_check(upstream="ones"),
+        "your check returned",
+    ),  # 0/0 on the softmax, or the ignored dY passes
+    "a number returned": (error_returned, "must return True or False"),
 }
 
 
-def test_the_reference_checker_passes(exercise):
-    failure, _ = run(exercise, "test_gradient_check", {})
+def test_the_reference_check_passes(exercise):
+    failure, _ = run(exercise, "test_check_backward", {})
     assert failure is None, failure
 
 
-@pytest.mark.parametrize("label", sorted(CHECKERS))
-def test_each_wrong_checker_is_caught(exercise, label):
-    checker, message = CHECKERS[label]
-    failure, _ = run(exercise, "test_gradient_check", {"gradient_check": checker})
+def test_a_right_check_of_another_hand_passes(exercise):
+    failure, _ = run(exercise, "test_check_backward", {"check_backward": jacobian_check})
+    assert failure is None, failure
+
+
+@pytest.mark.parametrize("label", sorted(CHECKS))
+def test_each_wrong_check_is_caught(exercise, label):
+    checker, message = CHECKS[label]
+    failure, _ = run(exercise, "test_check_backward", {"check_backward": checker})
     assert failure is not None, f"{label} passes"
     assert message in str(failure), str(failure)
 
 
-def test_the_planted_gradients_are_wrong_and_the_right_ones_right(exercise):
-    """The cell's own cases mean what they say: measured by autograd-free central differences here."""
-    _, ns = run(exercise, "test_gradient_check", {})
-    x = torch.tensor([0.9, 1.4, -0.8], dtype=torch.float64)
-    assert relative(ns["df_big"](x), central(ns["f_big"], x, 1e-6)) < 1e-8
-    assert relative(ns["df_big_sign"](x), central(ns["f_big"], x, 1e-6)) > 1
-    Z = torch.randn(3, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    assert relative(ns["df_ce"](Z), central(ns["f_ce"], Z, 1e-6)) < 1e-7
-    assert 5e-4 < relative(ns["df_ce_one_off"](Z), central(ns["f_ce"], Z, 1e-6)) < 2e-3
+def test_a_ones_upstream_misses_the_ignored_upstream(exercise):
+    """The case planted for it: a backward that ignores dY is right when dY is all ones."""
+    _, ns = run(exercise, "test_check_backward", {})
+    X = torch.randn(4, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    ignored = (ns["mix_forward"], ns["mix_backward_upstream_ignored"], X)
+    assert vjp_check(upstream="ones")(*ignored) and not vjp_check()(*ignored)
+
+
+def test_the_planted_backwards_are_wrong_and_the_right_ones_right(exercise):
+    """The cell's own cases mean what they say, measured by autograd-free central differences here; and the
+    right softmax's tiny entries raise the elementwise check's false alarm."""
+    _, ns = run(exercise, "test_check_backward", {})
+    g = torch.Generator().manual_seed(3)
+    Z = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    Z[0, 1] = -13.0
+    X = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    cases = {  # (forward, backward, input): whether it is right
+        ("softmax_forward", "softmax_backward", "Z"): True,
+        ("softmax_forward", "softmax_backward_diagonal", "Z"): False,
+        ("mix_forward", "mix_backward", "X"): True,
+        ("mix_forward", "mix_backward_no_transpose", "X"): False,
+        ("mix_forward", "mix_backward_upstream_ignored", "X"): False,
+        ("wave_forward", "wave_backward", "X"): True,
+        ("wave_forward", "wave_backward_missing_term", "X"): False,
+        ("lse_forward", "lse_backward", "Z"): True,
+        ("lse_forward", "lse_backward_one_off", "Z"): False,
+        ("tiny_forward", "tiny_backward", "X"): True,
+        ("tiny_forward", "tiny_backward_factor_missing", "X"): False,
+        ("large_forward", "large_backward", "X"): True,
+        ("large_forward", "large_backward_sign", "X"): False,
+    }
+    for (forward, backward, which), right in cases.items():
+        T = Z if which == "Z" else X
+        dY = torch.randn(torch.as_tensor(ns[forward](T)).shape, generator=g, dtype=torch.float64)
+        a = ns[backward](T, dY)
+        n = central(lambda U, f=ns[forward], dY=dY: (f(U) * dY).sum(), T, 1e-6)
+        assert (normwise(a, n) < 1e-8) == right, (backward, normwise(a, n))
+        if not right:
+            assert normwise(a, n) > 1e-4, (backward, normwise(a, n))
+    dY = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    a = ns["softmax_backward"](Z, dY)
+    n = central(lambda U: (ns["softmax_forward"](U) * dY).sum(), Z, 1e-6)
+    assert abs(a[0, 1]) < 1e-6 and elementwise(a, n) > 1e-5 > 1e-8 > normwise(a, n)
 
 
 # ------------------------------------------------------------------------------ the custom Function
 
 
-def log_sum_exp(shift=True, scale=1.0, upstream=True, honours_needs=True):
-    """A LogSumExp Function, right by default, with one mistake switched on."""
+def squared_distance(scale=1.0, upstream=True, honours_needs=True, norm_terms=True, dY_sign=1.0, square=True):
+    """A SquaredDistance Function, right by default, with one mistake switched on."""
 
     class Mistaken(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, Z):
-            m = Z.max(dim=1, keepdim=True).values if shift else torch.zeros_like(Z[:, :1])
-            s = m.squeeze(1) + torch.log(torch.exp(Z - m).sum(dim=1))
-            ctx.save_for_backward(Z, s)
-            return s
+        def forward(ctx, X, Y):
+            ctx.save_for_backward(X, Y)
+            diff = X.unsqueeze(1) - Y.unsqueeze(0)
+            return (diff**2 if square else diff.abs()).sum(dim=2)
 
         @staticmethod
         def backward(ctx, grad_output):
-            if honours_needs and not ctx.needs_input_grad[0]:
-                return None
-            Z, s = ctx.saved_tensors
-            softmax = torch.exp(Z - s.unsqueeze(1))
-            return scale * (grad_output.unsqueeze(1) if upstream else 1) * softmax
+            X, Y = ctx.saved_tensors
+            G = grad_output if upstream else torch.ones_like(grad_output)
+            rows, cols = (G.sum(dim=1, keepdim=True), G.sum(dim=0).unsqueeze(1)) if norm_terms else (0.0, 0.0)
+            dX = scale * 2 * (rows * X - G @ Y)
+            dY = dY_sign * scale * 2 * (cols * Y - G.T @ X)
+            if honours_needs:
+                dX = dX if ctx.needs_input_grad[0] else None
+                dY = dY if ctx.needs_input_grad[1] else None
+            return dX, dY
 
     return Mistaken
 
 
-FUNCTIONS = {  # wrong Function: (the part it must fail, a piece of the message)
-    "no max shift": (log_sum_exp(shift=False), "forward", "not finite"),
-    "backward doubled": (log_sum_exp(scale=2.0), "backward", "twice the expected"),
-    "upstream gradient ignored": (log_sum_exp(upstream=False), "backward", "dZ"),
-    "needs_input_grad ignored": (log_sum_exp(honours_needs=False), "needs_input_grad", "must return None"),
+FUNCTIONS = {  # wrong Function: (the parts it must fail, a piece of the message of the first)
+    "backward doubled": ({"dX", "dY"}, "twice the expected"),
+    "upstream gradient ignored": ({"dX", "dY"}, "local gradient alone"),
+    "norm terms missing": ({"dX", "dY"}, "the terms of ‖x_i‖² and ‖y_j‖² are missing"),
+    "dY's sign flipped": ({"dY"}, "the sign is flipped"),
+    "needs_input_grad ignored": ({"needs_input_grad"}, "must return None"),
+    "absolute differences": ({"forward", "dX", "dY"}, "✘ S: wrong value"),  # and gradcheck fails dX, dY
+}
+MISTAKEN = {
+    "backward doubled": squared_distance(scale=2.0),
+    "upstream gradient ignored": squared_distance(upstream=False),
+    "norm terms missing": squared_distance(norm_terms=False),
+    "dY's sign flipped": squared_distance(dY_sign=-1.0),
+    "needs_input_grad ignored": squared_distance(honours_needs=False),
+    "absolute differences": squared_distance(square=False),
 }
 
 
 def test_the_reference_function_gets_every_part(exercise):
-    failure, ns = run(exercise, "test_logsumexp_function", {})
+    failure, ns = run(exercise, "test_squared_distance_function", {})
     assert failure is None and ns["parts"].failed == {}, failure
 
 
 def test_a_right_function_of_another_hand_gets_every_part(exercise):
-    failure, ns = run(exercise, "test_logsumexp_function", {"LogSumExp": log_sum_exp()})
+    failure, ns = run(exercise, "test_squared_distance_function", {"SquaredDistance": squared_distance()})
     assert failure is None and ns["parts"].failed == {}, (failure, ns["parts"].failed)
 
 
 @pytest.mark.parametrize("label", sorted(FUNCTIONS))
-def test_each_wrong_function_loses_its_part(exercise, label, monkeypatch):
+def test_each_wrong_function_loses_its_parts(exercise, label, monkeypatch):
     monkeypatch.setattr(Parts, "strict", False)
-    function, part, message = FUNCTIONS[label]
-    failure, ns = run(exercise, "test_logsumexp_function", {"LogSumExp": function})
+    parts, message = FUNCTIONS[label]
+    failure, ns = run(exercise, "test_squared_distance_function", {"SquaredDistance": MISTAKEN[label]})
     assert failure is None, failure
-    # a forward that overflows also spoils the backward that reuses its output, at the hidden large logits
-    allowed = {part, "backward"} if part == "forward" else {part}
-    assert part in ns["parts"].failed and set(ns["parts"].failed) <= allowed, ns["parts"].failed
-    assert message in ns["parts"].failed[part], ns["parts"].failed[part]
+    assert set(ns["parts"].failed) == parts, ns["parts"].failed
+    first = sorted(parts, key=["forward", "dX", "dY", "needs_input_grad"].index)[0]
+    assert message in ns["parts"].failed[first], ns["parts"].failed[first]
+
+
+def test_gradcheck_at_the_chosen_tolerances_catches_what_the_defaults_let_through():
+    """The tolerances the exercise states are not gradcheck's defaults: a backward 0.05 % off passes those."""
+    X = torch.randn(4, 3, dtype=torch.float64).requires_grad_()
+    Y = torch.randn(5, 3, dtype=torch.float64)
+    slightly_off = squared_distance(scale=1.0005)
+    assert torch.autograd.gradcheck(slightly_off.apply, (X, Y))
+    with pytest.raises(RuntimeError):
+        torch.autograd.gradcheck(slightly_off.apply, (X, Y), atol=1e-8, rtol=1e-6)
+    assert torch.autograd.gradcheck(squared_distance().apply, (X, Y), atol=1e-8, rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------ the lecture's figures
