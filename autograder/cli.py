@@ -8,6 +8,7 @@ course release unit01 --lang ko [--output DIR]   a Korean-only version in releas
 course lab [--port 8888] [--lang ko|en] [--instructor]   start JupyterLab on the course (127.0.0.1)
 course grade unit01 [--jobs N] [--scheduler ADDR] [--force] [--no-sandbox]
 course feedback unit01    per-student feedback in both languages, without hidden tests
+course report unit01 [--output DIR]   the class's mistakes at a glance: one HTML page (ko + en) and CSV
 course export [--to grades.csv]
 course check work/unit01/exercises.ipynb [--lang ko|en]   a student's self-check (visible tests)
 """
@@ -236,6 +237,15 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .grading.report import write_report
+
+    course = _class_course(args)
+    page, tables = write_report(course.root, args.assignment, Path(args.output) if args.output else None)
+    print(render("report_done", assignment=args.assignment, page=_shown(page), folder=_shown(tables) + "/"))
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .grading.selfcheck import check, table
 
@@ -310,6 +320,12 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("assignment")
     f.add_argument("--student", action="append", help="only this student (repeatable)")
 
+    rp = sub.add_parser("report", help="one page of the class's scores and mistakes (ko + en), and its CSV")
+    rp.add_argument("assignment")
+    rp.add_argument(
+        "--output", help="folder for report.html and report/*.csv (default: course_results/<assignment>/)"
+    )
+
     c = sub.add_parser("check", help="run a notebook's visible tests the way the grader does; print a table")
     c.add_argument("notebook")
     c.add_argument("--lang", choices=["ko", "en", "both"], help="default: the notebook's language")
@@ -331,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {
             "grade": cmd_grade,
             "feedback": cmd_feedback,
+            "report": cmd_report,
             "export": cmd_export,
             "check": cmd_check,
             "start": cmd_start,

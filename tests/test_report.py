@@ -1,0 +1,359 @@
+"""``course report`` and ``course export --format canvas|moodle`` on a class whose mistakes are planted.
+
+Every student of the class hands in unit 1's reference solutions with one known change, so what the report
+must count is known before grading: which mistake the checker names on which exercise and for how many
+students, which shortcut the rules refuse, who earns partial credit, where the visible tests pass and a
+hidden one fails, and whose grading leaves a reason (a timeout, a broken file, a missing notebook). The
+class is graded once, for real (``course grade``: nbgrader's gradebook, the sandbox); the report is read
+back as CSV and as the page Chromium renders; the LMS files are read back by their documented headers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tests.classes import answered, course, gradebook, new_class, scores, solutions, submit
+
+pytestmark = pytest.mark.grading
+
+ASSIGNMENT = "unit01"
+FULL = 14.0
+LIMITS = ["--cell-timeout", "8", "--timeout", "120"]
+
+# A mistake is planted by wrapping the reference function: its result (and its arguments) go through an
+# expression, so the planted class does not depend on how a solution is written.
+WRAPPER = """
+
+_reference_{name} = {name}
+
+
+def {name}(*args):
+    result = _reference_{name}(*args)
+    return {expression}
+"""
+NEGATED = "tuple(-v for v in result)"
+PLANTS = {  # kind: (function, expression)
+    "sign": ("mul_gate_backward", NEGATED),
+    # right at the visible test point only: the hidden tests fail
+    "hidden": ("mul_gate_backward", f"result if args == (2.0, -3.0, 1.5) else {NEGATED}"),
+    # the max branch of the fork left out when x < y: half the exercise's parts
+    "fork": ("fork_forward_backward", "(result[0], args[1], args[0]) if args[0] < args[1] else result"),
+    "double": ("chain_forward_backward", "(result[0], 2 * result[1])"),
+    "staged": ("staged_sigmoid_backward", "(*result[:5], -result[5], *result[6:])"),
+}
+AUTOGRAD = (
+    "def staged_sigmoid_backward(w, x, b):\n"
+    "    w_, x_ = w.clone().requires_grad_(), x.clone().requires_grad_()\n"
+    "    b_ = torch.tensor(float(b), dtype=torch.float64, requires_grad=True)\n"
+    "    z = torch.dot(w_, x_) + b_\n"
+    "    n = -z\n"
+    "    e = torch.exp(n)\n"
+    "    d = 1 + e\n"
+    "    f = 1 / d\n"
+    "    for t in (z, n, e, d):\n"
+    "        t.retain_grad()\n"
+    "    f.backward()\n"
+    "    grads = (d.grad.item(), e.grad.item(), n.grad.item(), z.grad.item())\n"
+    "    return (f.item(), *grads, w_.grad, x_.grad, b_.grad.item())\n"
+)
+NUMERIC = (
+    "def chain_forward_backward(x):\n"
+    "    F = math.exp(math.sin(x ** 2))\n"
+    "    h = 1e-6\n"
+    "    dF_dx = (math.exp(math.sin((x + h) ** 2)) - math.exp(math.sin((x - h) ** 2))) / (2 * h)\n"
+    "    return F, dF_dx\n"
+)
+# how many students of each kind
+CLASS = {"right": 3, "sign": 4, "hidden": 2, "fork": 3, "double": 2, "staged": 2}
+
+# what the report must show for this class
+MISTAKES = {  # (exercise, mistake id): students
+    ("test_mul_gate_backward", "sign_flipped"): CLASS["sign"] + CLASS["hidden"],
+    ("test_fork_forward_backward", "fork_branch_missing"): CLASS["fork"],
+    # at the visible point (x, y) = (-0.5, 2.0) the fork's ∂f/∂y without the max branch is x = -0.5 where
+    # x + 1 = 0.5 is right: a flipped sign as well, and the checker names every reading that fits
+    ("test_fork_forward_backward", "sign_flipped"): CLASS["fork"],
+    ("test_chain_forward_backward", "factor_two"): CLASS["double"],
+    ("test_staged_sigmoid_backward", "sign_flipped"): CLASS["staged"],
+}
+SHORTCUTS = {("test_staged_sigmoid_backward", "autograd"): 1, ("test_chain_forward_backward", "numeric"): 1}
+HIDDEN_ONLY = {"test_mul_gate_backward": CLASS["hidden"]}
+REASONS = {
+    "missing": {"missing"},
+    "corrupt": {"unreadable"},
+    "timeout": {"timeout"},
+    "ungraded": {"not_graded"},
+}
+# the exercises' points: mul 1, max 1, staged 4, chain 2, fork 3, diamond 3
+EXPECTED_SCORES = {
+    "right": FULL,
+    "sign": FULL - 1,
+    "hidden": FULL - 1,
+    "fork": FULL - 1.5,
+    "double": FULL - 2,
+    "staged": FULL - 2,
+    "autograd": FULL - 4,
+    "numeric": FULL - 2,
+    "blank": 0.0,
+    "missing": 0.0,
+    "corrupt": 0.0,
+    "timeout": FULL - 1,
+}
+# identities the LMS files need, as nbgrader's student records hold them (Korean names included)
+PEOPLE = {
+    "right0": ("민준", "김", "minjun@example.edu", "1001"),
+    "right1": ("Ada", "Lovelace", "ada@example.edu", "1002"),
+    "sign0": ("서연", "이", "seoyeon@example.edu", None),
+    "absent": ("Never", "Submitted", "absent@example.edu", "1099"),
+}
+
+
+def planted(kind: str, number: int):
+    function, expression = PLANTS[kind]
+    cell = solutions(ASSIGNMENT)[function] + WRAPPER.format(name=function, expression=expression)
+    return answered(ASSIGNMENT, change={function: cell})
+
+
+def expected_score(student: str) -> float:
+    return EXPECTED_SCORES[student.rstrip("0123456789")]
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory, class_cache):
+    """The planted class, graded by ``course grade``, then reported by ``course report``."""
+    class_dir = new_class(tmp_path_factory.mktemp("reported"), [ASSIGNMENT], class_cache)
+    for kind, count in CLASS.items():
+        for number in range(count):
+            nb = answered(ASSIGNMENT) if kind == "right" else planted(kind, number)
+            submit(class_dir, f"{kind}{number}", ASSIGNMENT, {"exercises.ipynb": nb})
+    submit(
+        class_dir,
+        "autograd0",
+        ASSIGNMENT,
+        {"exercises.ipynb": answered(ASSIGNMENT, change={"staged_sigmoid_backward": AUTOGRAD})},
+    )
+    submit(
+        class_dir,
+        "numeric0",
+        ASSIGNMENT,
+        {"exercises.ipynb": answered(ASSIGNMENT, change={"chain_forward_backward": NUMERIC})},
+    )
+    submit(class_dir, "blank0", ASSIGNMENT, {"exercises.ipynb": answered(ASSIGNMENT, answers="none")})
+    submit(class_dir, "missing0", ASSIGNMENT, {"notes.txt": "I forgot"})
+    submit(class_dir, "corrupt0", ASSIGNMENT, {"exercises.ipynb": "{"})
+    submit(
+        class_dir,
+        "timeout0",
+        ASSIGNMENT,
+        {"exercises.ipynb": answered(ASSIGNMENT, change={"max_gate_backward": "while True:\n    pass"})},
+    )
+    with gradebook(class_dir) as gb:
+        for student, (first, last, email, lms) in PEOPLE.items():
+            gb.update_or_create_student(
+                student, first_name=first, last_name=last, email=email, lms_user_id=lms
+            )
+    graded = course("grade", ASSIGNMENT, *LIMITS, cwd=class_dir)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    # handed in after the run: a submission the report must list as not graded yet
+    submit(class_dir, "ungraded0", ASSIGNMENT, {"exercises.ipynb": answered(ASSIGNMENT)})
+    done = course("report", ASSIGNMENT, cwd=class_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return class_dir, done
+
+
+def table(class_dir: Path, name: str) -> list[dict]:
+    with open(class_dir / "course_results" / ASSIGNMENT / "report" / name, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+# ------------------------------------------------------------------------------------------ the record
+
+
+def test_the_results_record_what_the_checker_named(reported):
+    class_dir, _ = reported
+    record = json.loads((class_dir / "course_results" / ASSIGNMENT / "fork0.json").read_text())
+    assert record["version"] == 3
+    cells = {c["grade_id"]: c for c in record["notebooks"]["exercises"]["cells"]}
+    fork = cells["test_fork_forward_backward"]
+    assert [m["id"] for m in fork["mistakes"]] == ["fork_branch_missing"]
+    assert fork["mistakes"][0]["part"] == "x < y" and "분기(fork)" in fork["mistakes"][0]["ko"]
+    assert "branch of a fork" in fork["mistakes"][0]["en"]
+    assert fork["parts"] == [
+        {"name": "x > y", "passed": True, "failed_in": None},
+        {"name": "x < y", "passed": False, "failed_in": "visible"},
+    ]
+    assert fork["score"] == 1.5
+    hidden = json.loads((class_dir / "course_results" / ASSIGNMENT / "hidden0.json").read_text())
+    mul = {c["grade_id"]: c for c in hidden["notebooks"]["exercises"]["cells"]}["test_mul_gate_backward"]
+    assert mul["hidden_failed"] and [(m["id"], m["stage"]) for m in mul["mistakes"]] == [
+        ("sign_flipped", "hidden")
+    ]
+    autograd = json.loads((class_dir / "course_results" / ASSIGNMENT / "autograd0.json").read_text())
+    staged = {c["grade_id"]: c for c in autograd["notebooks"]["exercises"]["cells"]}[
+        "test_staged_sigmoid_backward"
+    ]
+    assert [s["kind"] for s in staged["shortcuts"]] == ["autograd"] and ".backward" in staged["shortcuts"][0][
+        "found"
+    ]
+    right = json.loads((class_dir / "course_results" / ASSIGNMENT / "right0.json").read_text())
+    assert not any(c["mistakes"] or c["shortcuts"] for c in right["notebooks"]["exercises"]["cells"])
+
+
+# ------------------------------------------------------------------------------------------ the report
+
+
+def test_every_grade_is_as_planted(reported):
+    class_dir, _ = reported
+    got = scores(class_dir, ASSIGNMENT)
+    assert {s: score for s, (score, _) in got.items()} == {s: expected_score(s) for s in got}
+    assert len(got) == sum(CLASS.values()) + 6 and "absent" not in got
+    rows = {r["student"]: r for r in table(class_dir, "students.csv")}
+    for student, (score, maximum) in got.items():
+        assert float(rows[student]["score"]) == score and float(rows[student]["max_score"]) == maximum
+    assert rows["absent"]["submitted"] == "0" and rows["absent"]["score"] == ""
+    distribution = table(class_dir, "distribution.csv")
+    assert len(distribution) == int(FULL) and sum(int(r["students"]) for r in distribution) == len(got)
+    top = distribution[-1]
+    assert float(top["score_below"]) == FULL and int(top["students"]) == CLASS["right"]
+
+
+def test_the_mistakes_are_counted_and_ranked(reported):
+    class_dir, _ = reported
+    rows = table(class_dir, "mistakes.csv")
+    assert {(r["grade_id"], r["mistake"]): int(r["students"]) for r in rows} == MISTAKES
+    counts = [int(r["students"]) for r in rows]
+    assert counts == sorted(counts, reverse=True) and [r["rank"] for r in rows] == [
+        str(i) for i in range(1, len(rows) + 1)
+    ]
+    top = rows[0]
+    assert (
+        top["mistake"] == "sign_flipped"
+        and "부호가 반대" in top["hint_ko"]
+        and "sign is flipped" in top["hint_en"]
+    )
+    assert sorted(top["who"].split(";")) == sorted(
+        [f"sign{i}" for i in range(CLASS["sign"])] + [f"hidden{i}" for i in range(CLASS["hidden"])]
+    )
+    assert all(r["title_ko"] and r["title_en"] and r["title_ko"] != r["title_en"] for r in rows)
+
+
+def test_the_refused_shortcuts_are_counted(reported):
+    class_dir, _ = reported
+    rows = table(class_dir, "shortcuts.csv")
+    assert {(r["grade_id"], r["shortcut"]): int(r["students"]) for r in rows} == SHORTCUTS
+    autograd = next(r for r in rows if r["shortcut"] == "autograd")
+    assert (
+        autograd["who"] == "autograd0"
+        and "자동 미분" in autograd["message_ko"]
+        and "autograd" in autograd["message_en"]
+    )
+
+
+def test_full_partial_and_zero_marks_per_exercise(reported):
+    class_dir, _ = reported
+    rows = {r["grade_id"]: r for r in table(class_dir, "exercises.csv")}
+    graded = len(scores(class_dir, ASSIGNMENT))  # the submissions ("absent" never submitted)
+    broken = 3  # blank, missing, corrupt: zero everywhere
+    fork = rows["test_fork_forward_backward"]
+    assert (int(fork["full"]), int(fork["partial"]), int(fork["zero"])) == (
+        graded - broken - CLASS["fork"],
+        CLASS["fork"],
+        broken,
+    )
+    mul = rows["test_mul_gate_backward"]
+    assert int(mul["zero"]) == broken + CLASS["sign"] + CLASS["hidden"] and int(mul["partial"]) == 0
+    staged = rows["test_staged_sigmoid_backward"]
+    assert int(staged["partial"]) == CLASS["staged"] and int(staged["zero"]) == broken + 1  # and autograd0
+    chain = rows["test_chain_forward_backward"]
+    assert int(chain["zero"]) == broken + CLASS["double"] + 1  # and numeric0
+    assert int(rows["test_max_gate_backward"]["zero"]) == broken + 1  # and timeout0
+    assert all(int(r["students"]) == graded for r in rows.values())
+    assert {g: int(r["hidden_only"]) for g, r in rows.items() if int(r["hidden_only"])} == HIDDEN_ONLY
+
+
+def test_the_students_whose_grading_left_a_reason(reported):
+    class_dir, _ = reported
+    found: dict[str, set[str]] = {}
+    for row in table(class_dir, "reasons.csv"):
+        found.setdefault(row["student"].rstrip("0123456789"), set()).add(row["reason"])
+        assert row["reason_ko"] and row["reason_en"]
+    assert found == REASONS
+
+
+def test_the_page_holds_the_same_numbers_in_both_languages(reported):
+    import html
+    import re
+
+    class_dir, done = reported
+    page = html.unescape(
+        (class_dir / "course_results" / ASSIGNMENT / "report.html").read_text(encoding="utf-8")
+    )
+    assert "report.html" in done.stdout and "보고서" in done.stdout
+    for heading in (
+        "점수 분포",
+        "Score distribution",
+        "학생들이 한 실수",
+        "The mistakes students made",
+        "지름길",
+        "Shortcuts the grader refused",
+        "이유가 남은 학생",
+        "left a reason",
+        "숨겨진 테스트에서 틀린",
+        "hidden tests failed",
+    ):
+        assert heading in page, heading
+    images = re.findall(r'<img class="figure" id="figure-(\w+)"', page)
+    assert images == ["distribution", "exercises", "mistakes", "hidden"]
+    for (grade_id, key), count in MISTAKES.items():
+        row = re.search(
+            rf'<tr data-grade-id="{grade_id}" data-key="{key}">.*?class="n count">(\d+)<', page, re.S
+        )
+        assert row and int(row.group(1)) == count, (grade_id, key)
+    assert "BEGIN HIDDEN" not in page
+
+
+def test_the_figures_draw_hangul_with_no_missing_glyph(reported, caplog):
+    """The report's figures, drawn again in this process, warn of no missing glyph: Hangul is drawn."""
+    import base64
+
+    from autograder.grading.report import collect, figures
+
+    class_dir, _ = reported
+    report = collect(class_dir, ASSIGNMENT)
+    assert any("가" <= ch <= "힣" for e in report.exercises for ch in e.titles["ko"])
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        drawn = figures(report)
+    messages = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "glyph" in m.lower()], messages
+    assert all(base64.b64decode(png)[:8] == b"\x89PNG\r\n\x1a\n" for png in drawn.values())
+
+
+def test_bad_input_gets_a_clear_message(reported, tmp_path, class_cache):
+    class_dir, _ = reported
+    unknown = course("report", "unit99", cwd=class_dir)
+    assert unknown.returncode == 2 and "unit99" in unknown.stderr and "성적부" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    fresh = new_class(tmp_path / "fresh", [ASSIGNMENT], class_cache)
+    nothing = course("report", ASSIGNMENT, cwd=fresh)
+    assert nothing.returncode == 2 and "course grade" in nothing.stderr and "채점 결과" in nothing.stderr
+    # a result file that cannot be read is a reason in the report, never a crash and never a changed grade
+    copy = tmp_path / "copy"
+    shutil.copytree(class_dir, copy)
+    (copy / "course_results" / ASSIGNMENT / "right2.json").write_text("{not json")
+    before = scores(copy, ASSIGNMENT)
+    again = course("report", ASSIGNMENT, cwd=copy)
+    assert again.returncode == 0, again.stderr
+    rows = {r["student"]: r["reason"] for r in table(copy, "reasons.csv")}
+    assert rows["right2"] == "not_graded"
+    assert scores(copy, ASSIGNMENT) == before
+
+
+# --------------------------------------------------------------------------------- grades to the LMS
