@@ -9,7 +9,7 @@ course lab [--port 8888] [--lang ko|en] [--instructor]   start JupyterLab on the
 course grade unit01 [--jobs N] [--scheduler ADDR] [--force] [--no-sandbox]
 course feedback unit01    per-student feedback in both languages, without hidden tests
 course report unit01 [--output DIR]   the class's mistakes at a glance: one HTML page (ko + en) and CSV
-course export [--to grades.csv]
+course export [--to grades.csv] [--format nbgrader|canvas|moodle] [--assignment A]
 course check work/unit01/exercises.ipynb [--lang ko|en]   a student's self-check (visible tests)
 """
 
@@ -256,8 +256,34 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     course = _class_course(args)
-    command = [sys.executable, "-m", "nbgrader", "export", "--to", args.to]
-    return subprocess.call(command, cwd=course.root)
+    if args.format == "nbgrader":
+        command = [sys.executable, "-m", "nbgrader", "export", "--to", args.to]
+        command += [f"--assignment={a}" for a in args.assignment or []]
+        return subprocess.call(command, cwd=course.root)
+    from .grading import lms
+
+    path = Path(args.to)
+    done = lms.write(
+        course.root, args.format, path if path.is_absolute() else course.root / path, args.assignment
+    )
+    if done.unmatched:
+        students = ", ".join(done.unmatched[:20]) + (" …" if len(done.unmatched) > 20 else "")
+        print(
+            render(f"export_unmatched_{args.format}", count=len(done.unmatched), students=students),
+            file=sys.stderr,
+        )
+    print(
+        render(
+            "export_done",
+            format=args.format.capitalize(),
+            students=done.students,
+            count=len(done.assignments),
+            assignments=", ".join(done.assignments),
+            path=_shown(done.path),
+            unsubmitted=done.unsubmitted,
+        )
+    )
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -330,8 +356,15 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("notebook")
     c.add_argument("--lang", choices=["ko", "en", "both"], help="default: the notebook's language")
 
-    e = sub.add_parser("export", help="export the gradebook to CSV (nbgrader export)")
+    e = sub.add_parser("export", help="export the gradebook to CSV: nbgrader's, Canvas's or Moodle's layout")
     e.add_argument("--to", default="grades.csv")
+    e.add_argument(
+        "--format",
+        choices=["nbgrader", "canvas", "moodle"],
+        default="nbgrader",
+        help="nbgrader export's CSV (default), or the file Canvas or Moodle imports",
+    )
+    e.add_argument("--assignment", action="append", help="only this assignment (repeatable; default: all)")
     return top
 
 

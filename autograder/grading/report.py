@@ -260,7 +260,9 @@ def collect(root: Path, assignment: str) -> ClassReport:
             if submission is None:
                 scores.append(Score(student, None, max_score))
                 continue
-            scores.append(Score(student, float(submission.score), float(submission.max_score)))
+            # the grade `nbgrader export` writes: less the late penalty, never below 0
+            final = max(0.0, submission.score - (submission.late_submission_penalty or 0.0))
+            scores.append(Score(student, final, float(submission.max_score)))
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     exercise = exercises.get((notebook.name, grade.name))
