@@ -15,6 +15,7 @@ import json
 import logging
 import shutil
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -182,9 +183,13 @@ def test_the_results_record_what_the_checker_named(reported):
     assert record["version"] == 3
     cells = {c["grade_id"]: c for c in record["notebooks"]["exercises"]["cells"]}
     fork = cells["test_fork_forward_backward"]
-    assert [m["id"] for m in fork["mistakes"]] == ["fork_branch_missing"]
-    assert fork["mistakes"][0]["part"] == "x < y" and "분기(fork)" in fork["mistakes"][0]["ko"]
-    assert "branch of a fork" in fork["mistakes"][0]["en"]
+    named = {m["id"]: m for m in fork["mistakes"]}
+    assert set(named) == {"fork_branch_missing", "sign_flipped"}  # see MISTAKES
+    assert all(m["part"] == "x < y" and m["stage"] == "visible" for m in named.values())
+    assert (
+        "분기(fork)" in named["fork_branch_missing"]["ko"]
+        and "branch of a fork" in named["fork_branch_missing"]["en"]
+    )
     assert fork["parts"] == [
         {"name": "x > y", "passed": True, "failed_in": None},
         {"name": "x < y", "passed": False, "failed_in": "visible"},
@@ -219,9 +224,14 @@ def test_every_grade_is_as_planted(reported):
         assert float(rows[student]["score"]) == score and float(rows[student]["max_score"]) == maximum
     assert rows["absent"]["submitted"] == "0" and rows["absent"]["score"] == ""
     distribution = table(class_dir, "distribution.csv")
-    assert len(distribution) == int(FULL) and sum(int(r["students"]) for r in distribution) == len(got)
-    top = distribution[-1]
-    assert float(top["score_below"]) == FULL and int(top["students"]) == CLASS["right"]
+    assert len(distribution) == int(FULL) + 1 and sum(int(r["students"]) for r in distribution) == len(got)
+    counted = Counter(expected_score(s) for s in got)
+    for row in distribution:
+        low, high = float(row["score_from"]), float(row["score_below"])
+        assert int(row["students"]) == sum(n for score, n in counted.items() if low <= score < high), row
+    assert (
+        float(distribution[-1]["score_from"]) == FULL and int(distribution[-1]["students"]) == CLASS["right"]
+    )
 
 
 def test_the_mistakes_are_counted_and_ranked(reported):
@@ -357,3 +367,131 @@ def test_bad_input_gets_a_clear_message(reported, tmp_path, class_cache):
 
 
 # --------------------------------------------------------------------------------- grades to the LMS
+
+# The layouts as Canvas's and Moodle's documentation give them (written out here, not imported from the code)
+CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+MOODLE_HEADER = ["First name", "Last name", "ID number", "Institution", "Department", "Email address"]
+
+
+def nbgrader_grades(class_dir: Path, tmp_path: Path) -> dict[tuple[str, str], float]:
+    """(student, assignment) → score, from stock ``nbgrader export`` (through ``course export``)."""
+    done = course("export", "--to", str(tmp_path / "nbgrader.csv"), cwd=class_dir)
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "nbgrader.csv", newline="", encoding="utf-8") as f:
+        return {(r["student_id"], r["assignment"]): float(r["score"]) for r in csv.DictReader(f)}
+
+
+def students_of(class_dir: Path) -> dict[str, object]:
+    with gradebook(class_dir) as gb:
+        return {
+            s.id: {"first": s.first_name, "last": s.last_name, "email": s.email, "lms": s.lms_user_id}
+            for s in gb.students
+        }
+
+
+def read_canvas(path: Path, students: dict) -> tuple[list[str], dict[str, str], dict[tuple[str, str], str]]:
+    """The file as Canvas reads it: the header, the Points Possible row, each row matched to a student by
+    its ID (the Canvas user id) or else its SIS Login ID."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header, points, body = rows[0], rows[1], rows[2:]
+    assert points[0].strip() == "Points Possible" and not any(points[1:5])
+    by_lms = {v["lms"]: k for k, v in students.items() if v["lms"]}
+    grades, seen = {}, []
+    for row in body:
+        student = by_lms.get(row[1]) if row[1] else row[3]
+        assert student in students, row
+        seen.append(student)
+        for column, value in zip(header[5:], row[5:], strict=True):
+            grades[student, column] = value
+    assert sorted(seen) == sorted(students), "every student once"
+    return header, dict(zip(header[5:], points[5:], strict=True)), grades
+
+
+def read_moodle(path: Path, students: dict) -> tuple[list[str], dict[tuple[str, str], str]]:
+    """The file as Moodle's import reads it with "Map from: Email address" (Username where a student has
+    no email): each grade column is "<assignment> (Real)"."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    by_email = {v["email"]: k for k, v in students.items() if v["email"]}
+    grades, seen = {}, []
+    columns = [(i, c.removesuffix(" (Real)")) for i, c in enumerate(header) if c.endswith(" (Real)")]
+    for row in body:
+        record = dict(zip(header, row, strict=True))
+        student = by_email.get(record["Email address"]) or record["Username"]
+        assert student in students, row
+        seen.append(student)
+        for index, assignment in columns:
+            grades[student, assignment] = row[index]
+    assert sorted(seen) == sorted(students), "every student once"
+    return header, grades
+
+
+def test_canvas_file_has_canvas_layout_and_every_grade(reported, tmp_path):
+    class_dir, _ = reported
+    done = course("export", "--format", "canvas", "--to", str(tmp_path / "canvas.csv"), cwd=class_dir)
+    assert done.returncode == 0, done.stderr
+    assert "Canvas" in done.stdout and "점수" in done.stdout
+    assert "lms_user_id" in done.stderr and "sign0" in done.stderr and "right0" not in done.stderr
+    students = students_of(class_dir)
+    header, points, grades = read_canvas(tmp_path / "canvas.csv", students)
+    assert header == [*CANVAS_HEADER, ASSIGNMENT] and points == {ASSIGNMENT: "14"}
+    expected = nbgrader_grades(class_dir, tmp_path)
+    assert {key: float(value) for key, value in grades.items()} == expected
+    with open(tmp_path / "canvas.csv", newline="", encoding="utf-8") as f:
+        rows = {row[3]: row for row in csv.reader(f)}
+    assert rows["right0"][:2] == ["김, 민준", "1001"] and rows["right1"][0] == "Lovelace, Ada"
+    assert rows["absent"][5] == "0"  # no submission: 0, as nbgrader export writes it
+
+
+def test_moodle_file_has_moodle_layout_and_every_grade(reported, tmp_path):
+    class_dir, _ = reported
+    done = course("export", "--format", "moodle", "--to", str(tmp_path / "moodle.csv"), cwd=class_dir)
+    assert done.returncode == 0, done.stderr
+    students = students_of(class_dir)
+    header, grades = read_moodle(tmp_path / "moodle.csv", students)
+    assert header == [*MOODLE_HEADER, "Username", f"{ASSIGNMENT} (Real)"]
+    assert {key: float(value) for key, value in grades.items()} == nbgrader_grades(class_dir, tmp_path)
+    assert "sign0" not in done.stderr.split("Username")[0] and "blank0" in done.stderr
+
+
+def test_every_grade_makes_the_round_trip_exactly(reported, tmp_path):
+    """A manual grade with no short decimal form (1/3), and a late penalty, reach both files exactly as the
+    gradebook and ``nbgrader export`` hold them."""
+    import datetime
+
+    class_dir = tmp_path / "class"
+    shutil.copytree(reported[0], class_dir)
+    with gradebook(class_dir) as gb:
+        gb.find_grade("test_chain_forward_backward", "exercises", ASSIGNMENT, "double0").manual_score = 1 / 3
+        late = gb.find_submission(ASSIGNMENT, "right2")
+        late.notebooks[0].late_submission_penalty = 0.7
+        gb.find_assignment(ASSIGNMENT).duedate = datetime.datetime(2020, 1, 1)
+        gb.db.commit()
+    expected = nbgrader_grades(class_dir, tmp_path)
+    assert expected["double0", ASSIGNMENT] == pytest.approx(12 + 1 / 3)
+    assert expected["right2", ASSIGNMENT] == pytest.approx(FULL - 0.7)
+    students = students_of(class_dir)
+    for fmt in ("canvas", "moodle"):
+        done = course("export", "--format", fmt, "--to", f"{fmt}.csv", cwd=class_dir)
+        assert done.returncode == 0, done.stderr
+        read = read_canvas if fmt == "canvas" else read_moodle
+        grades = read(class_dir / f"{fmt}.csv", students)[-1]
+        assert {key: float(value) for key, value in grades.items()} == expected, fmt
+
+
+def test_export_refuses_an_unknown_assignment(reported, tmp_path):
+    class_dir, _ = reported
+    done = course(
+        "export",
+        "--format",
+        "canvas",
+        "--assignment",
+        "unit99",
+        "--to",
+        str(tmp_path / "x.csv"),
+        cwd=class_dir,
+    )
+    assert done.returncode == 2 and "unit99" in done.stderr and "성적부" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "x.csv").exists()

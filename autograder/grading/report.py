@@ -110,18 +110,16 @@ class ClassReport:
         return [s.score for s in self.scores if s.score is not None]
 
     def bins(self) -> list[tuple[float, float, int]]:
-        """The score histogram: (low, high, students), one bin per point up to 30 points, else 20 bins;
-        a bin holds low ≤ score < high, the last one its high end too."""
+        """The score histogram: (low, high, students), a bin holding low ≤ score < high. One point per bin
+        up to 30 points, else 20 bins; the last bin starts at the full score, so full marks stand alone."""
         top = self.max_score or max(self.submitted, default=1.0) or 1.0
         count = int(top) if top <= 30 and float(top).is_integer() else 20
         width = top / count
-        edges = [round(i * width, 10) for i in range(count + 1)]
-        bins = [(edges[i], edges[i + 1], 0) for i in range(count)]
-        counted = [0] * count
+        edges = [round(i * width, 10) for i in range(count + 2)]
+        counted = [0] * (count + 1)
         for score in self.submitted:
-            index = min(int(score / width), count - 1) if score > 0 else 0
-            counted[index] += 1
-        return [(low, high, counted[i]) for i, (low, high, _) in enumerate(bins)]
+            counted[min(max(int(score / width), 0), count)] += 1
+        return [(edges[i], edges[i + 1], counted[i]) for i in range(count + 1)]
 
 
 class ReportError(CourseError):
