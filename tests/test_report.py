@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import shutil
 import warnings
 from collections import Counter
@@ -495,3 +496,80 @@ def test_export_refuses_an_unknown_assignment(reported, tmp_path):
     )
     assert done.returncode == 2 and "unit99" in done.stderr and "성적부" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "x.csv").exists()
+
+
+# ---------------------------------------------------------------------------------------- in a browser
+
+
+@pytest.mark.browser
+def test_the_report_in_chromium(reported, tmp_path):
+    """The page in headless Chromium on a machine whose only font is Korean: both languages, every figure
+    drawn, the mistakes table as counted, Hangul in a real font, nothing fetched; its screenshot is the
+    README's (``COURSE_SCREENSHOTS=1 python -m pytest -m browser``)."""
+    from selenium.webdriver.common.by import By
+
+    from tests.test_browser import ARTIFACTS, SCREENSHOTS, Page, start_chromium
+
+    class_dir, _ = reported
+    path = class_dir / "course_results" / ASSIGNMENT / "report.html"
+    browser = start_chromium(tmp_path / "chromium", system_fonts=False)
+    try:
+        page = Page(browser, None)
+        browser.set_window_size(1280, 1700)
+        browser.get(path.as_uri())
+        page.wait(
+            lambda: page.js(
+                "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+            ),
+            "every figure is drawn",
+        )
+        assert browser.title == "unit01 반 전체 보고서 · unit01 class report"
+        figures = browser.find_elements(By.CSS_SELECTOR, "img.figure")
+        assert [f.get_attribute("id") for f in figures] == [
+            "figure-distribution",
+            "figure-exercises",
+            "figure-mistakes",
+            "figure-hidden",
+        ]
+        assert all(f.size["width"] > 300 and f.size["height"] > 100 for f in figures)
+        shown = {
+            (row.get_attribute("data-grade-id"), row.get_attribute("data-key")): int(
+                row.find_element(By.CSS_SELECTOR, ".count").text
+            )
+            for row in browser.find_elements(By.CSS_SELECTOR, "#mistakes tr[data-key]")
+        }
+        assert shown == MISTAKES
+        text = page.js("return document.body.innerText")
+        for words in (
+            "학생들이 한 실수",
+            "The mistakes students made",
+            "부호가 반대입니다",
+            "the sign is flipped",
+        ):
+            assert words in text, words
+        reasons = {
+            row.get_attribute("data-student"): {
+                r.get_attribute("data-reason") for r in row.find_elements(By.CSS_SELECTOR, ".reason")
+            }
+            for row in browser.find_elements(By.CSS_SELECTOR, "#reasons tr[data-student]")
+        }
+        assert {s.rstrip("0123456789"): r for s, r in reasons.items()} == REASONS
+        # Hangul drawn in NanumGothic, not as boxes of a font without it
+        browser.execute_cdp_cmd("DOM.enable", {})
+        browser.execute_cdp_cmd("CSS.enable", {})
+        root = browser.execute_cdp_cmd("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        heading = browser.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": "h1 [lang=ko]"})
+        fonts = browser.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": heading["nodeId"]})["fonts"]
+        assert fonts and {f["familyName"] for f in fonts} <= {"NanumGothic"}, fonts
+        fetched = page.js("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert all(name.startswith(("data:", "file:")) for name in fetched), fetched
+        console = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not console, console
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "class-report.png"
+        browser.save_screenshot(str(shot))
+        if os.environ.get("COURSE_SCREENSHOTS"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, SCREENSHOTS / "class-report.png")
+    finally:
+        browser.quit()

@@ -381,6 +381,10 @@ def figures(report: ClassReport) -> dict[str, str]:
         axes.set_xlabel(label("report_axis_score"))
         axes.set_ylabel(label("report_axis_students"))
         axes.set_xlim(0, bins[-1][1] if bins else 1)
+        # each bar is labelled with the score its bin starts at (a bar per point: that score)
+        step = 1 if len(bins) <= 16 else 2
+        shown = bins[::step]
+        axes.set_xticks([(low + high) / 2 for low, high, _ in shown], [_number(low) for low, _, _ in shown])
         axes.yaxis.get_major_locator().set_params(integer=True)
         drawn["distribution"] = _png(figure)
 
