@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import nbformat
-from nbconvert.preprocessors import TagRemovePreprocessor
+if TYPE_CHECKING:
+    import nbformat
 
 LANGS = ("ko", "en")
 TAG = {lang: f"lang-{lang}" for lang in LANGS}
@@ -31,6 +32,9 @@ def cell_lang(cell) -> str | None:
 
 def monolingual(nb: nbformat.NotebookNode, lang: str, origin: str) -> nbformat.NotebookNode:
     """A copy of ``nb`` keeping only ``lang``'s prose, with outputs cleared and its origin recorded."""
+    import nbformat  # here, not above: the checker's path (exercise titles) needs none of it
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
     other = [TAG[x] for x in LANGS if x != lang]
     remover = TagRemovePreprocessor(remove_cell_tags=set(other), enabled=True)
     out, _ = remover.preprocess(nbformat.from_dict(nb), {})

@@ -78,7 +78,18 @@ class Report:
 
 
 class CheckFailed(AssertionError):
-    """Raised by the ``assert_*`` functions; its text is the bilingual message."""
+    """Raised by the ``assert_*`` functions; its text is the bilingual message and its diagnosis.
+
+    In a notebook the student sees that text and nothing else: IPython asks an exception for
+    ``_render_traceback_()`` before it formats any frame, and ipykernel sends those lines as the error
+    output's traceback (what JupyterLab shows, nbgrader stores, feedback and the Validate button print).
+    The checker's own frames and the install's paths would tell the student nothing, and
+    ``__tracebackhide__`` hides every frame but the one that raises. Elsewhere nothing changes: it is an
+    ``AssertionError`` of this type and message for pytest, nbgrader's grading (an error output scores 0)
+    and ``course grade``, and ``%debug`` in the notebook still reaches the frames."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m", *str(self).strip("\n").splitlines()]
 
 
 class _Rejected(Exception):
@@ -396,7 +407,7 @@ def returned(result: object, *names: str) -> tuple:
 
 
 def _assert(report: Report) -> None:
-    __tracebackhide__ = True  # IPython and pytest show the student the message, not the checker's frames
+    __tracebackhide__ = True  # pytest shows the message, not the checker's frames (IPython: CheckFailed)
     if not report.ok:
         raise CheckFailed("\n" + report.message())
     print(report.message())

@@ -5,7 +5,7 @@ course build --check    rebuild into a temporary folder; fail, naming the files,
 course build --force    also overwrite generated notebooks changed since they were built
 course start unit01 [--lang ko|en]   copy the assignment into work/unit01/, the student's own copy
 course release unit01 --lang ko [--output DIR]   a Korean-only version in release-ko/unit01/
-course lab [--port 8888] [--lang ko|en] [--instructor]   start JupyterLab on the course (127.0.0.1)
+course lab [--port 8888] [--lang ko|en] [--instructor]   JupyterLab on the course (127.0.0.1), in ko or en
 course grade unit01 [--jobs N] [--scheduler ADDR] [--force] [--no-sandbox]
 course feedback unit01    per-student feedback in both languages, without hidden tests
 course report unit01 [--output DIR]   the class's mistakes at a glance: one HTML page (ko + en) and CSV
@@ -123,6 +123,46 @@ def lab_page_config(instructor: bool) -> dict:
     return {"disabledExtensions": {plugin: True for plugin in disabled}}
 
 
+# The interface language of `course lab --lang`: JupyterLab's own setting, not the system locale (which a
+# container often lacks even when LANG names it). "en" is JupyterLab's built-in English; ko_KR comes from
+# the language pack jupyterlab-language-pack-ko-KR, a dependency of the course.
+TRANSLATION_PLUGIN = "@jupyterlab/translation-extension:plugin"
+LAB_LOCALES = {"ko": "ko_KR", "en": "en"}
+LANGUAGE_PACKS = {"ko_KR": "jupyterlab_language_pack_ko_KR"}
+
+
+def lab_setting_overrides(lang: str | None) -> dict:
+    """The ``default_setting_overrides.json`` of the course's lab: the interface language of ``--lang``
+    (none without it: JupyterLab's own choice). Like the hub's ``overrides.json`` it sets a default, so a
+    language the user picked in Settings → Language still wins."""
+    return {TRANSLATION_PLUGIN: {"locale": LAB_LOCALES[lang]}} if lang else {}
+
+
+def _chosen_locale() -> str | None:
+    """The interface language the user picked in JupyterLab's Settings → Language, if any."""
+    import json5
+    from jupyterlab.commands import get_user_settings_dir
+
+    package, plugin = TRANSLATION_PLUGIN.split(":")
+    path = Path(get_user_settings_dir(), package, f"{plugin}.jupyterlab-settings")
+    try:
+        locale = json5.loads(path.read_text(encoding="utf-8")).get("locale")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return locale if isinstance(locale, str) and locale != "default" else None
+
+
+def _lab_language_notes(lang: str) -> None:
+    """Say why the interface would not come out in ``lang``: no language pack, or the user's own choice."""
+    locale = LAB_LOCALES[lang]
+    pack = LANGUAGE_PACKS.get(locale)
+    if pack and importlib.util.find_spec(pack) is None:
+        print(render("cli_lab_no_language_pack", lang, locale=locale), file=sys.stderr)
+    chosen = _chosen_locale()
+    if chosen and chosen.replace("-", "_").lower() != locale.lower():
+        print(render("cli_lab_chosen_locale", lang, chosen=chosen, locale=locale), file=sys.stderr)
+
+
 def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
     import json
 
@@ -146,12 +186,17 @@ def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
     env = dict(os.environ)
     if args.lang:
         env["COURSE_LANG"] = args.lang  # kernels inherit it: the checker then speaks one language
+        _lab_language_notes(args.lang)
     with tempfile.TemporaryDirectory(prefix="course-lab-") as settings:
         # a Jupyter config folder of this lab's own, before the user's others: JupyterLab merges the
         # page_config.json of every config folder (`jupyter labextension disable` writes the same file)
         labconfig = Path(settings) / "labconfig"
         labconfig.mkdir()
         (labconfig / "page_config.json").write_text(json.dumps(lab_page_config(args.instructor), indent=1))
+        # settings defaults (jupyterlab_server reads them from every config folder's labconfig/, ahead of
+        # the hub's {sys.prefix}/share/jupyter/lab/settings/overrides.json)
+        overrides = json.dumps(lab_setting_overrides(args.lang), indent=1)
+        (labconfig / "default_setting_overrides.json").write_text(overrides)
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [settings, env.get("JUPYTER_CONFIG_PATH")]))
         try:
             # from the course folder, so that nbgrader's extension finds nbgrader_config.py
@@ -319,7 +364,10 @@ def parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="start JupyterLab on the course, on 127.0.0.1")
     lab.add_argument("--port", type=int, default=8888)
     lab.add_argument(
-        "--lang", choices=["ko", "en"], help="the language of the checker's messages (default: both)"
+        "--lang",
+        choices=["ko", "en"],
+        help="the language of JupyterLab's interface and of the checker's messages "
+        "(default: JupyterLab's own language setting, messages in both)",
     )
     lab.add_argument(
         "--instructor",

@@ -25,6 +25,8 @@ import torch
 UNARY = ("exp", "log", "tanh", "relu", "neg", "sigmoid")
 BINARY = ("+", "-", "*", "/")
 WITH_NUMBER = ("+c", "c+", "*c", "c*", "-c", "c-", "/c", "c/", "**")
+POWERS = ("pow", "c**")  # a ** b with b a node, and number ** a: the exponent a variable
+CORE = ("tanh", "relu", "neg") + BINARY + WITH_NUMBER  # what the lecture's engine builds, exp and log aside
 EXPONENTS = (2, 3, -1, 0.5, 1.5)
 LIMIT = 20.0  # every value stays below this in size
 
@@ -44,9 +46,14 @@ class Spec:
         for k, (op, a, b) in enumerate(self.steps):
             child = len(self.leaves) + k
             found.add((a, child))
-            if op in BINARY:
+            if _two_nodes(op):
                 found.add((b, child))
         return found
+
+
+def _two_nodes(op: str) -> bool:
+    """Whether ``op``'s second operand is a node (by index), not a number."""
+    return op in BINARY or op == "pow"
 
 
 def _forward(op: str, a: float, b: float | None) -> float:
@@ -64,6 +71,8 @@ def _forward(op: str, a: float, b: float | None) -> float:
         "/c": lambda: a / b,
         "c/": lambda: b / a,
         "**": lambda: a**b,
+        "pow": lambda: a**b,
+        "c**": lambda: b**a,
         "exp": lambda: math.exp(a),
         "log": lambda: math.log(a),
         "tanh": lambda: math.tanh(a),
@@ -86,6 +95,10 @@ def _allowed(op: str, a: float, b: float | None) -> bool:
         return abs(b if op == "/" else a) > 0.5
     if op == "**":
         return (b >= 1 or abs(a) > 0.5) and (float(b).is_integer() or a > 0.5)
+    if op == "pow":
+        return a > 0.5 and abs(b) < 2.5
+    if op == "c**":
+        return b > 0.5 and abs(a) < 3
     return True
 
 
@@ -102,23 +115,25 @@ def random_expression(
     used = [0] * leaves
 
     def add(op, a, b):
-        value = _forward(op, values[a], values[b] if op in BINARY else b)
+        value = _forward(op, values[a], values[b] if _two_nodes(op) else b)
         spec.steps.append((op, a, b))
         values.append(value)
         used.append(0)
         used[a] += 1
-        if op in BINARY:
+        if _two_nodes(op):
             used[b] += 1
 
     while len(spec.steps) < operations:
         op = rng.choice(ops)
         recent = max(0, len(values) - 4)
         a = rng.randrange(recent, len(values)) if rng.random() < 0.6 else rng.randrange(len(values))
-        if op in BINARY:
+        if _two_nodes(op):
             b = a if rng.random() < 0.2 else rng.randrange(len(values))  # sometimes one node twice: a * a
             second = values[b]
         elif op == "**":
             b = second = rng.choice(EXPONENTS)
+        elif op == "c**":
+            b = second = round(rng.uniform(0.6, 3), 3)
         elif op in WITH_NUMBER:
             b = second = round(rng.choice([-1, 1]) * rng.uniform(0.6, 2), 3)
         else:
@@ -163,6 +178,8 @@ def apply(op: str, a: object, b: object) -> object:
         "/c": lambda: a / b,
         "c/": lambda: b / a,
         "**": lambda: a**b,
+        "pow": lambda: a**b,
+        "c**": lambda: b**a,
         "neg": lambda: -a,
     }
     return binary[op]()
@@ -172,7 +189,7 @@ def build(spec: Spec, leaf: Callable[[float], object]) -> list:
     """Every node of ``spec``, leaves first, made with ``leaf(number)`` and :func:`apply`."""
     nodes = [leaf(value) for value in spec.leaves]
     for op, a, b in spec.steps:
-        nodes.append(apply(op, nodes[a], nodes[b] if op in BINARY else b))
+        nodes.append(apply(op, nodes[a], nodes[b] if _two_nodes(op) else b))
     return nodes
 
 
@@ -194,11 +211,16 @@ def torch_reference(spec: Spec) -> tuple[list[float], list[float]]:
 
 # ----------------------------------------------------------------------- engines with one mistake
 
-MISTAKES = {  # mistake id (mistakes.toml) → what the engine does wrong
+MISTAKES = {  # mistake id (mistakes.toml) → what the engine does wrong in one backward()
     "fork_branch_missing": "assign",  # parent.grad = ... instead of +=
     "out_grad_missing": "no_chain",  # parent.grad += local, without out.grad
     "product_wrong_operand": "wrong_operand",  # a.grad += a.data * out.grad in a product
     "backward_wrong_order": "forward_order",  # local backward rules run leaves first
+}
+REPEAT_MISTAKES = {  # mistake id → what the engine does wrong when backward() runs more than once
+    "inner_grad_stale": "stale",  # an inner node keeps the gradient of the call before
+    "leaf_grad_reset": "reset_all",  # backward() sets every gradient to 0, the leaves' too
+    "engine_grad_not_zeroed": "zero_nothing",  # zero_grad() leaves the gradients as they are
 }
 
 
@@ -242,7 +264,15 @@ class Mistaken:
         return self._out(self.data * other.data, (self, other), lambda: (other.data, self.data))
 
     def __pow__(self, k):
+        if isinstance(k, Mistaken):  # a variable exponent: a ** b
+            value = self.data**k.data
+            return self._out(
+                value, (self, k), lambda: (k.data * self.data ** (k.data - 1), value * math.log(self.data))
+            )
         return self._out(self.data**k, (self,), lambda: (k * self.data ** (k - 1),))
+
+    def __rpow__(self, c):
+        return Mistaken(c) ** self
 
     def exp(self):
         e = math.exp(self.data)
@@ -293,9 +323,18 @@ class Mistaken:
                 visited.add(id(node))
                 stack.append((node, True))
                 stack.extend((p, False) for p in reversed(node.parents) if id(p) not in visited)
+        for node in order:  # an inner node's gradient is this call's; a leaf's adds up over calls
+            if Mistaken.mode == "reset_all" or (node.parents and Mistaken.mode != "stale"):
+                node.grad = 0.0
         self.grad = 1.0
         for node in order if Mistaken.mode == "forward_order" else reversed(order):
             node.local_backward()
+
+    def zero_grad(self):
+        if Mistaken.mode == "zero_nothing":
+            return
+        for node in _reachable(self)[0]:
+            node.grad = 0.0
 
 
 def _with_mode(mode: str, work: Callable[[], list[float]]) -> list[float]:
@@ -322,7 +361,7 @@ def local_step(engine, op, inputs, number, before, upstream, twice=False) -> tup
     it, the inputs' gradients being ``before`` and the output's ``upstream``; ``twice``: ``a op a``."""
     nodes = [engine(x) for x in inputs]
     first, second = (nodes[0], nodes[0]) if twice else (nodes[0], nodes[-1])
-    out = apply(op, first, second if op in BINARY else number)
+    out = apply(op, first, second if _two_nodes(op) else number)
     for node, grad in zip(nodes, before, strict=True):
         node.grad = grad
     out.grad = upstream
@@ -344,6 +383,92 @@ def torch_local(op, inputs, number, before, upstream, twice=False) -> tuple[floa
     leaves = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]
     first, second = (leaves[0], leaves[0]) if twice else (leaves[0], leaves[-1])
     with torch.enable_grad():
-        out = apply(op, first, second if op in BINARY else number)
+        out = apply(op, first, second if _two_nodes(op) else number)
         grads = torch.autograd.grad(out, leaves, torch.tensor(upstream, dtype=torch.float64))
     return out.item(), [b + g.item() for b, g in zip(before, grads, strict=True)]
+
+
+# ------------------------------------------------------------------- the graph's shape, and its orders
+
+
+def _reachable(root) -> tuple[list, list[list[int]]]:
+    """Every node reached from ``root`` (``root`` first), and for each the indices of its parents."""
+    nodes, index, todo = [root], {id(root): 0}, [root]
+    while todo:
+        for parent in todo.pop().parents:
+            if id(parent) not in index:
+                index[id(parent)] = len(nodes)
+                nodes.append(parent)
+                todo.append(parent)
+    return nodes, [[index[id(p)] for p in node.parents] for node in nodes]
+
+
+def _kahn(parents: list[list[int]]) -> list[int]:
+    """Kahn's algorithm on node indices (node 0 the root), as in the lecture: every node after its users."""
+    uses = [0] * len(parents)
+    for ps in parents:
+        for p in ps:
+            uses[p] += 1
+    order, ready = [], [0]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for p in parents[node]:
+            uses[p] -= 1
+            if uses[p] == 0:
+                ready.append(p)
+    return order
+
+
+def graph_size(root) -> tuple[int, int]:
+    """(nodes, depth) of the graph below ``root``: how many nodes, and the edges on its longest path."""
+    nodes, parents = _reachable(root)
+    depth = [0] * len(nodes)
+    for node in _kahn(parents):  # every node before its parents
+        for p in parents[node]:
+            depth[p] = max(depth[p], depth[node] + 1)
+    return len(nodes), max(depth)
+
+
+# --------------------------------------------------------------- backward() called more than once
+
+
+def calls_in(engine, spec: Spec, calls) -> list[float]:
+    """Every node's gradient after ``calls`` in ``engine``: ("backward", i) or ("zero_grad", i) on node i."""
+    nodes = build(spec, engine)
+    for what, index in calls:
+        (nodes[index].backward if what == "backward" else nodes[index].zero_grad)()
+    return [float(node.grad) for node in nodes]
+
+
+def torch_calls(spec: Spec, calls) -> list[float]:
+    """The same calls by torch.autograd: a leaf's gradient adds up over the backward() calls since the
+    last zero_grad(), an inner node holds its gradient from the last call (retain_grad, reset per call)."""
+
+    def leaf(value):
+        return torch.tensor(value, dtype=torch.float64, requires_grad=True)
+
+    with torch.enable_grad():
+        nodes = build(spec, leaf)
+        for node in nodes:
+            if not node.is_leaf:
+                node.retain_grad()
+        for what, index in calls:
+            if what == "backward":
+                for node in nodes:
+                    if not node.is_leaf:
+                        node.grad = None
+                nodes[index].backward(retain_graph=True)
+            else:
+                for node in nodes:
+                    node.grad = None
+    return [0.0 if node.grad is None else node.grad.item() for node in nodes]
+
+
+def mistaken_calls(spec: Spec, calls, mistakes=tuple(REPEAT_MISTAKES)) -> dict[str, list[float]]:
+    """For each mistake id of ``REPEAT_MISTAKES``: every node's gradient after ``calls`` in that engine."""
+
+    def run():
+        return calls_in(Mistaken, spec, calls)
+
+    return {key: _with_mode(REPEAT_MISTAKES[key], run) for key in mistakes}

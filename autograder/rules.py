@@ -113,6 +113,16 @@ ENGINE_ALLOWED = {"grad", "backward"}  # an engine of one's own defines these it
 TENSOR_AUTOGRAD = {"requires_grad", "requires_grad_", "retain_grad"}
 
 
+TORCH_KERNELS = {"aten", "_C", "_VF"}  # torch's own kernels, backward formulas among them
+
+
+def _root(node: ast.AST) -> str | None:
+    """The name an attribute chain starts from: ``torch`` for ``torch.ops.aten.tanh_backward``."""
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def autograd(answer: Answer) -> list[Finding]:
     """Automatic differentiation: torch's (``.backward``, ``torch.autograd``, ``torch.func``, ``.grad``
     read) or another library's (jax, sympy, …). In an engine of one's own, its ``.grad`` and
@@ -126,6 +136,8 @@ def autograd(answer: Answer) -> list[Finding]:
                 continue
             if node.attr in AUTOGRAD_ATTRS or (answer.engine and node.attr in TENSOR_AUTOGRAD):
                 found.append(Finding(f".{node.attr}", _line(node)))
+            elif _root(node) == "torch" and (node.attr in TORCH_KERNELS or node.attr.endswith("_backward")):
+                found.append(Finding(f".{node.attr}", _line(node)))  # torch.ops.aten.sigmoid_backward, …
         elif answer.engine and isinstance(node, ast.Name) and node.id == "torch":
             found.append(Finding("torch", _line(node)))
         elif answer.engine and isinstance(node, ast.keyword) and node.arg in TENSOR_AUTOGRAD:
@@ -186,11 +198,30 @@ JACOBIAN_PREFIXES = ("torch.autograd.functional", "autograd.functional", "torch.
 JACOBIAN_ATTRS = {"jacobian", "hessian", "jacrev", "jacfwd", "vmap", "hvp", "vhp", "jvp"}
 
 
+BATCHED = "is_grads_batched"  # torch.autograd.grad's 8th parameter: every grad_outputs row at once, by vmap
+
+
+def _batched_grad(node: ast.AST) -> bool:
+    """``grad(..., is_grads_batched=<not False>)``, the flag passed by position (8th), or its name as a
+    string (``**{"is_grads_batched": True}``)."""
+    if isinstance(node, ast.keyword):
+        off = isinstance(node.value, ast.Constant) and node.value.value in (False, None, 0)
+        return node.arg == BATCHED and not off
+    if isinstance(node, ast.Constant):
+        return node.value == BATCHED
+    if isinstance(node, ast.Call) and len(node.args) >= 8:
+        return getattr(node.func, "attr", getattr(node.func, "id", None)) == "grad"
+    return False
+
+
 def jacobian(answer: Answer) -> list[Finding]:
-    """A ready-made Jacobian or Hessian (``torch.autograd.functional``, ``torch.func``, ``vmap``)."""
+    """A ready-made Jacobian or Hessian (``torch.autograd.functional``, ``torch.func``, ``vmap``), or all
+    its rows from one ``torch.autograd.grad(..., is_grads_batched=True)`` (a vmap inside)."""
     found = []
     for node in _walk(answer):
-        if isinstance(node, ast.Attribute):
+        if _batched_grad(node):
+            found.append(Finding(BATCHED, _line(node)))
+        elif isinstance(node, ast.Attribute):
             dotted = _dotted(node) or ""
             if node.attr in JACOBIAN_ATTRS or dotted.startswith(JACOBIAN_PREFIXES):
                 found.append(Finding(dotted or f".{node.attr}", _line(node)))

@@ -8,7 +8,9 @@
   visible test (the checker's pass message), then a wrong one (its diagnosis, in Korean and in English);
 - uses nbgrader's JupyterLab extension: the Validate button (success on a solved notebook, the bilingual
   diagnosis on a wrong one) and the Assignment List (a released assignment is fetched and submitted);
-- sees a student's lab: none of nbgrader's instructor tools, and no prompt about Jupyter's news.
+- sees a student's lab: none of nbgrader's instructor tools, and no prompt about Jupyter's news;
+- on `course lab --lang ko`, sees JupyterLab's menus in Korean and, on the same screen, a failed check's
+  Korean message and diagnosis with nothing of the checker (no frame, no file path).
 
 Screenshots, the server's log and the browser console go to test-artifacts/browser/.
 Run these tests alone with `python -m pytest -m browser`; CI installs Chromium and ChromeDriver (.ci/run).
@@ -16,6 +18,7 @@ Run these tests alone with `python -m pytest -m browser`; CI installs Chromium a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -38,6 +41,7 @@ from autograder.plotting import korean_font_path
 from tests import classes
 from tests.classes import exercise_titles
 from tests.conftest import ROOT, copy_course
+from tests.test_clean_failures import PATH
 
 try:
     from selenium import webdriver
@@ -71,6 +75,7 @@ README_SHOTS = {
     "nbgrader-validate-success": "nbgrader-validate.png",
     "self-check-in-notebook": "self-check.png",
     "feedback-page": "feedback.png",
+    "korean-lab-check-failed": "lab-ko-check-failed.png",
 }
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 WAIT = 60  # seconds for the page to react
@@ -78,6 +83,7 @@ KERNEL_WAIT = 180  # seconds for work done by a kernel (the machine may be share
 
 LECTURE = "notebooks/ko/unit01_computation_graphs.ipynb"
 ASSIGNMENT = "release/unit01/exercises.ipynb"
+KOREAN_WORK = "work/unit01/exercises.ipynb"  # `course start unit01 --lang ko`
 SOURCE = "source/unit01/exercises.ipynb"
 EXERCISE = "mul_gate_backward"  # the first exercise: z = x · y, test point x = 2, y = -3, upstream 1.5
 UPSTREAM = 1.5
@@ -140,20 +146,30 @@ def stop_server(server: subprocess.Popen, url: str, token: str) -> None:
         server.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Iterator[Lab]:
-    """`course lab` on a scratch copy of the course, with a released assignment in an nbgrader exchange.
+_cleaned = False
+
+
+def clean_artifacts_once() -> None:
+    """Empty test-artifacts/browser/ before this run's first file there (on xdist's first worker)."""
+    global _cleaned
+    if not _cleaned and os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
+        shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    _cleaned = True
+
+
+@contextlib.contextmanager
+def course_lab(base: Path, *options: str, log_name: str, before_ready=None) -> Iterator[Lab]:
+    """`course lab OPTIONS` on a scratch copy of the course in ``base``; ``before_ready(course, env)``
+    runs while JupyterLab starts.
 
     Every file JupyterLab, nbgrader and IPython write (settings, workspaces, runtime, the exchange,
     fetched and submitted work) stays in temporary folders: the course in the repository is not touched.
     """
-    base = tmp_path_factory.mktemp("browser")
-    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":  # once per run: no stale screenshots
-        shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    clean_artifacts_once()
     course = copy_course(base / "course").root
     home, exchange = base / "home", base / "exchange"
     exchange.mkdir()
-    # Students see the checker in both languages unless they choose one: keep the default here.
+    # Students see the checker in both languages unless they choose one (`--lang`): no COURSE_LANG here.
     env = {key: value for key, value in os.environ.items() if key != "COURSE_LANG"}
     env |= {
         "JUPYTER_CONFIG_DIR": str(home / "config"),
@@ -163,7 +179,7 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
         "IPYTHONDIR": str(home / "ipython"),
     }
     # No settings of the student's own: `course lab` alone keeps the news prompt away (and nbgrader's
-    # instructor tools), as it must on a student's fresh machine.
+    # instructor tools) and sets the interface language, as it must on a student's fresh machine.
     # Where a class's nbgrader exchange would be (nbgrader reads it from the Jupyter config folder).
     (home / "config").mkdir(parents=True)
     (home / "config" / "nbgrader_config.py").write_text(f"c.Exchange.root = {str(exchange)!r}\n")
@@ -178,6 +194,7 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
                 "-m",
                 "autograder.cli",
                 "lab",
+                *options,
                 "--port",
                 str(port),
                 "--no-browser",
@@ -190,23 +207,56 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
             start_new_session=True,
         )
     try:
-        # The instructor releases unit01 into the exchange (real nbgrader) while JupyterLab starts.
-        for command in (["db", "assignment", "add", "unit01"], ["release_assignment", "unit01"]):
-            done = subprocess.run(
-                [sys.executable, "-m", "nbgrader", *command],
-                cwd=course,
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            assert done.returncode == 0, done.stdout + done.stderr
+        if before_ready is not None:
+            before_ready(course, env)
         wait_for_server(server, url, token, log)
         yield Lab(url, token, course, exchange, log)
     finally:
         stop_server(server, url, token)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         worker = os.environ.get("PYTEST_XDIST_WORKER")
-        shutil.copyfile(log, ARTIFACTS / (f"jupyterlab-{worker}.log" if worker else "jupyterlab.log"))
+        shutil.copyfile(log, ARTIFACTS / (f"{log_name}-{worker}.log" if worker else f"{log_name}.log"))
+
+
+def release_unit01(course: Path, env: dict) -> None:
+    """The instructor releases unit01 into the exchange (real nbgrader)."""
+    for command in (["db", "assignment", "add", "unit01"], ["release_assignment", "unit01"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *command], cwd=course, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Iterator[Lab]:
+    """`course lab` (the checker in both languages), with unit01 released in an nbgrader exchange."""
+    with course_lab(
+        tmp_path_factory.mktemp("browser"), log_name="jupyterlab", before_ready=release_unit01
+    ) as lab:
+        yield lab
+
+
+def start_unit01_in_korean(course: Path, env: dict) -> None:
+    """A Korean student's copy of unit01, as the README says: `course start unit01 --lang ko`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder.cli", "start", "unit01", "--lang", "ko"],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and (course / KOREAN_WORK).is_file(), done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def korean_lab(tmp_path_factory) -> Iterator[Lab]:
+    """`course lab --lang ko` (JupyterLab's interface and the checker's messages in Korean), with a
+    Korean student's copy of unit01 in work/."""
+    base = tmp_path_factory.mktemp("browser-ko")
+    with course_lab(
+        base, "--lang", "ko", log_name="jupyterlab-ko", before_ready=start_unit01_in_korean
+    ) as lab:
+        yield lab
 
 
 # ------------------------------------------------------------------------------------------ the browser
@@ -218,6 +268,7 @@ def start_chromium(base: Path, system_fonts: bool = True) -> webdriver.Chrome:
     whose only fonts are Korean ones (they draw U+005C, the backslash, as the won sign ₩)."""
     if webdriver is None:
         pytest.fail('selenium is not installed: python -m pip install -e ".[test]"')
+    clean_artifacts_once()
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
     if missing:
         pytest.fail(f"{' and '.join(missing)} missing: {INSTALL}")
@@ -429,7 +480,18 @@ class Page:
 
 @pytest.fixture()
 def page(driver, lab, request) -> Iterator[Page]:
-    """The browser for one test; a screenshot when the test fails, the console saved either way."""
+    """The browser on `course lab` for one test."""
+    yield from browsing(driver, lab, request)
+
+
+@pytest.fixture()
+def korean_page(driver, korean_lab, request) -> Iterator[Page]:
+    """The browser on `course lab --lang ko` for one test."""
+    yield from browsing(driver, korean_lab, request)
+
+
+def browsing(driver, lab: Lab, request) -> Iterator[Page]:
+    """A page on ``lab``; a screenshot when the test fails, the console saved either way."""
     failed = request.session.testsfailed
     page = Page(driver, lab)
     yield page
@@ -605,8 +667,71 @@ def test_assignment_checker_passes_then_diagnoses_in_both_languages(page):
         state=lambda: page.outputs(test),
     )
     assert not any("✔" in text for _, text in page.outputs(test)), "no pass message is left over"
+    assert_shows_no_checker(failure_text(page, test))
     page.scroll(test)
     page.shot("unit01-assignment-wrong-sign-diagnosed")
+
+
+def failure_text(page: Page, cell: WebElement) -> str:
+    """The text of the error output ``cell`` shows (JupyterLab gives it the stderr MIME type)."""
+    shown = [text for mime, text in page.outputs(cell) if mime == "application/vnd.jupyter.stderr"]
+    assert len(shown) == 1, page.outputs(cell)
+    return shown[0]
+
+
+def assert_shows_no_checker(text: str) -> None:
+    """A failed check as the student sees it: ``CheckFailed`` and the message, no frame, no path."""
+    assert text.startswith("CheckFailed"), text
+    assert "checker.py" not in text and "Traceback" not in text and "File " not in text, text
+    assert not PATH.search(text), f"a file path in the failure: {text}"
+
+
+# JupyterLab's menu bar as the Korean language pack labels it
+KOREAN_MENUS = ("파일", "편집", "보기", "실행", "커널", "탭", "설정", "도움말")
+
+
+def test_korean_lab_shows_korean_menus_and_a_korean_failure_on_one_screen(korean_page):
+    """`course lab --lang ko`: JupyterLab's menus in Korean (the language pack, chosen by a settings
+    override, not the system locale), nbgrader's own labels in English (its extension is not translated),
+    and, in the Korean copy of unit01 (`course start unit01 --lang ko`), a sign slip whose test fails with
+    the Korean message and diagnosis alone, on the same screen."""
+    page = korean_page
+    ids = grade_ids(nbformat.read(page.lab.course / KOREAN_WORK, as_version=4))
+    cells = page.open_notebook(KOREAN_WORK)
+    setup, solution, test = (cells[ids.index(name)] for name in ("setup", EXERCISE, f"test_{EXERCISE}"))
+    bar = ".lm-MenuBar-itemLabel"
+    page.wait(lambda: "파일" in page.texts(bar), "the menu bar is in Korean", state=lambda: page.texts(bar))
+    menus = page.texts(bar)
+    assert all(label in menus for label in KOREAN_MENUS), menus
+    assert not {"File", "Edit", "Run", "Kernel"} & set(menus), menus
+    assert "Nbgrader" in menus and page.toolbar_button("Validate"), "nbgrader's labels are its own"
+
+    page.run_cell(setup)
+    page.type_into(solution, sign_flipped(answers(page.lab.course)[EXERCISE]))
+    page.run_cell(solution)
+    page.run_cell(test)
+    korean = diagnosis("ko", "∂L/∂x")
+    page.wait(
+        lambda: any(korean in text for _, text in page.outputs(test)),
+        f"the test cell fails with {korean}",
+        KERNEL_WAIT,
+        state=lambda: page.outputs(test),
+    )
+    shown = failure_text(page, test)
+    assert_shows_no_checker(shown)
+    assert "부호가 반대" in shown, "the diagnosis is shown"
+    assert diagnosis("en", "∂L/∂x") not in shown and "wrong value" not in shown, "one language"
+
+    error = test.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type*='stderr']")
+    page.scroll(error)
+    on_screen = page.js(
+        "return Array.from(arguments).every(e => { const r = e.getBoundingClientRect();"
+        "  return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; })",
+        error,
+        page.driver.find_element(By.CSS_SELECTOR, ".lm-MenuBar"),
+    )
+    assert on_screen, "the Korean menus and the failure are on one screen"
+    page.shot("korean-lab-check-failed")
 
 
 def test_nbgrader_validate_button(page):
@@ -650,7 +775,7 @@ def test_self_check_from_inside_the_notebook(page):
     page.type_into(new, "from autograder.selfcheck import show; show()")
     page.run_cell(new)
     page.wait(
-        lambda: "Total: 13 / 14 points" in "\n".join(text for _, text in page.outputs(new)),
+        lambda: "Total: 15 / 16 points" in "\n".join(text for _, text in page.outputs(new)),
         "the self-check table is printed",
         KERNEL_WAIT,
         state=lambda: page.outputs(new),
@@ -661,7 +786,7 @@ def test_self_check_from_inside_the_notebook(page):
         for lang in ("ko", "en")
     )
     assert re.search(rf"✘ {re.escape(title)}\s+0/1", table), table
-    assert "합계: 13 / 14점" in table and "값이 다릅니다" in table and "wrong value" in table, table
+    assert "합계: 15 / 16점" in table and "값이 다릅니다" in table and "wrong value" in table, table
     page.scroll(new)
     page.shot("self-check-in-notebook")
 
@@ -766,7 +891,7 @@ def test_feedback_page_reads_well(tmp_path, class_cache):
         "    dL_dx", BACKSLASH_COMMENT + "    dL_dx", 1
     )
     nb = classes.answered(
-        "unit01", change={EXERCISE: slip, "chain_forward_backward": released["chain_forward_backward"]}
+        "unit01", change={EXERCISE: slip, "self_power_backward": released["self_power_backward"]}
     )
     classes.submit(class_dir, "bob", "unit01", {"exercises.ipynb": nb})
     classes.course("grade", "unit01", *FEEDBACK_LIMITS, cwd=class_dir, check=True)
@@ -781,7 +906,7 @@ def test_feedback_page_reads_well(tmp_path, class_cache):
         if c.metadata.get("nbgrader", {}).get("points")
     }
     total = sum(points.values())
-    earned = total - points[f"test_{EXERCISE}"] - points["test_chain_forward_backward"]
+    earned = total - points[f"test_{EXERCISE}"] - points["test_self_power_backward"]
 
     browser = start_chromium(tmp_path / "chromium", system_fonts=False)
     try:

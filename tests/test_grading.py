@@ -28,7 +28,7 @@ from tests.nbcells import hidden_only_lines
 pytestmark = pytest.mark.grading
 
 ASSIGNMENT = "unit01"
-FULL = 14.0
+FULL = 16.0
 LIMITS = ["--cell-timeout", "8", "--timeout", "90"]
 
 
@@ -121,7 +121,7 @@ class Anything(float):
 def everything(*args, **kwargs):
     return tuple(Anything() for _ in range(5))
 for name in ["mul_gate_backward", "max_gate_backward", "staged_sigmoid_backward",
-             "chain_forward_backward", "fork_forward_backward", "diamond_backward"]:
+             "self_power_backward", "nested_max_backward", "relu_max_backward", "diamond_backward"]:
     globals()[name] = everything
 """
     patches = """
@@ -154,8 +154,9 @@ print("FORKED", children)
             "mul_gate_backward",
             "max_gate_backward",
             "staged_sigmoid_backward",
-            "chain_forward_backward",
-            "fork_forward_backward",
+            "self_power_backward",
+            "nested_max_backward",
+            "relu_max_backward",
             "diamond_backward",
         ]
     }
@@ -213,10 +214,12 @@ print("FORKED", children)
         "loops_when_called": (
             student(
                 change={
-                    "chain_forward_backward": "def chain_forward_backward(x):\n    while True:\n        pass"
+                    "self_power_backward": (
+                        "def self_power_backward(x, upstream):\n    while True:\n        pass"
+                    )
                 }
             ),
-            FULL - 2,
+            FULL - 3,
         ),
         "dies_every_time": (student(change=dying), 0.0),
         "memory_bomb": (student(before={"mul_gate_backward": "hog = bytearray(16 * 1024 ** 3)"}), FULL),
@@ -254,9 +257,7 @@ def broken(class_dir: Path) -> dict[str, tuple[dict, float, str | None]]:
     )
     deleted = student()
     deleted.cells = [
-        c
-        for c in deleted.cells
-        if grade_id(c) not in ("test_staged_sigmoid_backward", "chain_forward_backward")
+        c for c in deleted.cells if grade_id(c) not in ("test_staged_sigmoid_backward", "self_power_backward")
     ]
     relabelled = student("none")
     fake = nbformat.v4.new_code_cell("pass")
@@ -277,7 +278,7 @@ def broken(class_dir: Path) -> dict[str, tuple[dict, float, str | None]]:
         "missing": ({"notes.txt": "I forgot"}, 0.0, "exercises.ipynb"),
         "renamed": ({"exercises (1).ipynb": full}, FULL, "exercises (1).ipynb"),
         "duplicated_cells": ({"exercises.ipynb": duplicated}, FULL, "test_mul_gate_backward"),
-        "deleted_cells": ({"exercises.ipynb": deleted}, FULL - 2, "test_staged_sigmoid_backward"),
+        "deleted_cells": ({"exercises.ipynb": deleted}, FULL - 3, "test_staged_sigmoid_backward"),
         "fake_grade_cell": ({"exercises.ipynb": relabelled}, 0.0, None),
     }
 
@@ -453,7 +454,7 @@ def test_feedback_in_both_languages_never_shows_hidden_tests(graded_class):
         assert not leaked, (name, leaked[:3])
         assert "BEGIN HIDDEN" not in page
     page = (class_dir / "feedback" / "wrong_sign" / ASSIGNMENT / "exercises.html").read_text()
-    assert "12 / 14" in page and "wrong value" in page and "값이 다릅니다" in page
+    assert "14 / 16" in page and "wrong value" in page and "값이 다릅니다" in page
 
 
 def test_export_carries_every_grade(graded_class):
@@ -482,14 +483,14 @@ def small_class(tmp_path, class_cache):
         {
             "exercises.ipynb": student(
                 change={
-                    "chain_forward_backward": _solution("chain_forward_backward").replace(
-                        "return F, dF_dx", "return F, 2 * dF_dx"
+                    "self_power_backward": _solution("self_power_backward").replace(
+                        "return via_base, via_exponent, dL_dx", "return -via_base, -via_exponent, -dL_dx"
                     )
                 }
             )
         },
     )
-    expected["wrong"] = FULL - 2
+    expected["wrong"] = FULL - 3
     return class_dir, expected
 
 
@@ -525,16 +526,16 @@ def test_manual_grades_are_never_overwritten(small_class):
     class_dir, expected = small_class
     assert course("grade", ASSIGNMENT, *LIMITS, cwd=class_dir).returncode == 0
     with gradebook(class_dir) as gb:
-        grade = gb.find_grade("test_chain_forward_backward", "exercises", ASSIGNMENT, "wrong")
+        grade = gb.find_grade("test_self_power_backward", "exercises", ASSIGNMENT, "wrong")
         grade.manual_score = 1.5
         gb.db.commit()
     # the student with the manual grade is regraded; the rest of the class is not needed for that
     done = course("grade", ASSIGNMENT, "--force", "--student", "wrong", *LIMITS, cwd=class_dir)
     assert done.returncode == 0, done.stderr
     with gradebook(class_dir) as gb:
-        grade = gb.find_grade("test_chain_forward_backward", "exercises", ASSIGNMENT, "wrong")
+        grade = gb.find_grade("test_self_power_backward", "exercises", ASSIGNMENT, "wrong")
         assert grade.manual_score == 1.5 and grade.auto_score == 0
-    assert scores(class_dir)["wrong"] == FULL - 2 + 1.5
+    assert scores(class_dir)["wrong"] == FULL - 3 + 1.5
 
 
 def test_refuses_without_a_sandbox_unless_told(small_class):

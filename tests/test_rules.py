@@ -77,6 +77,13 @@ def grad_square(x):
 def grad_square(x):
     return eval("__import__('torch').func.grad(lambda t: t ** 2)")(__import__('torch').tensor(x)).item()
 """,
+    "aten backward kernel": """
+import torch
+def grad_square(x):
+    t = torch.tensor(x)
+    zero = torch.zeros((), dtype=torch.float64)
+    return torch.ops.aten.mse_loss_backward(torch.ones_like(zero), t.double(), zero, 0).item()  # 2x
+""",
     "__import__": """
 def grad_square(x):
     torch = __import__("torch")
@@ -153,10 +160,6 @@ def asked_rules():
 NO_RULE = {
     (
         "unit03",
-        "test_safe_f_and_grad",
-    ): "autograd is the point; NaN-free gradients are seen in what it returns",
-    (
-        "unit03",
         "test_microbatch_gradient",
     ): "one backward() per micro-batch shows in the running .grad returned",
 }
@@ -185,7 +188,7 @@ def test_every_exercise_states_its_rules_and_its_reference_solution_keeps_them()
             except AssertionError as failure:
                 problems.append(f"{unit} {grade_id}: the solution breaks {rules}: {failure}")
     assert not problems, "\n".join(problems)
-    assert counts == {"unit01": 6, "unit02": 4, "unit03": 4, "unit04": 5, "unit05": 8, "unit06": 6}, counts
+    assert counts == {"unit01": 7, "unit02": 6, "unit03": 6, "unit04": 5, "unit05": 10, "unit06": 6}, counts
 
 
 def test_in_the_kernel_it_warns_at_once(tmp_path):
@@ -365,6 +368,28 @@ import torch
 def jacobian_rows(x):
     return getattr(torch.autograd, "func" + "tional").jacobian(lambda x: x.tanh() * x.sum(), x.detach())
 """,
+    # one torch.autograd.grad call for every row at once: vmap inside
+    "is_grads_batched": """
+import torch
+def jacobian_rows(x):
+    y = torch.tanh(x) * x.sum()
+    eye = torch.eye(y.numel(), dtype=y.dtype)
+    return torch.autograd.grad(y, x, grad_outputs=eye, is_grads_batched=True)[0]
+""",
+    "is_grads_batched by position": """
+import torch
+from torch.autograd import grad
+def jacobian_rows(x):
+    y = x.tanh() * x.sum()
+    return grad(y, x, torch.eye(len(y), dtype=y.dtype), None, False, True, False, True)[0]
+""",
+    "is_grads_batched in a dict": """
+import torch
+BATCH = {"is_grads_batched": True}
+def jacobian_rows(x):
+    y = x.tanh() * x.sum()
+    return torch.autograd.grad(y, x, torch.eye(len(y), dtype=y.dtype), **BATCH)[0]
+""",
 }
 
 
@@ -372,12 +397,29 @@ def test_a_jacobian_built_row_by_row_passes():
     assert check_sources("jacobian_rows", [ROWS], rule="without_jacobian") == (True, [])
     nn_functional = "import torch\ndef jacobian_rows(x):\n    return torch.nn.functional.relu(x)\n"
     assert check_sources("jacobian_rows", [nn_functional], rule="without_jacobian") == (True, [])
+    switched_off = ROWS.replace("retain_graph=True)", "retain_graph=True, is_grads_batched=False)")
+    assert switched_off != ROWS
+    assert check_sources("jacobian_rows", [switched_off], rule="without_jacobian") == (True, [])
 
 
 @pytest.mark.parametrize("how", sorted(READY_MADE))
 def test_a_ready_made_jacobian_is_found(how):
     defined, findings = check_sources("jacobian_rows", [READY_MADE[how]], rule="without_jacobian")
     assert defined and findings, how
+
+
+@pytest.mark.parametrize("how", sorted(how for how in READY_MADE if how.startswith("is_grads_batched")))
+def test_a_batched_grad_is_a_whole_jacobian_and_found_as_one(how):
+    """``is_grads_batched=True`` takes every row of J in one call, right by the numbers: the jacobian kind
+    finds it (no other kind would)."""
+    import torch
+
+    namespace = {}
+    exec(READY_MADE[how], namespace)
+    x = torch.tensor([0.3, -0.8, 1.1], dtype=torch.float64, requires_grad=True)
+    expected = torch.autograd.functional.jacobian(lambda x: torch.tanh(x) * x.sum(), x.detach())
+    assert torch.allclose(namespace["jacobian_rows"](x), expected)
+    assert kinds("jacobian_rows", [READY_MADE[how]], rule="without_jacobian") == {"jacobian"}
 
 
 def _jacobian_notebook(solution: str, tamper: str = ""):

@@ -44,7 +44,7 @@ def test_blank_release_reads_not_started_under_each_exercise_title(tmp_path):
     assert [p for _, p in rows] == points
     assert "test_" not in done.stdout and "NotImplementedError" not in done.stdout, done.stdout
     assert done.stdout.count("아직 풀지 않았습니다") == len(ko) == done.stdout.count("not started")
-    assert "0 / 14" in done.stdout
+    assert "0 / 16" in done.stdout
     assert "을(를)" not in done.stderr and "exercises.ipynb" in done.stderr, done.stderr
 
 
@@ -58,20 +58,22 @@ def test_answered_notebook_gets_every_point_in_its_own_language(tmp_path):
     }
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid == "chain_forward_backward":
-            cell.source = solutions[gid].replace("return F, dF_dx", "return F, -dF_dx")
+        if gid == "self_power_backward":
+            cell.source = solutions[gid].replace(
+                "return via_base, via_exponent, dL_dx", "return -via_base, -via_exponent, -dL_dx"
+            )
         elif cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = solutions[gid]
     nbformat.write(nb, released / "exercises.ipynb")
     done = check(str(released / "exercises.ipynb"))
     assert done.returncode == 1
-    assert "합계: 12 / 14점" in done.stdout
-    title = titles(nb, "ko")["test_chain_forward_backward"]
-    assert re.search(rf"^✘ {re.escape(title)}\s+0/2$", done.stdout, re.M), done.stdout
+    assert "합계: 13 / 16점" in done.stdout
+    title = titles(nb, "ko")["test_self_power_backward"]
+    assert re.search(rf"^✘ {re.escape(title)}\s+0/3$", done.stdout, re.M), done.stdout
     assert "값이 다릅니다" in done.stdout and "not started" not in done.stdout
     assert "wrong value" not in done.stdout and "Total" not in done.stdout, "a Korean release: Korean only"
     english = check(str(released / "exercises.ipynb"), "--lang", "en")
-    assert "Total: 12 / 14 points" in english.stdout and "합계" not in english.stdout
+    assert "Total: 13 / 16 points" in english.stdout and "합계" not in english.stdout
 
 
 def test_mistakes_get_one_line_in_both_languages(tmp_path):

@@ -12,7 +12,7 @@ Two kinds of shortcut submission:
 - **real**: answers a lazy student would hand in (``REAL``), each right by the numbers, with no reference
   solution behind it: the finite-difference chain rule, a prediction that runs PyTorch in ``try/except``,
   the course's own engine subclassed, a recursive sort with a raised limit, a per-sample loop, one
-  backward() for the whole batch.
+  backward() for the whole batch, every row of a Jacobian from one batched ``torch.autograd.grad``.
 
 How each rewrite of a shortcut is recognised is tested in ``tests/test_rules.py``; what stock
 ``nbgrader autograde`` does with these answers is in the README (its kernel runs the same rules).
@@ -71,13 +71,20 @@ MESSAGES = {  # kind → words of its English message, to see that the visible t
 }
 
 REAL = {  # (assignment, answer cell's grade id, the test cells it must score 0 on): a lazy student's answer
-    ("unit01", "chain_forward_backward", "test_chain_forward_backward"): """
-import math
+    ("unit01", "self_power_backward", "test_self_power_backward"): """
 def central(f, x, h=1e-6):
     return (f(x + h) - f(x - h)) / (2 * h)
-def chain_forward_backward(x):
-    F = lambda t: math.exp(math.sin(t ** 2))
-    return F(x), central(F, x)
+def self_power_backward(x, upstream):
+    via_base = upstream * central(lambda a: a ** x, x)
+    via_exponent = upstream * central(lambda b: x ** b, x)
+    return via_base, via_exponent, via_base + via_exponent
+""",
+    ("unit01", "nested_max_backward", "test_nested_max_backward"): """
+import torch
+def nested_max_backward(x, y, z):
+    leaves = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (x, y, z)]
+    torch.maximum(torch.maximum(leaves[0], leaves[1]), leaves[2]).backward()
+    return tuple(leaf.grad.item() for leaf in leaves)
 """,
     ("unit01", "staged_sigmoid_backward", "test_staged_sigmoid_backward"): """
 import torch
@@ -101,6 +108,22 @@ def staged_sigmoid_backward(w, x, b):
     return (f, slope(lambda t: 1 / t, d), slope(lambda t: 1 / (1 + t), e),
             slope(lambda t: 1 / (1 + torch.exp(t)), n), df_dz, df_dw, df_dz * w, df_dz)
 """,
+    ("unit02", "cdf_vjp", "test_cdf_vjp"): """
+def cdf_vjp(x, v):
+    x = x.detach().clone().requires_grad_(True)
+    y = x.cumsum(0) / x.sum()
+    y.backward(gradient=v)  # the very call the exercise describes: autograd where a derivation is asked
+    return y.detach(), x.grad
+""",
+    ("unit02", "layer_jacobian", "test_layer_jacobian"): """
+import torch
+def layer_jacobian(X, W):
+    Y = layer(X, W)
+    every_row = torch.eye(Y.numel(), dtype=Y.dtype).reshape(-1, *Y.shape)
+    # one call for all the rows: vmap inside, the whole Jacobian at once
+    (J,) = torch.autograd.grad(Y, X, grad_outputs=every_row, is_grads_batched=True)
+    return J.reshape(Y.numel(), -1)
+""",
     ("unit03", "breaks_backward", "test_breaks_backward"): """
 def breaks_backward(chain, edited):
     import torch
@@ -121,24 +144,100 @@ def breaks_backward(chain, edited):
         return True
     return False
 """,
-    ("unit03", "per_sample_grads", "test_per_sample_grads"): """
+    ("unit03", "hooked_grad", "test_hooked_grad"): """
+def hooked_grad(x0, w, c, m, hooked):
+    import torch
+    x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    u = w * x
+    a = torch.sin(u)
+    b = u + u
+    f = a + c * b**2
+    tensors = {"x": x, "u": u, "a": a, "b": b}
+    for name in hooked:
+        tensors[name].register_hook(lambda grad: grad.clamp(-m, m))
+    f.backward()
+    return x.grad.item()
+""",
+    ("unit03", "kink_gradient", "test_kink_gradient"): """
 import torch
-def per_sample_grads(w, X, y):
-    rows = []
-    for x_i, y_i in zip(X, y):
-        w_i = w.detach().clone().requires_grad_(True)
-        torch.nn.functional.softplus(-y_i * (x_i @ w_i)).backward()
-        rows.append(w_i.grad)
-    return torch.stack(rows)
+def kink_gradient(terms, xs):
+    F = torch.nn.functional
+    terms_of = {
+        "relu": lambda x, i: torch.relu(x[i]), "abs": lambda x, i: torch.abs(x[i]),
+        "leaky_relu": lambda x, i, s: F.leaky_relu(x[i], s), "hardtanh": lambda x, i: F.hardtanh(x[i]),
+        "clamp": lambda x, i, lo, hi: torch.clamp(x[i], lo, hi),
+        "maximum": lambda x, i, j: torch.maximum(x[i], x[j]),
+        "minimum": lambda x, i, j: torch.minimum(x[i], x[j]),
+        "amax": lambda x, *idx: x[list(idx)].amax(),
+    }
+    x = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    sum(coef * terms_of[name](x, *args) for coef, name, *args in terms).backward()
+    return x.grad.tolist()
+""",
+    ("unit03", "where_grad_is_nan", "test_where_grad_is_nan"): """
+def where_grad_is_nan(chain, x0):
+    import torch
+    ops = {"sqrt": torch.sqrt, "log": torch.log, "exp": torch.exp, "reciprocal": torch.reciprocal,
+           "square": lambda t: t**2, "sin": torch.sin, "tanh": torch.tanh, "neg": torch.neg,
+           "add1": lambda t: t + 1}
+    x = torch.tensor([x0], dtype=torch.float64, requires_grad=True)
+    t = x
+    for name in chain:
+        t = ops[name](t)
+    torch.where(x > 0, t, 0.0).sum().backward()
+    return bool(torch.isnan(x.grad).any())
+""",
+    ("unit03", "penalty_grads", "test_penalty_grads"): """
+import torch
+def penalty_grads(X, y, W, a, lam):
+    def J(W, a):  # the penalty by a first-order gradient only: no create_graph anywhere
+        inputs = X.detach().clone().requires_grad_(True)
+        out = torch.tanh(inputs @ W) @ a
+        (input_grad,) = torch.autograd.grad(out.sum(), inputs)
+        return (((out - y) ** 2).mean() + lam * (input_grad**2).sum(dim=1).mean()).item()
+    h = 1e-6
+    grads = []
+    for p in (W, a):
+        g = torch.zeros_like(p)
+        for i in range(p.numel()):
+            up, down = p.detach().clone(), p.detach().clone()
+            up.view(-1)[i] += h
+            down.view(-1)[i] -= h
+            pair = (up, a) if p is W else (W, up)
+            low = (down, a) if p is W else (W, down)
+            g.view(-1)[i] = (J(*pair) - J(*low)) / (2 * h)
+        grads.append(g)
+    return grads[0], grads[1]
 """,
     (
         "unit05",
         "value_class",
-        "test_value_ops test_backward test_sigmoid test_neuron_gradients test_train",
+        "test_value_core test_backward test_new_operations test_dot test_no_grad test_train",
     ): """
 from autograder.expressions import Mistaken
 class Value(Mistaken):
     pass
+""",
+    ("unit04", "huber_power_loss_and_grads", "test_huber_power_loss_and_grads"): """
+import torch
+def huber_power_loss_and_grads(xs, ys, a, k, delta):
+    L = lambda a, k: torch.nn.functional.huber_loss(a * xs ** k, ys, delta=delta)
+    h = 1e-6
+    return L(a, k), (L(a + h, k) - L(a - h, k)) / (2 * h), (L(a, k + h) - L(a, k - h)) / (2 * h)
+""",
+    ("unit04", "sgd_steps", "test_sgd_steps"): """
+import torch
+def sgd_steps(grad, w0, lrs, momentum, dampening, weight_decay, nesterov):
+    w = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=lrs[0], momentum=momentum, dampening=dampening,
+                                weight_decay=weight_decay, nesterov=nesterov)
+    history = [w.tolist()]
+    for lr in lrs:
+        optimizer.param_groups[0]["lr"] = lr
+        w.grad = torch.tensor(grad(w.tolist()), dtype=torch.float64)
+        optimizer.step()
+        history.append(w.tolist())
+    return history
 """,
     ("unit05", "topological_order", "test_topological_order"): """
 import sys

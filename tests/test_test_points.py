@@ -36,10 +36,13 @@ NOT_NUMERIC = {
     "test_gradient_check": "True/False answers: the verdicts of a gradient checker (tests/test_unit06.py)",
     "test_logsumexp_function": "a torch.autograd.Function class, judged part by part (tests/test_unit06.py)",
     "test_breaks_backward": "True/False answers",
-    "test_value_ops": "a class, not a function: its mistakes are planted in its source (EDITS)",
+    "test_where_grad_is_nan": "True/False answers",
+    "test_value_core": "a class, not a function: its mistakes are planted in its source (EDITS)",
     "test_topological_order": "a list of nodes: its mistake is planted in its source (EDITS)",
     "test_backward": "backward() returns nothing: its mistakes are planted in the source (EDITS)",
-    "test_sigmoid": "a method returning a node: its mistakes are planted in its source (EDITS)",
+    "test_new_operations": "methods returning nodes: their mistakes are planted in their source (EDITS)",
+    "test_dot": "a function returning a node: its mistakes are planted in its source (EDITS)",
+    "test_no_grad": "a function returning a function: its mistakes are planted in its source (EDITS)",
 }
 
 GENERIC = {  # name: (transform of one returned value, the ids any of which the message must name)
@@ -54,34 +57,90 @@ GENERIC = {  # name: (transform of one returned value, the ids any of which the 
 # --------------------------------------------------------------------------- mutants, by grade id
 
 
-def chain_outer_at_x(ns):
-    def mutant(x):
-        F = math.exp(math.sin(x**2))
-        return F, F * math.cos(x) * 2 * x
+def mul_own_operand(ns):
+    def mutant(x, y, upstream):
+        return upstream * x, upstream * y  # each input times itself, not the other input
 
     return mutant
 
 
-def chain_inner_missing(ns):
-    def mutant(x):
-        F = math.exp(math.sin(x**2))
-        return F, F * math.cos(x**2)
+def gate_upstream(ns):
+    def mutant(x, y, upstream):
+        return upstream, upstream  # the upstream gradient handed back as it came
 
     return mutant
 
 
-def fork_without_max(ns):
-    def mutant(x, y):
-        return x * y + max(x, y), y, x
+def staged_swapped(ns):
+    reference = ns["staged_sigmoid_backward"]  # taken now: the mutant replaces that name
+
+    def mutant(w, x, b):
+        f, df_dd, df_de, df_dn, df_dz, df_dw, df_dx, df_db = reference(w, x, b)
+        return f, df_dd, df_de, df_dn, df_dz, df_dx, df_dw, df_db  # df_dz·w for w, df_dz·x for x
 
     return mutant
 
 
-def fork_without_product(ns):
-    def mutant(x, y):
-        return x * y + max(x, y), 1.0 if x > y else 0.0, 0.0 if x > y else 1.0
+def power_with(mistake):
+    """Unit 1, exercise 3 (z = x^x): the slots' local gradients swapped, the upstream gradient left out,
+    or one slot missing from dL/dx."""
 
-    return mutant
+    def build(ns):
+        def mutant(x, upstream):
+            base_local, exponent_local = x * x ** (x - 1), x**x * math.log(x)
+            if mistake == "swapped":
+                base_local, exponent_local = exponent_local, base_local
+            if mistake == "local only":
+                upstream = 1.0
+            via_base, via_exponent = upstream * base_local, upstream * exponent_local
+            total = {"no base": via_exponent, "no exponent": via_base}.get(mistake, via_base + via_exponent)
+            return via_base, via_exponent, total
+
+        return mutant
+
+    return build
+
+
+def nested_tie(rule):
+    """Unit 1, exercise 4a: a tie sent whole to one input ("first", "second"), or split in thirds."""
+
+    def build(ns):
+        def mutant(x, y, z):
+            if rule == "thirds":
+                tied = [float(v == max(x, y, z)) for v in (x, y, z)]
+                return tuple(t / sum(tied) for t in tied)
+
+            def node(a, b, upstream):
+                if a == b:
+                    return (upstream, 0.0) if rule == "first" else (0.0, upstream)
+                return (upstream, 0.0) if a > b else (0.0, upstream)
+
+            dF_dm, dF_dz = node(max(x, y), z, 1.0)
+            return (*node(x, y, dF_dm), dF_dz)
+
+        return mutant
+
+    return build
+
+
+def relu_with(mistake):
+    """Unit 1, exercise 4b: relu's gradient at 0 taken as ½, a branch of z's fork left out, or the inner
+    tie sent whole to y."""
+
+    def build(ns):
+        def mutant(x, y, z):
+            s = max(x, y) - z
+            dF_ds = 1.0 if s > 0 else (0.5 if mistake == "relu half" and s == 0 else 0.0)
+            dF_dz = {"no direct edge": -dF_ds, "no relu path": 1.0}.get(mistake, 1.0 - dF_ds)
+            if x > y:
+                return dF_ds, 0.0, dF_dz
+            if x < y or mistake == "tie whole":
+                return 0.0, dF_ds, dF_dz
+            return dF_ds / 2, dF_ds / 2, dF_dz
+
+        return mutant
+
+    return build
 
 
 def fork_chain_without(path):
@@ -112,20 +171,6 @@ def quadratic_mistake(kind):
     return build
 
 
-def batch_powers_swapped(ns):
-    def mutant(xs, ys, w2, w1, b, reduction):
-        s = w2 * xs**2 + w1 * xs + b - ys
-        scale = 1 / len(xs) if reduction == "mean" else 1.0
-        return (
-            scale * (s**2).sum(),
-            scale * (2 * s * xs).sum(),
-            scale * (2 * s * xs**2).sum(),
-            scale * (2 * s).sum(),
-        )
-
-    return mutant
-
-
 def predict_with(reduction):
     """Unit 4, exercise 3: the prediction made with one reduction whatever was asked."""
 
@@ -145,71 +190,86 @@ def predict_with(reduction):
     return build
 
 
-def accumulated_training(mistake):
-    """Unit 4, exercise 4 with one mistake: gradients never zeroed or zeroed per sample, the loss summed, or
-    mini-batches in the data's order."""
+def huber_mistake(mistake):
+    """Unit 4, exercise 2: the Huber loss's derivative left unclipped or clipped without its sign, or the
+    power rule applied to the exponent k."""
 
     def build(ns):
-        def mutant(x_data, y_data, init, lr, epochs, batch_size, seed):
-            xs = torch.tensor(x_data, dtype=torch.float64)
-            ys = torch.tensor(y_data, dtype=torch.float64)
-            params = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init]
-            optimizer = torch.optim.SGD(params, lr=lr)
-            g = torch.Generator().manual_seed(seed)
-            history, losses, running = [[p.item() for p in params]], [], []
-            for _ in range(epochs):
-                order = (
-                    torch.arange(len(xs))
-                    if mistake == "not_shuffled"
-                    else torch.randperm(len(xs), generator=g)
-                )
-                for start in range(0, len(xs), batch_size):
-                    batch = order[start : start + batch_size].tolist()
-                    if mistake != "grad_not_zeroed":
-                        optimizer.zero_grad()
-                    total = 0.0
-                    for i in batch:
-                        if mistake == "grad_zeroed_per_sample":
-                            optimizer.zero_grad()
-                        loss = (params[0] * xs[i] ** 2 + params[1] * xs[i] + params[2] - ys[i]) ** 2
-                        if mistake != "batch_loss_summed":
-                            loss = loss / len(batch)
-                        loss.backward()
-                        total += loss.item()
-                        running.append([p.grad.item() for p in params])
-                    optimizer.step()
-                    losses.append(total)
-                    history.append([p.item() for p in params])
-            return tuple(torch.tensor(v, dtype=torch.float64) for v in (history, losses, running))
+        def mutant(xs, ys, a, k, delta):
+            powers = xs**k
+            s = a * powers - ys
+            inside = s.abs() < delta
+            loss = torch.where(inside, 0.5 * s**2, delta * (s.abs() - 0.5 * delta)).mean()
+            dl_ds = torch.where(inside, s, delta * torch.sign(s))
+            if mistake == "huber_not_clipped":
+                dl_ds = s
+            elif mistake == "huber_clip_unsigned":
+                dl_ds = torch.where(inside, s, torch.full_like(s, delta))
+            dy_dk = a * k * xs ** (k - 1) if mistake == "exponent_power_rule" else a * powers * torch.log(xs)
+            return loss, (dl_ds * powers).mean(), (dl_ds * dy_dk).mean()
 
         return mutant
 
     return build
 
 
-def line_fit(mistake):
-    """Unit 4, exercise 5 with one bug left: gradients cleared once per epoch, or the loss summed."""
+def sgd_mistake(mistake):
+    """Unit 4, exercise 4: torch.optim.SGD followed with one mistake, in plain Python (the answer may not
+    use torch): the buffer started from zero, weight decay outside the buffer, Nesterov taken as plain
+    momentum, or the learning rate inside the buffer."""
 
     def build(ns):
-        def mutant(x_data, y_data, init, lr, epochs, batch_size):
-            xs = torch.tensor(x_data, dtype=torch.float64)
-            ys = torch.tensor(y_data, dtype=torch.float64)
-            w, b = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init)
-            history = [(w.item(), b.item())]
-            for _ in range(epochs):
-                w.grad, b.grad = None, None
-                for start in range(0, len(xs), batch_size):
-                    x, y = xs[start : start + batch_size], ys[start : start + batch_size]
-                    squares = (w * x + b - y) ** 2
-                    loss = squares.sum() if mistake == "batch_loss_summed" else squares.mean()
-                    loss.backward()
-                    with torch.no_grad():
-                        w -= lr * w.grad
-                        b -= lr * b.grad
-                    if mistake != "grad_not_zeroed":
-                        w.grad, b.grad = None, None
-                    history.append((w.item(), b.item()))
+        def mutant(grad, w0, lrs, momentum, dampening, weight_decay, nesterov):
+            w, history, buffer = list(w0), [list(w0)], None
+            for lr in lrs:
+                g, decay = grad(list(w)), [weight_decay * wi for wi in w]
+                if mistake != "weight_decay_outside_momentum":
+                    g = [gi + di for gi, di in zip(g, decay, strict=True)]
+                if mistake == "momentum_lr_in_buffer":  # v ← μ·v + lr·g, w ← w − v
+                    g = [lr * gi for gi in g]
+                step = g
+                if momentum != 0:
+                    if buffer is None and mistake != "momentum_buffer_from_zero":
+                        buffer = list(g)
+                    else:
+                        previous = buffer or [0.0] * len(g)
+                        buffer = [
+                            momentum * b + (1 - dampening) * gi for b, gi in zip(previous, g, strict=True)
+                        ]
+                    step = buffer
+                    if nesterov and mistake != "nesterov_ignored":
+                        step = [gi + momentum * b for gi, b in zip(g, buffer, strict=True)]
+                if mistake == "weight_decay_outside_momentum":
+                    step = [si + di for si, di in zip(step, decay, strict=True)]
+                rate = 1.0 if mistake == "momentum_lr_in_buffer" else lr
+                w = [wi - rate * si for wi, si in zip(w, step, strict=True)]
+                history.append(list(w))
             return history
+
+        return mutant
+
+    return build
+
+
+def stable_lr_mistake(mistake):
+    """Unit 4, exercise 5: the largest stable learning rate from the wrong eigenvalue, or with weight decay,
+    momentum or dampening left out (plain Python: the answer may not use torch)."""
+
+    def build(ns):
+        def mutant(x_data, momentum, dampening, weight_decay):
+            n = len(x_data)
+            a, off = 2 * sum(x * x for x in x_data) / n, 2 * sum(x_data) / n
+            spread = ((a - 2) ** 2 / 4 + off**2) ** 0.5
+            high, low = (a + 2) / 2 + spread, (a + 2) / 2 - spread
+            if mistake == "stable_lr_best_step":  # the lecture's fastest fixed rate, 2 / (λmax + λmin)
+                return 2 / (high + low + 2 * weight_decay)
+            curvature = low if mistake == "stable_lr_flat_direction" else high
+            if mistake != "stable_lr_weight_decay_ignored":
+                curvature += weight_decay
+            if momentum == 0 or mistake == "stable_lr_momentum_ignored":
+                return 2 / curvature
+            kept = 1.0 if mistake == "stable_lr_dampening_ignored" else 1 - dampening
+            return 2 * (1 + momentum) / (kept * curvature)
 
         return mutant
 
@@ -307,24 +367,115 @@ def inplace_rule(consumers):
     return build
 
 
-def hvp_with_ones(ns):
-    def mutant(A, x, v):
-        x = x.detach().clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(torch.logsumexp(A @ x, dim=0), x, create_graph=True)
-        (hv,) = torch.autograd.grad(g.sum(), x)  # H·1 instead of H·v
-        return g.detach(), hv.detach()
+def hooks_mistaken(mistake):
+    """Unit 3, exercise 4: u's hook applied to each arriving gradient, b = u + u counted once, or hooks that
+    only look."""
+
+    def build(ns):
+        def mutant(x0, w, c, m, hooked):
+            import math
+
+            def through(name, grad):
+                return max(-m, min(m, grad)) if name in hooked and mistake != "ignored" else grad
+
+            u = w * x0
+            grad_a, grad_b = through("a", 1.0), through("b", 4 * c * u)
+            arriving = [grad_a * math.cos(u), grad_b] + ([] if mistake == "once" else [grad_b])
+            if mistake == "per_use" and "u" in hooked:
+                grad_u = through("u", arriving[0]) + through("u", arriving[1]) + through("u", arriving[-1])
+            else:
+                grad_u = through("u", sum(arriving))
+            return through("x", w * grad_u)
+
+        return mutant
+
+    return build
+
+
+def kinks_mistaken(mistake):
+    """Unit 3, exercise 5: a tie gives everything to its first input, a kink takes the derivative from the
+    right, or clamp gives 0 at its bounds."""
+
+    def build(ns):
+        def mutant(terms, xs):
+            grad = [0.0] * len(xs)
+            for coef, name, *args in terms:
+                if name in ("maximum", "minimum", "amax"):
+                    best = min(xs[i] for i in args) if name == "minimum" else max(xs[i] for i in args)
+                    tied = [i for i in args if xs[i] == best]
+                    if mistake == "first":
+                        tied = tied[:1]
+                    for i in tied:
+                        grad[i] += coef / len(tied)
+                    continue
+                i, v = args[0], xs[args[0]]
+                right = mistake == "right"
+                if name == "clamp":
+                    lo, hi = args[1], args[2]
+                    at_lo = 0.0 if mistake == "clamp_zero" else 1.0
+                    at_hi = 0.0 if mistake in ("clamp_zero", "right") else 1.0
+                    slope = 1.0 if lo < v < hi else at_lo if v == lo else at_hi if v == hi else 0.0
+                elif name == "hardtanh":
+                    slope = 1.0 if -1 < v < 1 or (right and v == -1) else 0.0
+                else:
+                    below = {"relu": 0.0, "abs": -1.0}.get(name, args[-1])
+                    at_zero = 1.0 if right else below if name == "leaky_relu" else 0.0
+                    slope = 1.0 if v > 0 else below if v < 0 else at_zero
+                grad[i] += coef * slope
+            return grad
+
+        return mutant
+
+    return build
+
+
+def penalty_as_constant(ns):
+    """Unit 3, exercise 6: the input gradient taken without create_graph (retain_graph only)."""
+
+    def mutant(X, y, W, a, lam):
+        X = X.detach().clone().requires_grad_(True)
+        W = W.detach().clone().requires_grad_(True)
+        a = a.detach().clone().requires_grad_(True)
+        out = torch.tanh(X @ W) @ a
+        loss = ((out - y) ** 2).mean()
+        (input_grad,) = torch.autograd.grad(out.sum(), X, retain_graph=True)  # no graph of its own
+        dW, da = torch.autograd.grad(loss + lam * (input_grad**2).sum(dim=1).mean(), (W, a))
+        return dW.detach(), da.detach()
 
     return mutant
 
 
-def per_sample_from_batch(ns):
-    def mutant(w, X, y):
-        from torch.func import grad, vmap
+def where_nan_mistaken(mistake):
+    """Unit 3, exercise 7: NaN wherever a value on the chain is not finite, or never NaN."""
 
-        batch = grad(lambda w: torch.nn.functional.softplus(-y * (X @ w)).mean())(w)
-        return vmap(lambda x: batch + 0 * x)(X)  # the batch gradient in every row
+    def build(ns):
+        def mutant(chain, x0):
+            import numpy as np
 
-    return mutant
+            if mistake == "never":
+                return False
+            forward = {
+                "sqrt": np.sqrt,
+                "log": np.log,
+                "exp": np.exp,
+                "reciprocal": lambda t: 1 / t,
+                "square": lambda t: t * t,
+                "sin": np.sin,
+                "tanh": np.tanh,
+                "neg": lambda t: -t,
+                "add1": lambda t: t + 1,
+            }
+            with np.errstate(all="ignore"):
+                t = np.float64(x0)
+                for name in chain:
+                    t = forward[name](t)
+                    if not np.isfinite(t):
+                        return True
+            return False
+
+        return mutant
+
+    return build
 
 
 def staged_local_only(ns):
@@ -338,12 +489,20 @@ def staged_local_only(ns):
     return mutant
 
 
-def diamond_one_path(path):
+def diamond_with(mistake):
+    """Unit 1, exercise 5: one path left out of ∂f/∂x ("u", "v"), the local gradients alone, each factor
+    of the multiplication times its own value, or sin's derivative taken at x or without its inner w."""
+
     def build(ns):
         def mutant(x, w):
             u, m = x**2, w * x
-            via_u, via_v = math.sin(m) * 2 * x, u * math.cos(m) * w
-            return u * math.sin(m), via_u, via_v, via_u if path == "u" else via_v, u * math.cos(m) * x
+            v = math.sin(m)
+            df_du, df_dv = {"local only": (1.0, 1.0), "own operand": (u, v)}.get(mistake, (v, u))
+            outer = math.cos(x) if mistake == "outer at x" else math.cos(m)
+            inner = 1.0 if mistake == "no inner" else w
+            via_u, via_v = df_du * 2 * x, df_dv * outer * inner
+            total = {"u": via_u, "v": via_v}.get(mistake, via_u + via_v)
+            return via_u, via_v, total, df_dv * math.cos(m) * x
 
         return mutant
 
@@ -365,29 +524,138 @@ def mean_chain_share(ns):
     return mutant
 
 
-def layer_without_tanh_derivative(ns):
-    def mutant(X, W, b, T, reduction):
-        scale = 1.0 / X.shape[0] if reduction == "mean" else 1.0
-        Y = torch.tanh(X @ W + b)
-        G = scale * 2 * (Y - T)  # the factor 1 - Y² of tanh left out
-        return scale * ((Y - T) ** 2).sum(), X.T @ G, G.sum(dim=0)
+def layer_with(mistake):
+    """Unit 2, exercise 3: tanh's factor 1 - Y² left out, b's gradient left per row (not summed), or the
+    mean divided by the length of another axis (X's columns, T's columns) than the batch's."""
 
-    return mutant
+    def build(ns):
+        def mutant(X, W, b, T, reduction):
+            length = {"divided_by_q": X.shape[1], "divided_by_r": T.shape[1]}.get(mistake, X.shape[0])
+            scale = 1.0 / length if reduction == "mean" else 1.0
+            Y = torch.tanh(X @ W + b)
+            G = scale * 2 * (Y - T)
+            if mistake != "no_tanh_derivative":
+                G = G * (1 - Y**2)
+            db = G if mistake == "db_per_row" else G.sum(dim=0)
+            return scale * ((Y - T) ** 2).sum(), G @ W.T, X.T @ G, db
+
+        return mutant
+
+    return build
+
+
+def broadcast_with(mistake):
+    """Unit 2, exercise 4: the broadcast inputs' gradients left per entry, summed over the other axis, or
+    summed with their axis of length 1 dropped."""
+
+    def build(ns):
+        def mutant(X, m, s, b, G):
+            per_m, per_s, per_b = -G * s, G * (X - m), G  # each entry of Y's own share
+            if mistake == "not_summed":
+                return G * s, per_m, per_s, per_b
+            if mistake == "wrong_axis":
+                return G * s, per_m.sum(dim=0, keepdim=True), per_s.sum(dim=1), per_b.sum(dim=1, keepdim=True)
+            return G * s, per_m.sum(dim=1), per_s.sum(dim=0), per_b.sum(dim=0)  # keepdim lost
+
+        return mutant
+
+    return build
+
+
+def cdf_vjp_with(mistake):
+    """Unit 2, exercise 5: J·v for vᵀJ (whole, or on the running sums' path only), or one path left out."""
+
+    def build(ns):
+        def mutant(x, v):
+            S = x.sum()
+            y = x.cumsum(0) / S
+            from_the_end = v.flip(0).cumsum(0).flip(0) / S
+            through_S = -(v * y).sum() / S * torch.ones_like(x)
+            g = {
+                "jvp": v.cumsum(0) / S - y * v.sum() / S,
+                "running_jvp": v.cumsum(0) / S + through_S,
+                "no_total": from_the_end,
+                "no_running": through_S,
+            }[mistake]
+            return y, g
+
+        return mutant
+
+    return build
+
+
+def jacobian_stacked(mistake):
+    """Unit 2, exercise 6: each row left in X's shape, or the rows stacked as columns."""
+
+    def build(ns):
+        def mutant(X, W):
+            Y = torch.tanh(X @ W)
+            rows = []
+            for index in range(Y.numel()):
+                pick = torch.zeros(Y.numel(), dtype=Y.dtype)
+                pick[index] = 1.0
+                (row,) = torch.autograd.grad(Y, X, grad_outputs=pick.reshape(Y.shape), retain_graph=True)
+                rows.append(row if mistake == "not_flattened" else row.reshape(-1))
+            return torch.stack(rows, dim=1 if mistake == "as_columns" else 0)
+
+        return mutant
+
+    return build
 
 
 MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
-    "test_chain_forward_backward": {
-        "outer_at_x": [chain_outer_at_x],
-        "inner_factor_missing": [chain_inner_missing],
+    "test_mul_gate_backward": {
+        "product_wrong_operand": [mul_own_operand],
+        "upstream_returned": [gate_upstream],
     },
-    "test_fork_forward_backward": {"fork_branch_missing": [fork_without_max, fork_without_product]},
-    "test_staged_sigmoid_backward": {"local_not_chained": [staged_local_only]},
-    "test_diamond_backward": {"fork_branch_missing": [diamond_one_path("u"), diamond_one_path("v")]},
+    "test_max_gate_backward": {"upstream_returned": [gate_upstream]},
+    "test_staged_sigmoid_backward": {
+        "local_not_chained": [staged_local_only],
+        "product_wrong_operand": [staged_swapped],
+    },
+    "test_self_power_backward": {
+        "power_slots_swapped": [power_with("swapped")],
+        "local_not_chained": [power_with("local only")],
+        "fork_branch_missing": [power_with("no base"), power_with("no exponent")],
+    },
+    "test_nested_max_backward": {
+        "tie_not_split": [nested_tie("first"), nested_tie("second")],
+        "tie_split_evenly": [nested_tie("thirds")],
+    },
+    "test_relu_max_backward": {
+        "relu_at_zero": [relu_with("relu half")],
+        "fork_branch_missing": [relu_with("no direct edge"), relu_with("no relu path")],
+        "tie_not_split": [relu_with("tie whole")],
+    },
+    "test_diamond_backward": {
+        "fork_branch_missing": [diamond_with("u"), diamond_with("v")],
+        "local_not_chained": [diamond_with("local only")],
+        "product_wrong_operand": [diamond_with("own operand")],
+        "outer_at_x": [diamond_with("outer at x")],
+        "inner_factor_missing": [diamond_with("no inner")],
+    },
     "test_mean_chain_backward": {
         "mean_factor_dropped": [mean_chain_dropped],
         "share_not_derivative": [mean_chain_share],
     },
-    "test_layer_backward": {"inner_factor_missing": [layer_without_tanh_derivative]},
+    "test_layer_backward": {
+        "inner_factor_missing": [layer_with("no_tanh_derivative")],
+        "broadcast_not_summed": [layer_with("db_per_row")],
+        "batch_mean_wrong_length": [layer_with("divided_by_q"), layer_with("divided_by_r")],
+    },
+    "test_broadcast_backward": {
+        "broadcast_not_summed": [broadcast_with("not_summed")],
+        "broadcast_wrong_axis": [broadcast_with("wrong_axis")],
+        "broadcast_keepdim_lost": [broadcast_with("keepdim_lost")],
+    },
+    "test_cdf_vjp": {
+        "jvp_not_vjp": [cdf_vjp_with("jvp"), cdf_vjp_with("running_jvp")],
+        "fork_branch_missing": [cdf_vjp_with("no_total"), cdf_vjp_with("no_running")],
+    },
+    "test_layer_jacobian": {
+        "jacobian_row_not_flattened": [jacobian_stacked("not_flattened")],
+        "jacobian_rows_as_columns": [jacobian_stacked("as_columns")],
+    },
     "test_fork_chain_backward": {
         "fork_branch_missing": [fork_chain_without("product"), fork_chain_without("sine")]
     },
@@ -402,18 +670,32 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "powers_swapped": [quadratic_mistake("swapped")],
         "inner_factor_missing": [quadratic_mistake("no inner")],
     },
-    "test_batch_loss_and_grads": {"powers_swapped": [batch_powers_swapped]},
+    "test_huber_power_loss_and_grads": {
+        key: [huber_mistake(key)]
+        for key in ("huber_not_clipped", "huber_clip_unsigned", "exponent_power_rule")
+    },
     "test_predict_w": {
         "batch_loss_summed": [predict_with("sum")],
         "batch_loss_averaged": [predict_with("mean")],
     },
-    "test_train_accumulated": {
-        key: [accumulated_training(key)]
-        for key in ("grad_not_zeroed", "grad_zeroed_per_sample", "batch_loss_summed", "not_shuffled")
+    "test_sgd_steps": {
+        key: [sgd_mistake(key)]
+        for key in (
+            "momentum_buffer_from_zero",
+            "weight_decay_outside_momentum",
+            "nesterov_ignored",
+            "momentum_lr_in_buffer",
+        )
     },
-    "test_fit_line": {
-        "grad_not_zeroed": [line_fit("grad_not_zeroed")],
-        "batch_loss_summed": [line_fit("batch_loss_summed")],
+    "test_largest_stable_lr": {
+        key: [stable_lr_mistake(key)]
+        for key in (
+            "stable_lr_best_step",
+            "stable_lr_flat_direction",
+            "stable_lr_weight_decay_ignored",
+            "stable_lr_momentum_ignored",
+            "stable_lr_dampening_ignored",
+        )
     },
     "test_grad_after": {"grad_replaced": [steps_replacing_grad]},
     "test_microbatch_gradient": {
@@ -425,8 +707,21 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "inplace_consumer_ignored": [inplace_rule(consumers=True)],
         "inplace_always_breaks": [inplace_rule(consumers=False)],
     },
-    "test_grad_and_hvp": {"hvp_without_v": [hvp_with_ones]},
-    "test_per_sample_grads": {"per_sample_batch_gradient": [per_sample_from_batch]},
+    "test_hooked_grad": {
+        "hook_per_branch": [hooks_mistaken("per_use")],
+        "fork_branch_missing": [hooks_mistaken("once")],
+        "hook_ignored": [hooks_mistaken("ignored")],
+    },
+    "test_kink_gradient": {
+        "tie_to_first": [kinks_mistaken("first")],
+        "kink_right_derivative": [kinks_mistaken("right")],
+        "clamp_min_norm": [kinks_mistaken("clamp_zero")],
+    },
+    "test_penalty_grads": {"penalty_not_differentiated": [penalty_as_constant]},
+    "test_where_grad_is_nan": {
+        "nan_from_value": [where_nan_mistaken("value")],
+        "where_zero_is_safe": [where_nan_mistaken("never")],
+    },
 }
 
 
@@ -456,8 +751,11 @@ VALUE_WRONG_OPERAND = Edit(
         ("other.grad += self.data * out.grad", "other.grad += other.data * out.grad"),
     ),
 )
+NEW_OPS_ASSIGN = Edit("new_operations", ((".grad += ", ".grad = "),))
+NEW_OPS_WITHOUT_CHAIN = Edit("new_operations", ((" * out.grad", ""),))
+DOT_ASSIGNS = Edit("dot", ((".grad += ", ".grad = "),))
 EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mistake]}
-    "test_value_ops": {
+    "test_value_core": {
         "fork_branch_missing": [VALUE_ASSIGNS],
         "out_grad_missing": [VALUE_WITHOUT_CHAIN],
         "product_wrong_operand": [VALUE_WRONG_OPERAND],
@@ -472,12 +770,63 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
         "out_grad_missing": [VALUE_WITHOUT_CHAIN],
         "product_wrong_operand": [VALUE_WRONG_OPERAND],
         "backward_wrong_order": [Edit("backward", (("in reversed(order):", "in order:"),))],
+        "inner_grad_stale": [Edit("backward", (("node.grad = 0.0  # this call's", "pass  # this call's"),))],
+        "leaf_grad_reset": [
+            Edit("backward", (("if node.parents:  # an inner node", "if True:  # an inner node"),))
+        ],
+        "engine_grad_not_zeroed": [
+            Edit("backward", (("node.grad = 0.0  # zero_grad", "pass  # zero_grad"),))
+        ],
     },
-    "test_sigmoid": {
-        "fork_branch_missing": [Edit("sigmoid", (("self.grad += s", "self.grad = s"),))],
-        "out_grad_missing": [Edit("sigmoid", ((" * out.grad", ""),))],
+    "test_new_operations": {
+        "fork_branch_missing": [NEW_OPS_ASSIGN],
+        "out_grad_missing": [NEW_OPS_WITHOUT_CHAIN],
+        "exponent_grad_missing": [
+            Edit("new_operations", (("other.grad += out.data * math.log(self.data) * out.grad", "pass"),))
+        ],
+        "power_rule_on_exponent": [
+            Edit(
+                "new_operations",
+                (
+                    (
+                        "other.grad += out.data * math.log(self.data) * out.grad",
+                        "other.grad += other.data * self.data ** (other.data - 1) * out.grad",
+                    ),
+                ),
+            )
+        ],
+        "quotient_sign": [
+            Edit(
+                "new_operations",
+                (("other.grad += -self.data / other.data**2", "other.grad += self.data / other.data**2"),),
+            )
+        ],
     },
-    "test_train": {"grad_not_zeroed": [Edit("train", (("p.grad = 0.0  #", "pass  #"),))]},
+    "test_dot": {
+        "fork_branch_missing": [DOT_ASSIGNS],
+        "out_grad_missing": [Edit("dot", ((" * out.grad", ""),))],
+        "product_wrong_operand": [
+            Edit(
+                "dot",
+                (
+                    ("w.grad += x.data * out.grad", "w.grad += w.data * out.grad"),
+                    ("x.grad += w.data * out.grad", "x.grad += x.data * out.grad"),
+                ),
+            )
+        ],
+    },
+    "test_no_grad": {
+        "no_grad_leaks": [Edit("no_grad", (("rule if self.parents else leaf_rule", "rule"),))],
+        "no_grad_not_restored": [
+            Edit("no_grad", (("Value.recording = before  #", "Value.recording = True  #"),))
+        ],
+    },
+    "test_train": {
+        "engine_grad_not_zeroed": [Edit("train", (("p.grad = 0.0  #", "pass  #"),))],
+        "missing_one_over_n": [
+            Edit("train", (("loss = loss / len(xs)  # the mean", "loss = loss  # the mean"),))
+        ],
+    },
 }
 
 
@@ -717,24 +1066,3 @@ def test_each_part_tells_every_mistake_apart(exercises, path, grade_id):
         for key in sorted((set(expected) | set(edits)) - registered):
             problems.append(f"{part}: registers no {key!r}, though a mutant is written for it")
     assert not problems, f"{grade_id}:\n" + "\n".join(problems)
-
-
-def test_a_nan_from_torch_where_is_named(exercises):
-    """Unit 3's NaN-safe exercise: the naive torch.where form, finite values but NaN gradients, fails every
-    part with the message that names the side torch.where did not take."""
-    (path,) = [p for p in ASSIGNMENTS if p.parent.name == "unit03"]
-    exercise = exercises[path]
-    (cell,) = [c for c in exercise.tests() if nbgrader_meta(c)["grade_id"] == "test_safe_f_and_grad"]
-
-    def naive(x):
-        x = x.detach().clone().requires_grad_(True)
-        values = torch.where(x > 0, x**2 * torch.log(x), 0.0)
-        values.sum().backward()
-        return values.detach(), x.grad.detach()
-
-    for part, (right, wrong) in parts(cell.source).items():
-        failure = exercise.run(
-            right + "\n__mutate__()\n" + wrong, {"__mutate__": swap({"safe_f_and_grad": naive})}
-        )
-        assert failure is not None, f"{part}: the naive torch.where form passes"
-        assert "differentiates the side it did not take" in str(failure), f"{part}: {failure}"

@@ -1,6 +1,7 @@
 """Unit 5's engine, property-based: the reference solution's ``Value`` (read from the assignment source's
-solution cells, not a copy) agrees with torch.autograd on random expression graphs, node by node; the
-mistakes the tests name are exactly what the planted mistakes compute; and deep graphs need no recursion.
+solution cells, not a copy: the lecture's core, then what the assignment adds) agrees with torch.autograd on
+random expression graphs, node by node, after one backward() call and after several; the mistakes the tests
+name are exactly what the planted mistakes compute; and deep graphs need no recursion.
 """
 
 from __future__ import annotations
@@ -14,19 +15,28 @@ from hypothesis import strategies as st
 
 from autograder.course import Course
 from autograder.expressions import (
+    CORE,
+    MISTAKES,
+    POWERS,
+    REPEAT_MISTAKES,
     UNARY,
     Mistaken,
     Spec,
     build,
+    calls_in,
+    mistaken_calls,
     mistaken_gradients,
     random_expression,
+    torch_calls,
     torch_reference,
 )
 from autograder.grading.cells import is_test, nbgrader_meta
 from tests.test_test_points import EDITS
 
+MISTAKEN_IDS, REPEAT_IDS = set(MISTAKES), set(REPEAT_MISTAKES)
+
 SOURCE = Course.find().source / "unit05" / "exercises.ipynb"
-ENGINE_CELLS = ("value_class", "topological_order", "backward", "sigmoid")
+ENGINE_CELLS = ("value_class", "topological_order", "backward", "new_operations", "dot", "no_grad")
 
 
 def engine(edit=None) -> dict:
@@ -47,7 +57,10 @@ def engine(edit=None) -> dict:
 
 
 REFERENCE = engine()
-ALL_OPS = UNARY + ("+", "-", "*", "/", "+c", "c+", "*c", "c*", "-c", "c-", "/c", "c/", "**")
+ALL_OPS = UNARY[:-1] + ("+", "-", "*", "/", "+c", "c+", "*c", "c*", "-c", "c-", "/c", "c/", "**") + POWERS
+# the lecture's core, less what Exercise 4 replaces (division, powers): the planted mistakes of Exercise 1's
+# cell reach these operations only
+KEPT = tuple(op for op in CORE if op not in ("/", "/c", "c/", "**"))
 
 
 def graphs(ops=ALL_OPS):
@@ -87,14 +100,18 @@ def test_the_diagnostic_engine_agrees_with_torch(spec):
 
 
 PLANTED = sorted(
-    {(key, edit) for by_id in (EDITS["test_backward"],) for key, edits in by_id.items() for edit in edits},
+    {(key, edit) for key, edits in EDITS["test_backward"].items() for edit in edits if key in MISTAKEN_IDS},
     key=lambda pair: pair[0],
 )
-MUTATED = {key: engine(edit) for key, edit in PLANTED}
+REPEATED = sorted(
+    {(key, edit) for key, edits in EDITS["test_backward"].items() for edit in edits if key in REPEAT_IDS},
+    key=lambda pair: pair[0],
+)
+MUTATED = {key: engine(edit) for key, edit in PLANTED + REPEATED}
 
 
 @settings(max_examples=30, deadline=None)
-@given(graphs(ALL_OPS[: UNARY.index("sigmoid")] + ALL_OPS[len(UNARY) :]))  # sigmoid is a cell of its own
+@given(graphs(KEPT))
 def test_a_planted_mistake_computes_what_its_diagnosis_predicts(spec):
     """The wrong gradients the tests register for each mistake are what the mistaken solution gives."""
     predicted = mistaken_gradients(spec)
@@ -103,10 +120,59 @@ def test_a_planted_mistake_computes_what_its_diagnosis_predicts(spec):
         torch.testing.assert_close(torch.tensor(grads), torch.tensor(predicted[key]), rtol=1e-10, atol=1e-12)
 
 
+def calls_of(spec: Spec, draw: random.Random) -> list[tuple[str, int]]:
+    """Two or three backward() calls, from an inner node or the root, a zero_grad() maybe between; the root
+    last, so that every node's gradient is the last call's or the leaves' sum."""
+    root = spec.size - 1
+    calls = [("backward", draw.randrange(len(spec.leaves), spec.size)) for _ in range(draw.randint(1, 2))]
+    if draw.random() < 0.5:
+        calls.append(("zero_grad", root))
+    return [*calls, ("backward", root)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(graphs(ALL_OPS), st.randoms(use_true_random=False))
+def test_repeated_calls_add_up_in_the_leaves_as_in_torch(spec, draw):
+    if not spec.steps:
+        return
+    calls = calls_of(spec, draw)
+    torch.testing.assert_close(
+        torch.tensor(calls_in(REFERENCE["Value"], spec, calls)),
+        torch.tensor(torch_calls(spec, calls)),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(graphs(KEPT), st.randoms(use_true_random=False))
+def test_a_planted_mistake_of_repeated_calls_computes_what_its_diagnosis_predicts(spec, draw):
+    if not spec.steps:
+        return
+    calls = calls_of(spec, draw)
+    predicted = mistaken_calls(spec, calls, tuple(key for key, _ in REPEATED))
+    for key, _ in REPEATED:
+        torch.testing.assert_close(
+            torch.tensor(calls_in(MUTATED[key]["Value"], spec, calls)),
+            torch.tensor(predicted[key]),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+
+
 def test_every_planted_mistake_is_wrong_somewhere():
-    specs = [random_expression(random.Random(seed), 3, 12, chain=5) for seed in range(5)]
+    specs = [random_expression(random.Random(seed), 3, 12, chain=5, ops=KEPT) for seed in range(5)]
     for key, _ in PLANTED:
         wrong = [gradients(MUTATED[key], spec)[1] != torch_reference(spec)[1] for spec in specs]
+        assert any(wrong), f"{key}: the planted mistake changes nothing on these graphs"
+    for key, _ in REPEATED:
+        wrong = []
+        for spec in specs:
+            root = spec.size - 1
+            calls = [("backward", root), ("backward", root)]
+            if key == "engine_grad_not_zeroed":  # zero_grad() is where this mistake shows
+                calls += [("zero_grad", root), ("backward", root)]
+            wrong.append(calls_in(MUTATED[key]["Value"], spec, calls) != torch_calls(spec, calls))
         assert any(wrong), f"{key}: the planted mistake changes nothing on these graphs"
 
 
@@ -149,7 +215,7 @@ def test_an_engine_whose_answers_come_from_torch_is_found_outside_the_kernel():
     assert check_sources("Value", cells) == (True, [])
     defined, findings = check_sources("Value", [*cells, TORCH_BACKWARD])
     assert defined and {"import torch", "torch"} <= {f.what for f in findings}
-    for answer in ("neuron_gradients", "train"):  # they use the engine: judged by the same rule
+    for answer in ("dot", "no_grad", "train"):  # they use the engine: judged by the same rule
         assert check_sources(answer, [*cells, TORCH_BACKWARD])[1]
 
 

@@ -13,19 +13,23 @@ passes ``--no-sandbox``; then the worker is a plain child process and only the j
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing.util
 import os
 import resource
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import protocol, wire
+from . import protocol, template, wire
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,164 @@ def _limit(limits: Limits, sandboxed: bool):
     return apply
 
 
+def _environment() -> dict[str, str]:
+    """The worker's whole environment: nothing of the instructor's."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/mpl",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NBGRADER_EXECUTION": "autograde",
+        "COURSE_GRADING": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent.parent),
+    }
+
+
+def _copy_submission(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=False, ignore_dangling_symlinks=True, dirs_exist_ok=True)
+    for path in [target, *target.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+WARM_TEMPLATES = "COURSE_WARM_TEMPLATES"  # set to 0: one sandbox started per submission, nothing kept warm
+
+
+class Template:
+    """The warm template of one job slot (:mod:`autograder.grading.template`): a sandbox started once,
+    with torch imported, that forks one isolated worker per submission. The grader fills the slot's
+    submission folder (bound read-only at ``/submission``) before each fork and empties it after."""
+
+    def __init__(self, slot: int, limits: Limits) -> None:
+        exe = _bwrap()
+        if exe is None:
+            raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
+        self.limits = limits
+        self.dir = Path(tempfile.mkdtemp(prefix="course-slot-"))
+        self.files = self.dir / "files"
+        self.files.mkdir()
+        for path in (self.dir, self.files):
+            os.chmod(path, 0o755)
+        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        command = [
+            *_bwrap_prefix(exe, self.files, slot, limits.tmp_bytes),
+            sys.executable,
+            "-c",
+            template.BOOT,
+            str(limits.tmp_bytes),
+            str(theirs.fileno()),
+        ]
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+            env=_environment(),
+            pass_fds=(theirs.fileno(),),
+            preexec_fn=_limit(limits, sandboxed=True),
+        )
+        theirs.close()
+        try:
+            self._expect(b"ready", limits.cell_seconds * 2)
+        except WorkerDied:
+            self.close()
+            raise
+
+    def _expect(self, reply: bytes, seconds: float) -> None:
+        ready, _, _ = select.select([self._control], [], [], seconds)
+        answer = self._control.recv(64) if ready else b""
+        if answer != reply:
+            raise WorkerDied(f"the warm template did not answer {reply.decode()!r}")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def fork(self, submission_dir: Path) -> tuple[int, int]:
+        """A new worker for ``submission_dir``: the grader's ends of its stdin and stdout."""
+        self._empty()
+        _copy_submission(submission_dir, self.files)
+        child_in, grader_in = os.pipe()
+        grader_out, child_out = os.pipe()
+        try:
+            socket.send_fds(self._control, [b"fork"], [child_in, child_out])
+            self._expect(b"forked", self.limits.cell_seconds)
+        except (OSError, WorkerDied):
+            for fd in (grader_in, grader_out):
+                os.close(fd)
+            raise WorkerDied("the warm template is gone") from None
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        return grader_in, grader_out
+
+    def kill(self) -> None:
+        """End the worker and everything it started (its PID namespace), and empty the slot's folder."""
+        try:
+            self._control.sendall(b"kill")
+            self._expect(b"killed", 30)
+        except (OSError, WorkerDied):
+            self.close()
+        self._empty()
+
+    def _empty(self) -> None:
+        """Empty the slot's folder in place: the sandbox binds this very directory, not its name."""
+        for entry in self.files.iterdir() if self.files.is_dir() else ():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self._control.close()
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()
+            self.process.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# One template per slot, limits and thread: a Dask worker grades in several threads of one process, and a
+# template forks one worker at a time.
+_templates: dict[tuple[int, Limits, int], Template] = {}
+_no_templates: set[tuple[int, Limits]] = set()  # slots where a template could not start: cold sandboxes
+
+
+def close_templates() -> None:
+    """End this process's templates and remove their folders (at exit; a pool process runs the
+    finalizers of ``multiprocessing.util``, not ``atexit``)."""
+    while _templates:
+        _templates.popitem()[1].close()
+
+
+atexit.register(close_templates)
+multiprocessing.util.Finalize(None, close_templates, exitpriority=10)
+
+
+def warm_template(slot: int, limits: Limits) -> Template | None:
+    """This process's template for ``slot``, started on first use; None where none can run here."""
+    if os.environ.get(WARM_TEMPLATES, "1") == "0" or (slot, limits) in _no_templates:
+        return None
+    key = (slot, limits, threading.get_ident())
+    current = _templates.get(key)
+    if current is not None and current.alive():
+        return current
+    if current is not None:
+        current.close()
+    try:
+        _templates[key] = Template(slot, limits)
+    except (WorkerDied, OSError):
+        _no_templates.add((slot, limits))
+        return None
+    return _templates[key]
+
+
 class Session:
     """One worker for one submission: start, send requests, kill."""
 
@@ -189,53 +351,16 @@ class Session:
         self.started = started if started is not None else time.monotonic()  # the notebook's clock
         self._next = 0
         self.serve = None  # answers the worker's requests about the grader's objects (set by the judge)
-        self.job_dir = Path(tempfile.mkdtemp(prefix="course-grade-"))
-        os.chmod(self.job_dir, 0o755)
-        files = self.job_dir / "files"
-        if not in_place:
-            shutil.copytree(submission_dir, files, symlinks=False, ignore_dangling_symlinks=True)
-            for path in [files, *files.rglob("*")]:
-                os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": "/tmp",
-            "LANG": "C.UTF-8",
-            "MPLBACKEND": "Agg",
-            "MPLCONFIGDIR": "/tmp/mpl",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONNOUSERSITE": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "NBGRADER_EXECUTION": "autograde",
-            "COURSE_GRADING": "1",
-        }
-        package_parent = str(Path(__file__).resolve().parent.parent.parent)
-        env["PYTHONPATH"] = package_parent
-        worker = [sys.executable, "-c", _BOOT]
-        if sandbox:
-            exe = _bwrap()
-            if exe is None:
-                raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
-            command = [*_bwrap_prefix(exe, files, slot, limits.tmp_bytes), *worker]
-            cwd = "/"
-        else:
-            workdir = Path(submission_dir).resolve() if in_place else self.job_dir / "work"
-            if not in_place:
-                shutil.copytree(files, workdir)
-            env["HOME"] = str(self.job_dir)  # IPython and matplotlib write their settings there, not here
-            env["MPLCONFIGDIR"] = str(self.job_dir / "mpl")
-            env["COURSE_WORKDIR"] = str(workdir)
-            command, cwd = worker, str(workdir)
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=cwd,
-            env=env,
-            preexec_fn=_limit(limits, sandbox),
-        )
         self._buffer = b""
+        self._template = warm_template(slot, limits) if sandbox else None
+        self.job_dir = None
+        self.process = None
+        self._pid = 0  # a worker forked from this process (no sandbox)
+        if self._template is not None:
+            self._in, self._out = self._template.fork(Path(submission_dir))
+        else:
+            self._start_process(Path(submission_dir), slot, in_place)
+        self._alive = True
         try:
             hello = self._read(limits.cell_seconds * 2)
         except (WorkerDied, WorkerTimeout):
@@ -245,6 +370,78 @@ class Session:
             self.kill()
             raise WorkerDied("the worker did not start")
 
+    def _start_process(self, submission_dir: Path, slot: int, in_place: bool) -> None:
+        """A worker of its own: a new sandbox (or, without one, a plain child process)."""
+        self.job_dir = Path(tempfile.mkdtemp(prefix="course-grade-"))
+        os.chmod(self.job_dir, 0o755)
+        files = self.job_dir / "files"
+        if not in_place:
+            _copy_submission(submission_dir, files)
+        env = _environment()
+        if self.sandbox:
+            exe = _bwrap()
+            if exe is None:
+                raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
+            command, cwd = [*_bwrap_prefix(exe, files, slot, self.limits.tmp_bytes), *_WORKER], "/"
+        else:
+            workdir = submission_dir.resolve() if in_place else self.job_dir / "work"
+            if not in_place:
+                shutil.copytree(files, workdir)
+            env["HOME"] = str(self.job_dir)  # IPython and matplotlib write their settings there, not here
+            env["MPLCONFIGDIR"] = str(self.job_dir / "mpl")
+            env["COURSE_WORKDIR"] = str(workdir)
+            if os.environ.get(WARM_TEMPLATES, "1") != "0" and "torch" in sys.modules:
+                self._fork_here(workdir, env)
+                return
+            command, cwd = _WORKER, str(workdir)
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=cwd,
+            env=env,
+            preexec_fn=_limit(self.limits, self.sandbox),
+        )
+        self._in, self._out = self.process.stdin.fileno(), self.process.stdout.fileno()
+
+    def _fork_here(self, workdir: Path, env: dict[str, str]) -> None:
+        """Without a sandbox, where torch is imported already (``course check``, ``show()`` in a kernel):
+        the worker is a fork of this process, so torch is not imported a second time. The student's code
+        runs as the student anyway; the worker still gets its own session, limits, folder and environment,
+        and forgets the modules this process imported from the student's folder (a kernel's stale copies).
+        """
+        template.warm_autograd()  # before the fork: the tests here and the student's code there both need it
+        child_in, grader_in = os.pipe()
+        grader_out, child_out = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            try:
+                os.close(grader_in)
+                os.close(grader_out)
+                os.dup2(child_in, 0)
+                os.dup2(child_out, 1)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                _limit(self.limits, sandboxed=False)()
+                os.environ.clear()
+                os.environ.update(env)
+                os.chdir(workdir)
+                for name, module in list(sys.modules.items()):
+                    origin = getattr(module, "__file__", None)
+                    if origin and Path(origin).resolve().is_relative_to(workdir):
+                        del sys.modules[name]
+                sys.path.insert(0, str(workdir))
+                from .worker import main
+
+                main()
+            finally:
+                os._exit(0)
+        os.close(child_in)
+        os.close(child_out)
+        self._pid = pid
+        self._in, self._out = grader_in, grader_out
+
     # -------------------------------------------------------------------------------------------- io
 
     def _deadline(self, seconds: float) -> float:
@@ -253,8 +450,7 @@ class Session:
 
     def _read(self, seconds: float) -> dict:
         deadline = self._deadline(seconds)
-        out = self.process.stdout
-        fd = out.fileno()
+        fd = self._out
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -279,9 +475,10 @@ class Session:
             raise WorkerDied("the worker sent something unreadable") from None
 
     def _send(self, message: dict) -> None:
+        data = wire.dumps(message).encode() + b"\n"
         try:
-            self.process.stdin.write(wire.dumps(message).encode() + b"\n")
-            self.process.stdin.flush()
+            while data:
+                data = data[os.write(self._in, data) :]
         except (BrokenPipeError, OSError):
             self.kill()
             raise WorkerDied() from None
@@ -289,7 +486,7 @@ class Session:
     def request(self, op: str, **fields: object) -> dict:
         """Send a request and wait for its reply (within the cell's time limit). Requests the worker makes
         meanwhile (the student's code calling back one of the test's objects) go to ``self.serve``."""
-        if self.process.poll() is not None:
+        if not self.alive():
             raise WorkerDied()
         self._next += 1
         ident = self._next
@@ -307,9 +504,30 @@ class Session:
             self._send({"op": protocol.REPLY, "id": message.get("id"), **reply})
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if self.process is not None:
+            return self.process.poll() is None
+        if self._pid and self._alive:
+            try:
+                return os.waitpid(self._pid, os.WNOHANG) == (0, 0)
+            except ChildProcessError:
+                return False
+        return self._alive
 
     def kill(self) -> None:
+        self._alive = False
+        if self._template is not None:
+            self._template.kill()
+            return
+        if self._pid:
+            try:
+                os.killpg(self._pid, signal.SIGKILL)  # its own session: whatever it started goes too
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                os.waitpid(self._pid, 0)
+            except ChildProcessError:
+                pass
+            return
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -321,13 +539,22 @@ class Session:
             pass
 
     def close(self) -> None:
-        self.kill()
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        shutil.rmtree(self.job_dir, ignore_errors=True)
+        if self._alive:
+            self.kill()
+        if self.process is not None:
+            for stream in (self.process.stdin, self.process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        else:
+            for fd in (self._in, self._out):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if self.job_dir is not None:
+            shutil.rmtree(self.job_dir, ignore_errors=True)
 
     def __enter__(self) -> Session:
         return self
@@ -335,6 +562,8 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+_WORKER = [sys.executable, "-c", None]  # the boot code is set below
 
 # Inside the sandbox: copy the submission's files to a writable folder, move there, start the worker.
 _BOOT = """
@@ -347,3 +576,4 @@ sys.path.insert(0, work)
 from autograder.grading.worker import main
 main()
 """
+_WORKER[2] = _BOOT
