@@ -26,7 +26,7 @@ from tests.classes import answered, course, gradebook, new_class, scores, soluti
 pytestmark = pytest.mark.grading
 
 ASSIGNMENT = "unit01"
-FULL = 14.0
+FULL = 16.0
 LIMITS = ["--cell-timeout", "8", "--timeout", "120"]
 
 # A mistake is planted by wrapping the reference function: its result (and its arguments) go through an
@@ -45,9 +45,10 @@ PLANTS = {  # kind: (function, expression)
     "sign": ("mul_gate_backward", NEGATED),
     # right at the visible test point only: the hidden tests fail
     "hidden": ("mul_gate_backward", f"result if args == (2.0, -3.0, 1.5) else {NEGATED}"),
-    # the max branch of the fork left out when x < y: half the exercise's parts
-    "fork": ("fork_forward_backward", "(result[0], args[1], args[0]) if args[0] < args[1] else result"),
-    "double": ("chain_forward_backward", "(result[0], 2 * result[1])"),
+    # x^x: dL/dx is the base slot's contribution alone, the exponent slot left out (one part of three)
+    "slot": ("self_power_backward", "(result[0], result[1], result[0])"),
+    # the diamond: ∂f/∂w doubled (one part of two)
+    "double": ("diamond_backward", "(*result[:3], 2 * result[3])"),
     "staged": ("staged_sigmoid_backward", "(*result[:5], -result[5], *result[6:])"),
 }
 AUTOGRAD = (
@@ -66,26 +67,24 @@ AUTOGRAD = (
     "    return (f.item(), *grads, w_.grad, x_.grad, b_.grad.item())\n"
 )
 NUMERIC = (
-    "def chain_forward_backward(x):\n"
-    "    F = math.exp(math.sin(x ** 2))\n"
+    "def self_power_backward(x, upstream):\n"
     "    h = 1e-6\n"
-    "    dF_dx = (math.exp(math.sin((x + h) ** 2)) - math.exp(math.sin((x - h) ** 2))) / (2 * h)\n"
-    "    return F, dF_dx\n"
+    "    via_base = upstream * x * x ** (x - 1)\n"
+    "    via_exponent = upstream * x ** x * math.log(x)\n"
+    "    dL_dx = upstream * ((x + h) ** (x + h) - (x - h) ** (x - h)) / (2 * h)\n"
+    "    return via_base, via_exponent, dL_dx\n"
 )
 # how many students of each kind
-CLASS = {"right": 3, "sign": 4, "hidden": 2, "fork": 3, "double": 2, "staged": 2}
+CLASS = {"right": 3, "sign": 4, "hidden": 2, "slot": 3, "double": 2, "staged": 2}
 
 # what the report must show for this class
 MISTAKES = {  # (exercise, mistake id): students
     ("test_mul_gate_backward", "sign_flipped"): CLASS["sign"] + CLASS["hidden"],
-    ("test_fork_forward_backward", "fork_branch_missing"): CLASS["fork"],
-    # at the visible point (x, y) = (-0.5, 2.0) the fork's ∂f/∂y without the max branch is x = -0.5 where
-    # x + 1 = 0.5 is right: a flipped sign as well, and the checker names every reading that fits
-    ("test_fork_forward_backward", "sign_flipped"): CLASS["fork"],
-    ("test_chain_forward_backward", "factor_two"): CLASS["double"],
+    ("test_self_power_backward", "fork_branch_missing"): CLASS["slot"],
+    ("test_diamond_backward", "factor_two"): CLASS["double"],
     ("test_staged_sigmoid_backward", "sign_flipped"): CLASS["staged"],
 }
-SHORTCUTS = {("test_staged_sigmoid_backward", "autograd"): 1, ("test_chain_forward_backward", "numeric"): 1}
+SHORTCUTS = {("test_staged_sigmoid_backward", "autograd"): 1, ("test_self_power_backward", "numeric"): 1}
 HIDDEN_ONLY = {"test_mul_gate_backward": CLASS["hidden"]}
 REASONS = {
     "missing": {"missing"},
@@ -93,16 +92,16 @@ REASONS = {
     "timeout": {"timeout"},
     "ungraded": {"not_graded"},
 }
-# the exercises' points: mul 1, max 1, staged 4, chain 2, fork 3, diamond 3
+# the exercises' points: mul 1, max 1, staged 4, self power 3, nested max 2, relu max 2, diamond 3
 EXPECTED_SCORES = {
     "right": FULL,
     "sign": FULL - 1,
     "hidden": FULL - 1,
-    "fork": FULL - 1.5,
-    "double": FULL - 2,
+    "slot": FULL - 1,
+    "double": FULL - 1.5,
     "staged": FULL - 2,
     "autograd": FULL - 4,
-    "numeric": FULL - 2,
+    "numeric": FULL - 3,
     "blank": 0.0,
     "missing": 0.0,
     "corrupt": 0.0,
@@ -145,7 +144,7 @@ def reported(tmp_path_factory, class_cache):
         class_dir,
         "numeric0",
         ASSIGNMENT,
-        {"exercises.ipynb": answered(ASSIGNMENT, change={"chain_forward_backward": NUMERIC})},
+        {"exercises.ipynb": answered(ASSIGNMENT, change={"self_power_backward": NUMERIC})},
     )
     submit(class_dir, "blank0", ASSIGNMENT, {"exercises.ipynb": answered(ASSIGNMENT, answers="none")})
     submit(class_dir, "missing0", ASSIGNMENT, {"notes.txt": "I forgot"})
@@ -180,22 +179,20 @@ def table(class_dir: Path, name: str) -> list[dict]:
 
 def test_the_results_record_what_the_checker_named(reported):
     class_dir, _ = reported
-    record = json.loads((class_dir / "course_results" / ASSIGNMENT / "fork0.json").read_text())
+    record = json.loads((class_dir / "course_results" / ASSIGNMENT / "slot0.json").read_text())
     assert record["version"] == 3
     cells = {c["grade_id"]: c for c in record["notebooks"]["exercises"]["cells"]}
-    fork = cells["test_fork_forward_backward"]
-    named = {m["id"]: m for m in fork["mistakes"]}
-    assert set(named) == {"fork_branch_missing", "sign_flipped"}  # see MISTAKES
-    assert all(m["part"] == "x < y" and m["stage"] == "visible" for m in named.values())
-    assert (
-        "분기(fork)" in named["fork_branch_missing"]["ko"]
-        and "branch of a fork" in named["fork_branch_missing"]["en"]
-    )
-    assert fork["parts"] == [
-        {"name": "x > y", "passed": True, "failed_in": None},
-        {"name": "x < y", "passed": False, "failed_in": "visible"},
+    power = cells["test_self_power_backward"]
+    assert [(m["id"], m["part"], m["stage"]) for m in power["mistakes"]] == [
+        ("fork_branch_missing", "dL/dx", "visible")
     ]
-    assert fork["score"] == 1.5
+    assert "분기(fork)" in power["mistakes"][0]["ko"] and "branch of a fork" in power["mistakes"][0]["en"]
+    assert power["parts"] == [
+        {"name": "base slot", "passed": True, "failed_in": None},
+        {"name": "exponent slot", "passed": True, "failed_in": None},
+        {"name": "dL/dx", "passed": False, "failed_in": "visible"},
+    ]
+    assert power["score"] == 2.0
     hidden = json.loads((class_dir / "course_results" / ASSIGNMENT / "hidden0.json").read_text())
     mul = {c["grade_id"]: c for c in hidden["notebooks"]["exercises"]["cells"]}["test_mul_gate_backward"]
     assert mul["hidden_failed"] and [(m["id"], m["stage"]) for m in mul["mistakes"]] == [
@@ -272,18 +269,18 @@ def test_full_partial_and_zero_marks_per_exercise(reported):
     rows = {r["grade_id"]: r for r in table(class_dir, "exercises.csv")}
     graded = len(scores(class_dir, ASSIGNMENT))  # the submissions ("absent" never submitted)
     broken = 3  # blank, missing, corrupt: zero everywhere
-    fork = rows["test_fork_forward_backward"]
-    assert (int(fork["full"]), int(fork["partial"]), int(fork["zero"])) == (
-        graded - broken - CLASS["fork"],
-        CLASS["fork"],
-        broken,
+    power = rows["test_self_power_backward"]
+    assert (int(power["full"]), int(power["partial"]), int(power["zero"])) == (
+        graded - broken - CLASS["slot"] - 1,
+        CLASS["slot"],
+        broken + 1,  # and numeric0
     )
     mul = rows["test_mul_gate_backward"]
     assert int(mul["zero"]) == broken + CLASS["sign"] + CLASS["hidden"] and int(mul["partial"]) == 0
     staged = rows["test_staged_sigmoid_backward"]
     assert int(staged["partial"]) == CLASS["staged"] and int(staged["zero"]) == broken + 1  # and autograd0
-    chain = rows["test_chain_forward_backward"]
-    assert int(chain["zero"]) == broken + CLASS["double"] + 1  # and numeric0
+    diamond = rows["test_diamond_backward"]
+    assert int(diamond["partial"]) == CLASS["double"] and int(diamond["zero"]) == broken
     assert int(rows["test_max_gate_backward"]["zero"]) == broken + 1  # and timeout0
     assert all(int(r["students"]) == graded for r in rows.values())
     assert {g: int(r["hidden_only"]) for g, r in rows.items() if int(r["hidden_only"])} == HIDDEN_ONLY
@@ -437,7 +434,7 @@ def test_canvas_file_has_canvas_layout_and_every_grade(reported, tmp_path):
     assert "lms_user_id" in done.stderr and "sign0" in done.stderr and "right0" not in done.stderr
     students = students_of(class_dir)
     header, points, grades = read_canvas(tmp_path / "canvas.csv", students)
-    assert header == [*CANVAS_HEADER, ASSIGNMENT] and points == {ASSIGNMENT: "14"}
+    assert header == [*CANVAS_HEADER, ASSIGNMENT] and points == {ASSIGNMENT: f"{FULL:g}"}
     expected = nbgrader_grades(class_dir, tmp_path)
     assert {key: float(value) for key, value in grades.items()} == expected
     with open(tmp_path / "canvas.csv", newline="", encoding="utf-8") as f:
@@ -465,13 +462,13 @@ def test_every_grade_makes_the_round_trip_exactly(reported, tmp_path):
     class_dir = tmp_path / "class"
     shutil.copytree(reported[0], class_dir)
     with gradebook(class_dir) as gb:
-        gb.find_grade("test_chain_forward_backward", "exercises", ASSIGNMENT, "double0").manual_score = 1 / 3
+        gb.find_grade("test_diamond_backward", "exercises", ASSIGNMENT, "double0").manual_score = 1 / 3
         late = gb.find_submission(ASSIGNMENT, "right2")
         late.notebooks[0].late_submission_penalty = 0.7
         gb.find_assignment(ASSIGNMENT).duedate = datetime.datetime(2020, 1, 1)
         gb.db.commit()
     expected = nbgrader_grades(class_dir, tmp_path)
-    assert expected["double0", ASSIGNMENT] == pytest.approx(12 + 1 / 3)
+    assert expected["double0", ASSIGNMENT] == pytest.approx(FULL - 3 + 1 / 3)
     assert expected["right2", ASSIGNMENT] == pytest.approx(FULL - 0.7)
     students = students_of(class_dir)
     for fmt in ("canvas", "moodle"):
