@@ -207,6 +207,7 @@ def _titles(path: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
         if cell.cell_type == "markdown":
             title = heading(cell.source)
             if title:
+                title = title.replace("`", "")  # inline code marks: the page and the figures show plain text
                 lang = cell_lang(cell)
                 for code in (lang,) if lang in LANGS else LANGS:
                     current[code] = title
