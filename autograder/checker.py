@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from . import recording
 from .messages import render
 from .mistakes import Candidate, Diagnosis, across_outputs, diagnose, diagnose_not_finite, registered
 
@@ -462,9 +463,11 @@ class Parts:
         if name not in self.names:
             raise ValueError(f"unknown part {name!r}; the parts are {self.names}")
         try:
-            test()
+            with recording.part(name):
+                test()
         except AssertionError as failure:
             self.failed.setdefault(name, str(failure).strip())
+            recording.part_failed(name)
             print(str(failure).strip())
             if self.strict:
                 raise
@@ -472,6 +475,7 @@ class Parts:
     def score(self) -> float:
         passed = [n for n in self.names if n not in self.failed]
         earned = self.points * len(passed) / len(self.names)
+        recording.parts_scored(self.names, self.failed)
         print(
             render(
                 "parts_summary",

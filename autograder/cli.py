@@ -8,7 +8,8 @@ course release unit01 --lang ko [--output DIR]   a Korean-only version in releas
 course lab [--port 8888] [--lang ko|en] [--instructor]   JupyterLab on the course (127.0.0.1), in ko or en
 course grade unit01 [--jobs N] [--scheduler ADDR] [--force] [--no-sandbox]
 course feedback unit01    per-student feedback in both languages, without hidden tests
-course export [--to grades.csv]
+course report unit01 [--output DIR]   the class's mistakes at a glance: one HTML page (ko + en) and CSV
+course export [--to grades.csv] [--format nbgrader|canvas|moodle] [--assignment A]
 course check work/unit01/exercises.ipynb [--lang ko|en]   a student's self-check (visible tests)
 """
 
@@ -281,6 +282,15 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .grading.report import write_report
+
+    course = _class_course(args)
+    page, tables = write_report(course.root, args.assignment, Path(args.output) if args.output else None)
+    print(render("report_done", assignment=args.assignment, page=_shown(page), folder=_shown(tables) + "/"))
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .grading.selfcheck import check, table
 
@@ -291,8 +301,34 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     course = _class_course(args)
-    command = [sys.executable, "-m", "nbgrader", "export", "--to", args.to]
-    return subprocess.call(command, cwd=course.root)
+    if args.format == "nbgrader":
+        command = [sys.executable, "-m", "nbgrader", "export", "--to", args.to]
+        command += [f"--assignment={a}" for a in args.assignment or []]
+        return subprocess.call(command, cwd=course.root)
+    from .grading import lms
+
+    path = Path(args.to)
+    done = lms.write(
+        course.root, args.format, path if path.is_absolute() else course.root / path, args.assignment
+    )
+    if done.unmatched:
+        students = ", ".join(done.unmatched[:20]) + (" …" if len(done.unmatched) > 20 else "")
+        print(
+            render(f"export_unmatched_{args.format}", count=len(done.unmatched), students=students),
+            file=sys.stderr,
+        )
+    print(
+        render(
+            "export_done",
+            format=args.format.capitalize(),
+            students=done.students,
+            count=len(done.assignments),
+            assignments=", ".join(done.assignments),
+            path=_shown(done.path),
+            unsubmitted=done.unsubmitted,
+        )
+    )
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -358,12 +394,25 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("assignment")
     f.add_argument("--student", action="append", help="only this student (repeatable)")
 
+    rp = sub.add_parser("report", help="one page of the class's scores and mistakes (ko + en), and its CSV")
+    rp.add_argument("assignment")
+    rp.add_argument(
+        "--output", help="folder for report.html and report/*.csv (default: course_results/<assignment>/)"
+    )
+
     c = sub.add_parser("check", help="run a notebook's visible tests the way the grader does; print a table")
     c.add_argument("notebook")
     c.add_argument("--lang", choices=["ko", "en", "both"], help="default: the notebook's language")
 
-    e = sub.add_parser("export", help="export the gradebook to CSV (nbgrader export)")
+    e = sub.add_parser("export", help="export the gradebook to CSV: nbgrader's, Canvas's or Moodle's layout")
     e.add_argument("--to", default="grades.csv")
+    e.add_argument(
+        "--format",
+        choices=["nbgrader", "canvas", "moodle"],
+        default="nbgrader",
+        help="nbgrader export's CSV (default), or the file Canvas or Moodle imports",
+    )
+    e.add_argument("--assignment", action="append", help="only this assignment (repeatable; default: all)")
     return top
 
 
@@ -379,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {
             "grade": cmd_grade,
             "feedback": cmd_feedback,
+            "report": cmd_report,
             "export": cmd_export,
             "check": cmd_check,
             "start": cmd_start,

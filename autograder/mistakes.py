@@ -18,6 +18,7 @@ from importlib import resources
 
 import numpy as np
 
+from . import recording
 from .messages import languages
 
 MAX_COUNT = 64  # whole-number factors up to this are read as a count (sum vs mean, k backward calls)
@@ -48,9 +49,14 @@ class Diagnosis:
     params: dict = field(default_factory=dict)
     texts: tuple[tuple[str, str], ...] = ()  # (lang, template) for a custom id
 
-    def message(self, lang: str | None = None) -> str:
+    def text(self, code: str) -> str:
+        """The hint in one language (``ko``, ``en``)."""
         templates = dict(self.texts) or catalogue()[self.id]
-        return "\n".join(templates[code].format(**self.params) for code in languages(lang))
+        return templates[code].format(**self.params)
+
+    def message(self, lang: str | None = None) -> str:
+        recording.mistake(self.id, self.text)  # named in a message: `course grade` keeps the id
+        return "\n".join(self.text(code) for code in languages(lang))
 
 
 def _close(answer: np.ndarray, target: np.ndarray, rtol: float, atol: float) -> bool:

@@ -34,9 +34,12 @@ file, parsed from a string built at run time), and extrapolation from steps larg
 from __future__ import annotations
 
 import ast
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+
+from . import recording
 
 # ----------------------------------------------------------------------------------------- findings
 
@@ -981,9 +984,13 @@ def enforce(
         return
     broken = violations(rules, answer)
     if broken:
-        lines = [
-            render(KINDS[kind].message, name=name, found=", ".join(map(str, f[:5]))) for kind, f in broken
-        ]
+        lines = []
+        for kind, findings in broken:
+            found = ", ".join(map(str, findings[:5]))
+            key = KINDS[kind].message
+            lines.append(render(key, name=name, found=found))
+            # `course grade` keeps the kind; its text in one language is render(key, lang, ...)
+            recording.shortcut(kind, found, functools.partial(render, key, name=name, found=found))
         raise error("\n" + "\n".join(lines))
 
 

@@ -136,3 +136,16 @@ def test_each_step_says_what_it_did(played):
         assert (root / "feedback" / student / ASSIGNMENT / "exercises.html").is_file()
     released_feedback = list((root.parent / "exchange").glob("*/feedback/*.html"))
     assert len(released_feedback) == 2, "release_feedback hands both pages back through the exchange"
+
+
+def test_the_report_counts_the_slip_and_canvas_gets_both_grades(played):
+    root, ids = played["root"], played["ids"]
+    assert (root / "course_results" / ASSIGNMENT / "report.html").is_file()
+    with (root / "course_results" / ASSIGNMENT / "report" / "mistakes.csv").open(encoding="utf-8") as rows:
+        named = {(r["grade_id"], r["mistake"]): r["who"] for r in csv.DictReader(rows)}
+    assert named == {("test_mul_gate_backward", "sign_flipped"): ids["bob"]}
+    full = classes.scores(root, ASSIGNMENT)[ids["alice"]][1]
+    with (root / "canvas.csv").open(encoding="utf-8") as rows:
+        canvas = {r["SIS Login ID"]: r[ASSIGNMENT] for r in csv.DictReader(rows)}
+    assert canvas.pop("") == f"{full:g}"  # the Points Possible row
+    assert {s: float(v) for s, v in canvas.items()} == {ids["alice"]: full, ids["bob"]: full - 1}

@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import recording
 from ..messages import render
 from ..rules import SHORT_FORMS, enforce, instructor_names
 from . import protocol
@@ -327,6 +328,14 @@ class Judge:
         return result
 
     def run_test(self, cell) -> CellResult:
+        """Run a test cell here; its verdict, with what the grader's own checker and rules named on the
+        way (known mistakes, refused shortcuts, each part of a partial-credit cell)."""
+        with recording.listening() as heard:
+            result = self._run_test(cell, heard)
+        result.mistakes, result.shortcuts, result.parts = heard.mistakes, heard.shortcuts, heard.part_list()
+        return result
+
+    def _run_test(self, cell, heard: recording.Heard) -> CellResult:
         grade_id = nbgrader_meta(cell).get("grade_id", "?")
         points = float(nbgrader_meta(cell).get("points", 0) or 0)
         printed = io.StringIO()
@@ -343,7 +352,7 @@ class Judge:
             parts = segments(python_source(cell.source))
             with contextlib.redirect_stdout(printed):
                 for number, (hidden, code) in enumerate(parts):
-                    stage = "hidden" if hidden else "visible"
+                    stage = heard.stage = "hidden" if hidden else "visible"
                     label = f"<{'hidden ' if hidden else ''}test {grade_id}>"
                     value = _run_code(code, self.namespace, label, last=number == len(parts) - 1)
             result.passed = True

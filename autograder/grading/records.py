@@ -2,7 +2,9 @@
 
 ``course grade`` writes one :class:`StudentResult` per student to ``course_results/<assignment>/``;
 ``course feedback`` and the next ``course grade`` (to skip unchanged submissions) read it back. The
-format carries a version: a file of another version is regraded, never misread.
+format carries a version: a file of another version is regraded, never misread (version 3 added what
+the checks named: mistakes, refused shortcuts and the parts of a partial-credit cell, which ``course
+report`` counts).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-VERSION = 2
+VERSION = 3
 
 
 @dataclass
@@ -22,9 +24,23 @@ class CellResult:
     messages: list[str] = field(default_factory=list)  # the checker's lines, bilingual
     hidden_failed: bool = False
     score: float | None = None  # partial credit earned, when the cell gives it (else all or nothing)
+    # what the checks named (autograder.recording): each known mistake {"id", "part", "stage", "ko", "en"},
+    # each refused kind of shortcut {"kind", "found", "ko", "en"}, each part {"name", "passed", "failed_in"}
+    mistakes: list[dict] = field(default_factory=list)
+    shortcuts: list[dict] = field(default_factory=list)
+    parts: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def hidden_only(self) -> bool:
+        """Whether the visible tests passed and a hidden one failed (for a cell with parts: some part
+        failed, and every failed part first failed in a hidden test)."""
+        if self.hidden_failed:
+            return True
+        failed = [p for p in self.parts if not p.get("passed")]
+        return bool(failed) and all(p.get("failed_in") == "hidden" for p in failed)
 
     @classmethod
     def from_dict(cls, data: dict) -> CellResult:
@@ -34,7 +50,23 @@ class CellResult:
             messages=[str(m) for m in data.get("messages", [])],
             hidden_failed=bool(data.get("hidden_failed", False)),
             score=None if data.get("score") is None else float(data["score"]),
+            mistakes=[_texts(m, "id", "part", "stage") for m in data.get("mistakes", [])],
+            shortcuts=[_texts(s, "kind", "found") for s in data.get("shortcuts", [])],
+            parts=[
+                {
+                    "name": str(p["name"]),
+                    "passed": bool(p.get("passed")),
+                    "failed_in": None if p.get("failed_in") is None else str(p["failed_in"]),
+                }
+                for p in data.get("parts", [])
+            ],
         )
+
+
+def _texts(entry: dict, *keys: str) -> dict:
+    """A recorded mistake or shortcut: its keys (None stays None) and its text in each language."""
+    out = {key: None if entry.get(key) is None else str(entry[key]) for key in keys}
+    return {**out, "ko": str(entry.get("ko", "")), "en": str(entry.get("en", ""))}
 
 
 @dataclass
