@@ -25,6 +25,7 @@ import pytest
 
 from autograder.grading.cells import HIDDEN_BEGIN
 from tests import classes
+from tests.accounts import Accounts, can_create_users
 from tests.conftest import ROOT, copy_course
 from tests.nbcells import hidden_only_lines
 
@@ -66,101 +67,43 @@ def course(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return classes.course(*args, cwd=cwd, timeout=TIMEOUT, check=True)
 
 
-def _closed_ancestor(path: Path) -> Path | None:
-    """The first folder above ``path`` that other users cannot enter (e.g. /root holding pyenv)."""
-    for folder in reversed(path.parents):
-        if folder != Path("/") and not folder.stat().st_mode & 0o001:
-            return folder
-    return None
-
-
 class Students:
-    """Student identities: Unix users of their own when the test runs as root, else one user with a home
-    and a ``--student`` id per student (also as root when ``COURSE_TEST_ONE_USER`` is set). ``separate``
-    says which."""
+    """Student identities: Unix users of their own when the test runs as root (tests/accounts.py), else one
+    user with a home and a ``--student`` id per student (also as root when ``COURSE_TEST_ONE_USER`` is set).
+    ``separate`` says which."""
 
     def __init__(self, base: Path, names: list[str]) -> None:
         self.base = base
-        self.separate = (
-            os.geteuid() == 0
-            and shutil.which("useradd")
-            and shutil.which("setpriv")
-            and not os.environ.get("COURSE_TEST_ONE_USER")  # to try the one-user way as root
-        )
+        # COURSE_TEST_ONE_USER: to try the one-user way as root
+        self.separate = can_create_users() and not os.environ.get("COURSE_TEST_ONE_USER")
+        self.accounts = Accounts(base) if self.separate else None
         self.ids = {name: name for name in names}
-        self.created: list[str] = []
         self.homes = {}
-        suffix = str(os.getpid())
         for name in names:
-            if self.separate:
-                user = f"{name}_{suffix}"
-                home = base / "home" / user
-                home.mkdir(parents=True)
-                subprocess.run(
-                    ["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/usr/sbin/nologin"]
-                    + ["--user-group", user],
-                    check=True,
-                    capture_output=True,
-                )
-                self.created.append(user)
-                entry = pwd.getpwnam(user)
-                os.chown(home, entry.pw_uid, entry.pw_gid)
-                self.ids[name] = user
+            if self.accounts:
+                self.ids[name] = self.accounts.add(name)
+                self.homes[name] = self.accounts.homes[name]
             else:
-                home = base / "home" / name
-                home.mkdir(parents=True)
-            self.homes[name] = home
-        # a Python under a folder other users cannot enter (pyenv in /root) is shown to the students
-        # in a mount namespace of their command: a tmpfs over that folder, the Python bound back in
-        self.binds = []
-        if self.separate:
-            prefixes = sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()})
-            closed = {p: _closed_ancestor(p) for p in prefixes}
-            self.binds = [(p, closed[p]) for p in prefixes if closed[p] is not None]
-            if self.binds and not shutil.which("unshare"):
-                self.separate = False
+                self.homes[name] = base / "home" / name
+                self.homes[name].mkdir(parents=True)
 
     def close(self) -> None:
-        for user in self.created:
-            subprocess.run(["userdel", user], capture_output=True)
+        if self.accounts:
+            self.accounts.close()
 
     def command(self, name: str, args: list[str]) -> tuple[list[str], dict]:
         home = self.homes[name]
         python = [sys.executable, "-m", "nbgrader", *args, "--log-level=INFO"]
         python += [f"--Exchange.root={self.base / 'exchange'}", f"--CourseDirectory.course_id={COURSE_ID}"]
-        env = {
-            "HOME": str(home),
-            "JUPYTER_DATA_DIR": str(home / ".local/share/jupyter"),
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "C.UTF-8",
-        }
-        if not self.separate:
-            return python + [f"--student={self.ids[name]}"], {**os.environ, **env}
-        entry = pwd.getpwnam(self.ids[name])
-        inner = [
-            "setpriv",
-            f"--reuid={entry.pw_uid}",
-            f"--regid={entry.pw_gid}",
-            "--clear-groups",
-            "--",
-            "env",
-            "-i",
-            *[f"{k}={v}" for k, v in env.items()],
-            *python,
-        ]
-        if not self.binds:
-            return inner, env
-        script, stage = [], self.base / "stage"
-        for number, (prefix, _) in enumerate(self.binds):
-            (stage / str(number)).mkdir(parents=True, exist_ok=True)
-            script.append(f"mount --bind '{prefix}' '{stage / str(number)}'")
-        for closed in sorted({c for _, c in self.binds}):
-            script.append(f"mount -t tmpfs -o mode=755 tmpfs '{closed}'")
-        for number, (prefix, _) in enumerate(self.binds):
-            script.append(f"mkdir -p '{prefix}' && mount --bind '{stage / str(number)}' '{prefix}'")
-        script.append('exec "$@"')
-        shell = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", " && ".join(script)]
-        return [*shell, "sh", *inner], env
+        env = {"JUPYTER_DATA_DIR": str(home / ".local/share/jupyter")}
+        if not self.accounts:
+            variables = {
+                "HOME": str(home),
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "LANG": "C.UTF-8",
+            }
+            return python + [f"--student={self.ids[name]}"], {**os.environ, **variables, **env}
+        return self.accounts.command(name, python, env), None
 
     def run(self, jobs: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess]:
         """Each student's command, at the same time, in their home."""
@@ -184,9 +127,8 @@ class Students:
 
     def give(self, name: str, path: Path) -> None:
         """A file the test wrote for a student, made theirs."""
-        if self.separate:
-            entry = pwd.getpwnam(self.ids[name])
-            os.chown(path, entry.pw_uid, entry.pw_gid)
+        if self.accounts:
+            self.accounts.give(name, path)
 
 
 # ---------------------------------------------------------------------------------------- helpers
