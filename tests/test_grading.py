@@ -22,7 +22,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.classes import answered, course, gradebook, new_class, solutions, submit, totals
+from tests.classes import (
+    AUTOGRAD_STAGED_SIGMOID,
+    answered,
+    course,
+    gradebook,
+    new_class,
+    solutions,
+    submit,
+    totals,
+)
 from tests.nbcells import hidden_only_lines
 
 pytestmark = pytest.mark.grading
@@ -160,21 +169,7 @@ print("FORKED", children)
             "diamond_backward",
         ]
     }
-    autograd_neuron = (
-        "def staged_sigmoid_backward(w, x, b):\n"
-        "    w_, x_ = w.clone().requires_grad_(), x.clone().requires_grad_()\n"
-        "    b_ = torch.tensor(float(b), dtype=torch.float64, requires_grad=True)\n"
-        "    z = torch.dot(w_, x_) + b_\n"
-        "    n = -z\n"
-        "    e = torch.exp(n)\n"
-        "    d = 1 + e\n"
-        "    f = 1 / d\n"
-        "    for t in (z, n, e, d):\n"
-        "        t.retain_grad()\n"
-        "    f.backward()\n"
-        "    grads = (d.grad.item(), e.grad.item(), n.grad.item(), z.grad.item())\n"
-        "    return (f.item(), *grads, w_.grad, x_.grad, b_.grad.item())\n"
-    )
+    autograd_neuron = AUTOGRAD_STAGED_SIGMOID
     kernel_tamper = (
         "import autograder, autograder.rules as rules\n"
         "rules.enforce = lambda *a, **k: None\n"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.classes import AUTOGRAD_STAGED_SIGMOID as AUTOGRAD
 from tests.classes import answered, course, gradebook, new_class, scores, solutions, submit
 
 pytestmark = pytest.mark.grading
@@ -51,21 +52,6 @@ PLANTS = {  # kind: (function, expression)
     "double": ("diamond_backward", "(*result[:3], 2 * result[3])"),
     "staged": ("staged_sigmoid_backward", "(*result[:5], -result[5], *result[6:])"),
 }
-AUTOGRAD = (
-    "def staged_sigmoid_backward(w, x, b):\n"
-    "    w_, x_ = w.clone().requires_grad_(), x.clone().requires_grad_()\n"
-    "    b_ = torch.tensor(float(b), dtype=torch.float64, requires_grad=True)\n"
-    "    z = torch.dot(w_, x_) + b_\n"
-    "    n = -z\n"
-    "    e = torch.exp(n)\n"
-    "    d = 1 + e\n"
-    "    f = 1 / d\n"
-    "    for t in (z, n, e, d):\n"
-    "        t.retain_grad()\n"
-    "    f.backward()\n"
-    "    grads = (d.grad.item(), e.grad.item(), n.grad.item(), z.grad.item())\n"
-    "    return (f.item(), *grads, w_.grad, x_.grad, b_.grad.item())\n"
-)
 NUMERIC = (
     "def self_power_backward(x, upstream):\n"
     "    h = 1e-6\n"
