@@ -227,18 +227,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except GradeError as error:
         print(error, file=sys.stderr)
         return 2
-    failed = summary["failed"]
-    for note, students in summary["instructor"].items():  # the instructor's own cells failed: say so once
+    failed = summary.failed
+    for note, students in summary.instructor.items():  # the instructor's own cells failed: say so once
         print(render("grade_instructor_summary", count=len(students), note=note), file=sys.stderr)
     rows, table = score_table(course.root, args.assignment, summary)
     print(
         render(
             "grade_done",
             assignment=args.assignment,
-            graded=len(summary["graded"]),
-            skipped=len(summary["skipped"]),
+            graded=len(summary.graded),
+            skipped=len(summary.skipped),
             failed=len(failed),
-            seconds=summary["seconds"],
+            seconds=summary.seconds,
             results=_shown(table.parent) + "/",
         )
     )

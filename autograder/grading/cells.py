@@ -8,14 +8,35 @@ student's (see :mod:`autograder.grading.nbgrader_api`).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-HIDDEN_END = "### END HIDDEN TESTS"
 HIDDEN_BEGIN_DELIMITER = "BEGIN HIDDEN TESTS"  # nbgrader's ClearHiddenTests defaults
 HIDDEN_END_DELIMITER = "END HIDDEN TESTS"
+HIDDEN_BEGIN = f"### {HIDDEN_BEGIN_DELIMITER}"  # the lines the course's sources write
+HIDDEN_END = f"### {HIDDEN_END_DELIMITER}"
+
+
+@dataclass(frozen=True)
+class Markers:
+    """The delimiters of a test cell's hidden part: nbgrader's ``ClearHiddenTests.begin_test_delimeter``
+    and ``end_test_delimeter`` (so spelled), a line containing one being a marker."""
+
+    begin: str = HIDDEN_BEGIN_DELIMITER
+    end: str = HIDDEN_END_DELIMITER
+
+    @classmethod
+    def from_config(cls, config) -> Markers:
+        options = config.get("ClearHiddenTests", {}) if config is not None else {}
+        begin = options.get("begin_test_delimeter", HIDDEN_BEGIN_DELIMITER)
+        end = options.get("end_test_delimeter", HIDDEN_END_DELIMITER)
+        return cls(str(begin) or HIDDEN_BEGIN_DELIMITER, str(end) or HIDDEN_END_DELIMITER)
+
 
 # magics, shell escapes, help (`?`) and explicit `get_ipython`: code that only IPython can run
 IPYTHON_SYNTAX = re.compile(r"^\s*[%!]|\?\s*$|get_ipython|^\s*\w+\s*=\s*[%!]", re.M)
+
+
+DEFAULT_MARKERS = Markers()
 
 
 def uses_ipython(code: str) -> bool:
@@ -36,20 +57,20 @@ def is_instructor(cell) -> bool:
     return bool(meta.get("locked")) and not meta.get("solution")
 
 
-def split_hidden(code: str) -> tuple[str, str]:
+def split_hidden(code: str, markers: Markers = DEFAULT_MARKERS) -> tuple[str, str]:
     """A test cell's visible code and its hidden code (empty when there is none), each in order."""
-    pieces = segments(code)
+    pieces = segments(code, markers)
     visible = "\n".join(piece for hidden, piece in pieces if not hidden)
     return visible, "\n".join(piece for hidden, piece in pieces if hidden)
 
 
-def segments(code: str) -> list[tuple[bool, str]]:
+def segments(code: str, markers: Markers = DEFAULT_MARKERS) -> list[tuple[bool, str]]:
     """A test cell's code in order, as (hidden?, code) pieces split at the hidden-test markers: a line
-    containing nbgrader's delimiter (``BEGIN HIDDEN TESTS``, ``END HIDDEN TESTS``) is a marker, as for
-    nbgrader's ``ClearHiddenTests``."""
+    containing nbgrader's delimiter (``BEGIN HIDDEN TESTS``, ``END HIDDEN TESTS`` unless the course's
+    configuration says otherwise) is a marker, as for nbgrader's ``ClearHiddenTests``."""
     pieces, current, hidden = [], [], False
     for line in code.splitlines():
-        begins, ends = HIDDEN_BEGIN_DELIMITER in line, HIDDEN_END_DELIMITER in line
+        begins, ends = markers.begin in line, markers.end in line
         if begins or ends:
             if any(x.strip() for x in current):
                 pieces.append((hidden, "\n".join(current)))

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -29,10 +27,12 @@ import nbformat
 
 from ..messages import render
 from . import nbgrader_api
-from .cells import HIDDEN_BEGIN, HIDDEN_END, is_test, nbgrader_meta
+from .cells import HIDDEN_BEGIN, HIDDEN_END, Markers, is_test, nbgrader_meta
 from .exercises import exercises
-from .grader import RESULTS
+from .folders import staged_folder
+from .paths import CoursePaths
 from .records import StudentResult
+from .text import problem_of
 
 TEMPLATES = Path(__file__).parent / "templates"  # course-feedback/: nbconvert's lab template, extended
 
@@ -211,9 +211,9 @@ class Hidden:
     line of its hidden-test regions (lines that visible code also has are public, and kept)."""
 
     def __init__(self, gb, assignment: str, config) -> None:
-        options = config.get("ClearHiddenTests", {})
-        self.begin = {HIDDEN_BEGIN, str(options.get("begin_test_delimeter", "BEGIN HIDDEN TESTS"))}
-        self.end = {HIDDEN_END, str(options.get("end_test_delimeter", "END HIDDEN TESTS"))}
+        markers = Markers.from_config(config)
+        self.begin = {HIDDEN_BEGIN, markers.begin}
+        self.end = {HIDDEN_END, markers.end}
         self.tests: set[tuple[str, str]] = set()  # (notebook, grade id)
         self.solutions: set[tuple[str, str]] = set()
         self.grades: set[tuple[str, str]] = set()
@@ -325,8 +325,9 @@ def write_feedback(
     from nbgrader.utils import find_all_files
 
     coursedir = nbgrader_api.coursedir(Path(root))
-    results = Path(root) / RESULTS / assignment
-    out = Path(root) / "feedback"
+    paths = CoursePaths(coursedir)
+    results = paths.results(assignment)
+    out = paths.feedback_root()
     count = 0
     unsecret = []
     records = sorted(results.glob("*.json")) if results.is_dir() else []
@@ -352,53 +353,51 @@ def write_feedback(
             heading = _line("feedback_title", assignment=assignment, student=student)
             score = render("feedback_score", score=submission.score, max_score=submission.max_score)
             notes = [hidden.clean(n) for n in result.notes]
-            graded = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
-            target = Path(coursedir.format_path(coursedir.feedback_directory, student, assignment))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".feedback-", dir=target.parent))
+            graded = paths.autograded(student, assignment)
+            target = paths.feedback(student, assignment)
             try:
-                # the graded folder's other files, as nbgrader's generate_feedback copies them: among
-                # them timestamp.txt and submission_secret.txt, which release_feedback reads
-                if graded.is_dir():
-                    ignore = list(coursedir.ignore) + ["*.ipynb", "*.html"]
-                    for name in find_all_files(str(graded), ignore):
-                        source = Path(name)
-                        if source.is_symlink() or not source.is_file():
-                            continue
-                        copy = staging / source.relative_to(graded)
-                        copy.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(source, copy)
-                if not (staging / "timestamp.txt").is_file() and submission.timestamp is not None:
-                    stamp = f"{submission.timestamp:%Y-%m-%d %H:%M:%S.%f} UTC"
-                    (staging / "timestamp.txt").write_text(stamp, encoding="utf-8")
-                if not (staging / "submission_secret.txt").is_file():
-                    unsecret.append(student)
-                source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
-                for notebook in submission.notebooks:
-                    name = notebook.name
-                    entry = result.notebooks.get(name)
-                    grades = {g.name: (g.score, g.max_score) for g in notebook.grades}
-                    comments = {c.name: c.comment for c in notebook.comments if c.comment}
-                    if entry is None or entry.zero is not None or not (graded / f"{name}.ipynb").is_file():
-                        reason = hidden.clean((entry.zero if entry else None) or "")
-                        shown, checks = nbformat.v4.new_notebook(), []
-                        page_notes = [*notes, reason] if reason else notes
-                    else:
-                        nb = nbformat.read(graded / f"{name}.ipynb", as_version=4)
-                        shown, checks = feedback_cells(nb, result, name, grades, comments, hidden)
-                        page_notes = notes
-                    html = page(shown, heading, score, page_notes, f"{name}.ipynb", checks, source)
-                    (staging / f"{name}.html").write_text(html, encoding="utf-8")
-                nbgrader_api.set_permissions(coursedir, staging, "GenerateFeedback")
-                if target.exists():
-                    shutil.rmtree(target)
-                os.replace(staging, target)
+                with staged_folder(target) as staging:
+                    # the graded folder's other files, as nbgrader's generate_feedback copies them: among
+                    # them timestamp.txt and submission_secret.txt, which release_feedback reads
+                    if graded.is_dir():
+                        ignore = list(coursedir.ignore) + ["*.ipynb", "*.html"]
+                        for name in find_all_files(str(graded), ignore):
+                            source = Path(name)
+                            if source.is_symlink() or not source.is_file():
+                                continue
+                            copy = staging / source.relative_to(graded)
+                            copy.parent.mkdir(parents=True, exist_ok=True)
+                            shutil.copyfile(source, copy)
+                    if not (staging / "timestamp.txt").is_file() and submission.timestamp is not None:
+                        stamp = f"{submission.timestamp:%Y-%m-%d %H:%M:%S.%f} UTC"
+                        (staging / "timestamp.txt").write_text(stamp, encoding="utf-8")
+                    if not (staging / "submission_secret.txt").is_file():
+                        unsecret.append(student)
+                    source = paths.source(assignment)
+                    for notebook in submission.notebooks:
+                        name = notebook.name
+                        entry = result.notebooks.get(name)
+                        grades = {g.name: (g.score, g.max_score) for g in notebook.grades}
+                        comments = {c.name: c.comment for c in notebook.comments if c.comment}
+                        if (
+                            entry is None
+                            or entry.zero is not None
+                            or not (graded / f"{name}.ipynb").is_file()
+                        ):
+                            reason = hidden.clean((entry.zero if entry else None) or "")
+                            shown, checks = nbformat.v4.new_notebook(), []
+                            page_notes = [*notes, reason] if reason else notes
+                        else:
+                            nb = nbformat.read(graded / f"{name}.ipynb", as_version=4)
+                            shown, checks = feedback_cells(nb, result, name, grades, comments, hidden)
+                            page_notes = notes
+                        html = page(shown, heading, score, page_notes, f"{name}.ipynb", checks, source)
+                        (staging / f"{name}.html").write_text(html, encoding="utf-8")
+                    nbgrader_api.set_permissions(coursedir, staging, "GenerateFeedback")
             except Exception as error:  # noqa: BLE001 - one student's page never stops the class's
-                problem = f"{type(error).__name__}: {str(error)[:300]}"
+                problem = problem_of(error)
                 warn(render("feedback_student_failed", student=student, problem=problem))
                 continue
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
             count += 1
     if unsecret:
         warn(render("feedback_no_secret", assignment=assignment, students=",".join(unsecret)))

@@ -2,18 +2,20 @@
 
 nbgrader stays the bookkeeper. For each student this module, in the instructor's process:
 
-1. registers the submission in the gradebook (``update_or_create_submission``, with its timestamp);
-2. reads each notebook the gradebook lists (a missing one scores 0; a lone renamed one is graded in its
-   place, and the feedback says so; an unreadable one scores 0 with the reason) and sanitizes it with
-   nbgrader's own preprocessors (``ClearOutput``, ``DeduplicateIds``, ``OverwriteKernelspec``,
-   ``OverwriteCells``, ``CheckCellMetadata``), then puts back graded cells the student deleted and drops
-   grade metadata the gradebook does not know;
+1. prepares it with the ordered steps of :data:`autograder.grading.preparation.STEPS`: registered in the
+   gradebook (with its timestamp), each notebook the gradebook lists found (a lone renamed one graded in
+   its place) and read (a missing or unreadable one scores 0, with the reason), its grade metadata made
+   the gradebook's, sanitized by nbgrader's own preprocessors, deleted graded cells put back, the
+   source's files laid over the submission's, and a fingerprint of all that taken;
+2. hands it as a :class:`~autograder.grading.tasks.Task` (plain, versioned data) to a pool of processes,
+   or to a Dask cluster, where :func:`autograder.grading.runner.grade_task` runs each notebook with
 3. hands the notebooks to a pool of processes, or to a Dask cluster, that run them with
-   :func:`autograder.grading.judge.run_notebook` (student cells in the sandbox, tests here);
-4. as each student finishes, writes the graded notebooks to ``autograded/`` (for formgrader and the
+   :func:`autograder.grading.judge.run_notebook` (student cells in the sandbox, tests here) and sends
+   back an :class:`~autograder.grading.tasks.Outcome`;
+3. as each student finishes, writes the graded notebooks to ``autograded/`` (for formgrader and the
    feedback) and stores the scores with nbgrader's ``SaveAutoGrades`` and ``AssignLatePenalties``,
    which set only automatic scores: manual grades are never overwritten;
-5. records the result, with a fingerprint of what was graded, in ``course_results/<assignment>/``,
+4. records the result, with the fingerprint of what was graded, in ``course_results/<assignment>/``,
    last, so a run killed half-way is finished by the next run, and an unchanged submission is not
    graded again (``--force`` regrades everything).
 
@@ -24,25 +26,26 @@ the other students are graded regardless.
 from __future__ import annotations
 
 import concurrent.futures as futures
-import hashlib
-import json
 import multiprocessing
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..messages import render
 from . import nbgrader_api
-from .judge import grade_task, warm_up
-from .records import CellResult, NotebookResult, StudentResult
+from .cells import Markers
+from .folders import staged_folder, write_files, write_text
+from .paths import RESULTS, CoursePaths
+from .preparation import Submission, prepare
+from .records import NotebookResult, StudentResult
+from .runner import grade_task, warm_up
 from .sandbox import Limits, check_sandbox
+from .tasks import Outcome, RunSummary, Task
+from .text import problem_of
 
-RESULTS = "course_results"
-MAX_FILES_BYTES = 200 << 20
+__all__ = ["RESULTS", "GradeError", "Grader", "Options", "score_table"]
 
 
 class GradeError(Exception):
@@ -60,41 +63,6 @@ class Options:
     progress: bool = True
 
 
-# ------------------------------------------------------------------------------------- nbgrader side
-
-
-def _find_notebooks(folder: Path, expected: list[str]) -> tuple[dict[str, Path | None], list[str]]:
-    """Each expected notebook's file; a lone unexpected notebook stands in for a lone missing one."""
-    found = {name: (folder / f"{name}.ipynb") for name in expected}
-    found = {name: (path if path.is_file() else None) for name, path in found.items()}
-    notes = []
-    missing = [name for name, path in found.items() if path is None]
-    extra = sorted(p for p in folder.glob("*.ipynb") if p.stem not in expected and not p.name.startswith("."))
-    if len(missing) == 1 and len(extra) == 1:
-        found[missing[0]] = extra[0]
-        notes.append(render("grade_renamed_notebook", notebook=f"{missing[0]}.ipynb", found=extra[0].name))
-    return found, notes
-
-
-def _grade_id(cell) -> str | None:
-    metadata = cell.get("metadata")
-    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-    grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
-    return grade_id if isinstance(grade_id, str) else None
-
-
-def _fingerprint(files: dict[str, bytes], prepared: dict) -> str:
-    digest = hashlib.sha256()
-    for rel in sorted(files):
-        digest.update(rel.encode())
-        digest.update(files[rel])
-    digest.update(json.dumps(prepared, sort_keys=True).encode())
-    return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------------- the grading task
-
-
 # ---------------------------------------------------------------------------------------- the class
 
 
@@ -104,69 +72,38 @@ class Grader:
         self.assignment = assignment
         self.options = options
         self.coursedir = nbgrader_api.coursedir(self.root)
-        self.results_dir = self.root / RESULTS / assignment
+        self.paths = CoursePaths(self.coursedir)
+        self.results_dir = self.paths.results(assignment)
+        self.markers = Markers.from_config(self.coursedir.config)
         self._pool: futures.ProcessPoolExecutor | None = None
 
     # -------------------------------------------------------------------------------- preparation
 
     def submissions(self) -> list[str]:
-        folder = self.root / "submitted"
-        students = sorted(p.parent.name for p in folder.glob(f"*/{self.assignment}") if p.is_dir())
+        students = self.paths.submitting_students(self.assignment)
         if self.options.students:
             students = [s for s in students if s in self.options.students]
         if not students:
             raise GradeError(render("grade_no_submissions", assignment=self.assignment))
         return students
 
-    def prepare(self, student: str) -> tuple[dict | None, StudentResult, dict[str, bytes]]:
+    def prepare(self, student: str) -> tuple[Task | None, StudentResult, dict[str, bytes]]:
         """The task for ``student`` (None when there is nothing to run), what is known already, and the
-        submission's files with the source's laid over them (as nbgrader does)."""
-        import nbformat
-
-        folder = self.root / "submitted" / student / self.assignment
-        result = StudentResult(student)
+        submission's files with the source's laid over them (as nbgrader does): the steps of
+        :data:`.preparation.STEPS`, in order."""
         with nbgrader_api.gradebook(self.coursedir) as gb:
-            names = nbgrader_api.register_submission(gb, self.coursedir, self.assignment, student, folder)
-            paths, notes = _find_notebooks(folder, names)
-            result.notes += notes
-            prepared = {}
-            for name in names:
-                path = paths[name]
-                if path is None:
-                    missing = render("grade_missing_notebook", notebook=f"{name}.ipynb")
-                    result.notebooks[name] = NotebookResult(zero=missing)
-                    continue
-                try:
-                    nb = nbformat.read(path, as_version=4)
-                    if not nb.cells:
-                        raise ValueError("no cells")
-                except Exception as error:  # noqa: BLE001 - any unreadable file is this student's zero
-                    problem = f"{type(error).__name__}: {str(error)[:200]}"
-                    unreadable = render("grade_unreadable_notebook", notebook=path.name, problem=problem)
-                    result.notebooks[name] = NotebookResult(zero=unreadable)
-                    continue
-                ids = [_grade_id(c) for c in nb.cells]
-                dupes = sorted({i for i in ids if i and ids.count(i) > 1})
-                template = self.root / "source" / self.assignment / f"{name}.ipynb"
-                nb, restored = nbgrader_api.prepare_notebook(
-                    nb, gb, self.coursedir, self.assignment, student, name, template
-                )
-                if dupes:
-                    result.notes.append(render("grade_duplicate_cells", cells=", ".join(dupes)))
-                if restored:
-                    result.notes.append(render("grade_restored_cells", cells=", ".join(restored)))
-                prepared[name] = nb
-        files = nbgrader_api.submission_files(self.coursedir, self.assignment, folder, MAX_FILES_BYTES)
-        result.fingerprint = _fingerprint(files, prepared)
-        if not prepared:
+            submission = prepare(Submission(student, self.assignment, self.coursedir, gb))
+        result, files = submission.result, submission.files
+        if not submission.notebooks:
             return None, result, files
-        task = {
-            "student": student,
-            "notebooks": {k: dict(v) for k, v in prepared.items()},
-            "files": files,
-            "sandbox": self.options.sandbox,
-            "limits": self.options.limits.__dict__,
-        }
+        task = Task(
+            student=student,
+            notebooks={k: dict(v) for k, v in submission.notebooks.items()},
+            files=files,
+            sandbox=self.options.sandbox,
+            limits=self.options.limits,
+            markers=self.markers,
+        )
         return task, result, files
 
     def up_to_date(self, student: str, result: StudentResult) -> bool:
@@ -180,7 +117,7 @@ class Grader:
 
     # ----------------------------------------------------------------------------------- recording
 
-    def record(self, result: StudentResult, outcome: dict | None, files: dict[str, bytes]) -> None:
+    def record(self, result: StudentResult, outcome: Outcome | None, files: dict[str, bytes]) -> None:
         """Write one student's graded folder and scores: autograded/, the gradebook, then the result.
 
         ``autograded/<student>/<assignment>/`` holds what stock ``nbgrader autograde`` leaves there: every
@@ -189,32 +126,16 @@ class Grader:
         import nbformat
 
         student = result.student
-        target = Path(
-            self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment)
-        )
-        staging = Path(tempfile.mkdtemp(prefix=".grading-", dir=self.root))
-        try:
-            for rel, data in files.items():
-                path = staging / rel
-                if path.resolve().is_relative_to(staging.resolve()):
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(data)
-            graded = (outcome or {}).get("notebooks", {})
-            for name, entry in graded.items():
-                nb = nbformat.from_dict(entry["notebook"])
-                nbformat.write(nb, staging / f"{name}.ipynb")
-                result.notebooks[name] = NotebookResult(
-                    cells=[CellResult.from_dict(c) for c in entry["cells"]]
-                )
-            result.notes += (outcome or {}).get("notes", [])
-            result.instructor_notes += (outcome or {}).get("instructor_notes", [])
+        target = self.paths.autograded(student, self.assignment)
+        with staged_folder(target) as staging:
+            write_files(staging, files)
+            for name, graded in (outcome.notebooks if outcome else {}).items():
+                nbformat.write(nbformat.from_dict(graded.notebook), staging / f"{name}.ipynb")
+                result.notebooks[name] = NotebookResult(cells=graded.cells)
+            if outcome is not None:
+                result.notes += outcome.notes
+                result.instructor_notes += outcome.instructor_notes
             nbgrader_api.set_permissions(self.coursedir, staging, "Autograde")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         for name, entry in result.notebooks.items():
             if entry.zero is not None:
                 nbgrader_api.zero_scores(self.coursedir, self.assignment, student, name)
@@ -224,22 +145,18 @@ class Grader:
         result.score, result.max_score = nbgrader_api.submission_score(
             self.coursedir, self.assignment, student
         )
-        self.results_dir.mkdir(parents=True, exist_ok=True)
-        path = self.results_dir / f"{student}.json"
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(result.to_json(), encoding="utf-8")
-        os.replace(temporary, path)
+        write_text(self.results_dir / f"{student}.json", result.to_json())
 
     # ---------------------------------------------------------------------------------------- run
 
-    def run(self) -> dict:
+    def run(self) -> RunSummary:
         try:
             return self._run()
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self) -> dict:
+    def _run(self) -> RunSummary:
         import warnings
 
         from sqlalchemy.exc import SAWarning
@@ -257,7 +174,7 @@ class Grader:
             if problem:
                 raise GradeError(render("grade_no_sandbox", problem=problem))
         self._pool = self._start_pool()  # its processes load torch while this one prepares
-        summary: dict = {"graded": [], "skipped": [], "failed": {}, "instructor": {}}
+        summary = RunSummary()
         pending: dict[str, tuple[StudentResult, dict]] = {}  # prepared, not yet recorded
 
         def tasks():
@@ -266,37 +183,44 @@ class Grader:
                 try:
                     task, result, files = self.prepare(student)
                 except Exception as error:  # noqa: BLE001 - one student's problem stops only that student
-                    summary["failed"][student] = f"{type(error).__name__}: {error}"
+                    summary.failed[student] = problem_of(error)
                     continue
                 if self.up_to_date(student, result):
-                    summary["skipped"].append(student)
+                    summary.skipped.append(student)
                 elif task is None:
                     self._finish(result, None, files, summary)
                 else:
                     pending[student] = (result, files)
-                    yield task
+                    yield task.as_dict()
 
         progress = Progress(len(students), enabled=self.options.progress)
         for student, outcome, error in self._execute(tasks()):
             progress.step(student)
-            if error is not None:
-                summary["failed"][student] = error
-                continue
             result, files = pending.pop(student)
-            self._finish(result, outcome, files, summary)
+            if error is not None:
+                summary.failed[student] = error
+                continue
+            try:
+                graded = Outcome.from_dict(outcome)
+            except (ValueError, KeyError, TypeError) as problem:
+                summary.failed[student] = problem_of(problem)
+                continue
+            self._finish(result, graded, files, summary)
         progress.close()
-        summary["seconds"] = time.monotonic() - started
+        summary.seconds = time.monotonic() - started
         return summary
 
-    def _finish(self, result: StudentResult, outcome: dict | None, files: dict, summary: dict) -> None:
+    def _finish(
+        self, result: StudentResult, outcome: Outcome | None, files: dict, summary: RunSummary
+    ) -> None:
         student = result.student
         try:
             self.record(result, outcome, files)
-            summary["graded"].append(student)
+            summary.graded.append(student)
             for note in result.instructor_notes:
-                summary["instructor"].setdefault(note, []).append(student)
+                summary.instructor.setdefault(note, []).append(student)
         except Exception as error:  # noqa: BLE001
-            summary["failed"][student] = f"{type(error).__name__}: {error}"
+            summary.failed[student] = problem_of(error)
 
     def _start_pool(self) -> futures.ProcessPoolExecutor | None:
         if self.options.scheduler:
@@ -360,22 +284,22 @@ class Grader:
 FULL_TABLE_ABOVE = 30  # more students than this: a summary on screen, the table in scores.csv
 
 
-def score_table(root: Path, assignment: str, summary: dict) -> tuple[list[tuple[str, str, str]], Path]:
+def score_table(root: Path, assignment: str, summary: RunSummary) -> tuple[list[tuple[str, str, str]], Path]:
     """One row per submission of this run (student, "score / max", status) and the CSV that holds them
     all, ``course_results/<assignment>/scores.csv``; scores are the gradebook's."""
     import csv
 
     coursedir = nbgrader_api.coursedir(Path(root))
     scores = nbgrader_api.assignment_scores(coursedir, assignment)
-    status = {s: "graded" for s in summary["graded"]}
-    status |= {s: "skipped" for s in summary["skipped"]}
-    status |= {s: "failed" for s in summary["failed"]}
+    status = {s: "graded" for s in summary.graded}
+    status |= {s: "skipped" for s in summary.skipped}
+    status |= {s: "failed" for s in summary.failed}
     rows = []
     for student in sorted(status):
         score, top = scores.get(student, (None, None))
         shown = f"{score:g} / {top:g}" if score is not None else "—"
         rows.append((student, shown, status[student]))
-    path = Path(root) / RESULTS / assignment / "scores.csv"
+    path = CoursePaths(coursedir).results(assignment) / "scores.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)

@@ -30,12 +30,8 @@ import builtins
 import contextlib
 import functools
 import io
-import json
 import os
 import re
-import shutil
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,11 +39,21 @@ from .. import recording
 from ..messages import render
 from ..rules import SHORT_FORMS, enforce, instructor_names
 from . import protocol
-from .cells import is_instructor, is_test, nbgrader_meta, segments, split_hidden, uses_ipython
+from .cells import (
+    DEFAULT_MARKERS,
+    Markers,
+    is_instructor,
+    is_test,
+    nbgrader_meta,
+    segments,
+    split_hidden,
+    uses_ipython,
+)
 from .modules import SEEDED, MirrorSeeds, local_names, mirrored_seed
 from .records import CellResult
 from .remote import HandleGone, Table, serve_object
-from .sandbox import Limits, SandboxUnavailable, Session, WorkerDied, WorkerTimeout
+from .sandbox import SandboxUnavailable, Session, WorkerDied, WorkerTimeout
+from .text import ERROR_CHARS, LABEL_CHARS, MESSAGE_CHARS, NAME_CHARS, PROBLEM_CHARS, STREAM_CHARS, problem_of
 
 
 class StudentGone(Exception):
@@ -152,7 +158,7 @@ def _cell_label(cell) -> str:
     if grade_id:
         return str(grade_id)
     lines = [line for line in str(cell.source).splitlines() if line.strip()]
-    return lines[0].strip()[:60] if lines else "(empty cell)"
+    return lines[0].strip()[:LABEL_CHARS] if lines else "(empty cell)"
 
 
 class Judge:
@@ -160,8 +166,9 @@ class Judge:
     cells that ran before are run again (without the one that failed), at most ``MAX_RESTARTS`` times,
     so one endless loop costs that exercise, not every exercise after it."""
 
-    def __init__(self, start: Callable[[], Session]) -> None:
+    def __init__(self, start: Callable[[], Session], markers: Markers = DEFAULT_MARKERS) -> None:
         self.start = start
+        self.markers = markers  # the course's hidden-test delimiters
         self.table = Table(self._table_ask, grader=True)
         self.session = self._open()
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
@@ -229,7 +236,10 @@ class Judge:
             if cell.cell_type == "code" and (is_test(cell) or is_instructor(cell)):
                 code = python_source(cell.source)
                 (tests if is_test(cell) else cells).append(code)
-                self.instructor_copies |= {_fingerprint(code), _fingerprint(split_hidden(code)[0])}
+                self.instructor_copies |= {
+                    _fingerprint(code),
+                    _fingerprint(split_hidden(code, self.markers)[0]),
+                }
         self.instructor_names = instructor_names(cells, tests)
 
     def run_student(self, cell, instructor: bool = False) -> dict | None:
@@ -255,7 +265,9 @@ class Judge:
                 cell.outputs.append(_clean_output(out))
         if "error" in reply:
             err = reply["error"] if isinstance(reply["error"], dict) else {}
-            cell.outputs.append(_error(str(err.get("ename"))[:200], str(err.get("evalue"))[:2000]))
+            cell.outputs.append(
+                _error(str(err.get("ename"))[:NAME_CHARS], str(err.get("evalue"))[:MESSAGE_CHARS])
+            )
             return err
         return None
 
@@ -279,7 +291,9 @@ class Judge:
             self._blame_instructor(label, "grader", type(caught).__name__, str(caught))
 
     def _blame_instructor(self, label: str, where: str, ename: str, evalue: str) -> None:
-        note = render("grade_instructor_cell", cell=label, where=where, ename=ename, evalue=evalue[:300])
+        note = render(
+            "grade_instructor_cell", cell=label, where=where, ename=ename, evalue=evalue[:PROBLEM_CHARS]
+        )
         if note not in self.instructor_notes:
             self.instructor_notes.append(note)
             self.notes.append(note)
@@ -349,7 +363,7 @@ class Judge:
             self.namespace["assert_rules"] = self.assert_rules
             for short, rules in SHORT_FORMS.items():
                 self.namespace[short] = functools.partial(self._short_form, rules)
-            parts = segments(python_source(cell.source))
+            parts = segments(python_source(cell.source), self.markers)
             with contextlib.redirect_stdout(printed):
                 for number, (hidden, code) in enumerate(parts):
                     stage = heard.stage = "hidden" if hidden else "visible"
@@ -395,7 +409,7 @@ class Judge:
     def _explain(self, error: Exception) -> str:
         """A test's uncaught exception, said as what it is: the student's code raising, a name the
         student never defined (and why, when a cell was left out), or the test itself failing."""
-        ename, evalue = type(error).__name__, str(error)[:500]
+        ename, evalue = type(error).__name__, str(error)[:ERROR_CHARS]
         if getattr(error, "__course_remote__", False):
             message = render("grade_student_error", ename=ename, evalue=evalue)
             missing = isinstance(error, NameError) and re.search(r"name '(\w+)' is not defined", evalue)
@@ -442,7 +456,7 @@ def _run_code(code: str, namespace: dict, label: str, last: bool) -> object:
 def _clean_output(out: dict) -> dict:
     if out["output_type"] == "stream":
         name = "stderr" if out.get("name") == "stderr" else "stdout"
-        return {"output_type": "stream", "name": name, "text": str(out.get("text", ""))[:70_000]}
+        return {"output_type": "stream", "name": name, "text": str(out.get("text", ""))[:STREAM_CHARS]}
     data = out.get("data") if isinstance(out.get("data"), dict) else {}
     kept = {k: str(v) for k, v in data.items() if k in ("text/plain", "image/png")}
     return {"output_type": "display_data", "data": kept, "metadata": {}}
@@ -458,13 +472,14 @@ def run_notebook(
     notes: list[str] | None = None,
     instructor_notes: list[str] | None = None,
     workdir: Path | None = None,
+    markers: Markers = DEFAULT_MARKERS,
 ) -> list[CellResult]:
     """Grade ``nb`` (in place: outputs and verdicts written into its cells); the test cells' results.
 
     ``start`` makes a new worker session (called again after a crash or timeout); what happened outside
     the tests is appended to ``notes`` (and problems of the instructor's cells to ``instructor_notes``).
     The tests run in ``workdir`` (the submission's folder), with ``NBGRADER_EXECUTION`` set."""
-    judge = Judge(start)
+    judge = Judge(start, markers)
     judge.know_instructor(nb)
     # a module of the student's whose name the submission's files provide is not the installed one
     judge.table.local_modules = local_names(workdir if workdir is not None else Path.cwd())
@@ -489,7 +504,7 @@ def run_notebook(
             except (WorkerDied, WorkerTimeout, SandboxUnavailable):
                 raise  # no student process at all: grade_task scores the notebook's tests with the reason
             except Exception as error:  # noqa: BLE001 - a fault of the judge costs that cell, never the run
-                problem = f"{type(error).__name__}: {str(error)[:300]}"
+                problem = problem_of(error)
                 message = render("grade_internal", problem=problem)
                 judge.notes.append(message)
                 if is_test(cell):
@@ -505,107 +520,3 @@ def run_notebook(
         if instructor_notes is not None:
             instructor_notes.extend(judge.instructor_notes)
     return results
-
-
-# ------------------------------------------------------------------------- one student, one process
-
-
-class Node(dict):
-    """A notebook or cell as a dict with attribute access, like nbformat's NotebookNode, without
-    importing nbformat (whose JSON-schema import costs seconds in every grading process)."""
-
-    def __getattr__(self, name: str) -> object:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: object) -> None:
-        self[name] = value
-
-    @classmethod
-    def wrap(cls, value: object) -> object:
-        if isinstance(value, dict):
-            return cls({k: cls.wrap(v) for k, v in value.items()})
-        if isinstance(value, list):
-            return [cls.wrap(v) for v in value]
-        return value
-
-    def __reduce__(self):
-        return (Node, (dict(self),))
-
-
-def read_notebook(path: Path) -> Node:
-    """A notebook file as a ``Node``: a version-4 notebook is read as JSON, its multi-line fields joined
-    as nbformat joins them; any other version goes through nbformat (whose import costs seconds)."""
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    if not isinstance(data, dict) or data.get("nbformat") != 4 or not isinstance(data.get("cells"), list):
-        import nbformat
-
-        return Node.wrap(dict(nbformat.read(path, as_version=4)))
-    for cell in data["cells"]:
-        if isinstance(cell, dict):
-            for key in ("source", "text"):
-                if isinstance(cell.get(key), list):
-                    cell[key] = "".join(cell[key])
-            for output in cell.get("outputs", []) if isinstance(cell.get("outputs"), list) else []:
-                if isinstance(output, dict) and isinstance(output.get("text"), list):
-                    output["text"] = "".join(output["text"])
-    return Node.wrap(data)
-
-
-def grade_task(task: dict) -> dict:
-    """Run one student's notebooks; plain data in, plain data out (so Dask can ship it anywhere)."""
-    limits = Limits(**task["limits"])
-    folder = Path(tempfile.mkdtemp(prefix="course-submission-"))  # copied into each sandbox
-    tests_dir = Path(tempfile.mkdtemp(prefix="course-tests-"))  # the tests' working folder, a copy
-    out = {"student": task["student"], "notebooks": {}, "notes": [], "instructor_notes": []}
-    try:
-        for base in (folder, tests_dir):
-            for rel, data in task["files"].items():
-                target = base / rel
-                if target.resolve().is_relative_to(base.resolve()):
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
-        for name, nb_dict in task["notebooks"].items():
-            nb = Node.wrap(nb_dict)
-            started = time.monotonic()
-
-            def start(started: float = started) -> Session:
-                slot = os.getpid() % 4000
-                return Session(folder, limits=limits, sandbox=task["sandbox"], slot=slot, started=started)
-
-            try:
-                results = run_notebook(nb, start, out["notes"], out["instructor_notes"], workdir=tests_dir)
-                cells = [c.as_dict() for c in results]
-            except (WorkerDied, WorkerTimeout, SandboxUnavailable, OSError) as error:
-                message = render("grade_died") + f"\n({type(error).__name__}: {error})"
-                cells = []
-                for cell in nb.cells:
-                    if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-                        if not cell.metadata["nbgrader"].get("solution"):
-                            cell.outputs = [_error("TestFailed", message)]
-                            cells.append(
-                                {
-                                    "grade_id": cell.metadata["nbgrader"]["grade_id"],
-                                    "passed": False,
-                                    "messages": [message],
-                                    "hidden_failed": False,
-                                }
-                            )
-            out["notebooks"][name] = {"notebook": nb, "cells": cells}
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        shutil.rmtree(tests_dir, ignore_errors=True)
-    return out
-
-
-def warm_up() -> None:
-    """A grading process's start: torch in, one thread (there is one grading process per core)."""
-    import torch
-
-    from .template import warm_autograd
-
-    torch.set_num_threads(1)
-    warm_autograd()

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import modules, protocol, wire
+from .text import DETAIL_CHARS, MESSAGE_CHARS, NAME_CHARS
 
 
 class RemoteException(Exception):  # noqa: N818 - the base of exceptions that came from the other side
@@ -68,8 +69,8 @@ def error_payload(error: BaseException) -> dict:
     except Exception:  # noqa: BLE001
         args = None
     return {
-        "ename": type(error).__name__[:200],
-        "evalue": evalue[:2000],
+        "ename": type(error).__name__[:NAME_CHARS],
+        "evalue": evalue[:MESSAGE_CHARS],
         "lineage": exception_lineage(type(error)),
         "args": args,
     }
@@ -122,7 +123,7 @@ class Table:
             self.objects[ident] = value  # kept alive, so its id is never reused while the handle exists
             self.ids[key] = ident
         kind = type(value)
-        handle = {"$t": "obj", "id": ident, "type": str(getattr(kind, "__qualname__", "object"))[:200]}
+        handle = {"$t": "obj", "id": ident, "type": str(getattr(kind, "__qualname__", "object"))[:NAME_CHARS]}
         if isinstance(value, type) and issubclass(value, BaseException):
             handle["exception"] = exception_lineage(value)
         if isinstance(value, types.ModuleType):  # by name too, for the grader to import its own
@@ -147,7 +148,7 @@ class Table:
             return self.exception_class(data["exception"])
         proxy = self.proxies.get(data["id"])
         if proxy is None:
-            proxy = RemoteObject(self, data["id"], str(data.get("type", "object"))[:200])
+            proxy = RemoteObject(self, data["id"], str(data.get("type", "object"))[:NAME_CHARS])
             self.proxies[data["id"]] = proxy
         return proxy
 
@@ -201,7 +202,7 @@ class Table:
         if not isinstance(lineage, list):
             lineage = [["builtins", str(payload.get("ename", "Exception"))]]
         cls = self.exception_class(lineage)
-        evalue = str(payload.get("evalue", ""))[:2000]
+        evalue = str(payload.get("evalue", ""))[:MESSAGE_CHARS]
         try:
             args = wire.decode(payload.get("args"))
         except wire.WireError:
@@ -477,7 +478,7 @@ def serve_object(table: Table, request: dict) -> dict:
         if op in (protocol.GETATTR, protocol.SETATTR):
             name = request.get("name")
             if not isinstance(name, str) or (table.grader and name.startswith("_")):
-                raise AttributeError(f"attribute {str(name)[:100]!r} is not available")
+                raise AttributeError(f"attribute {str(name)[:DETAIL_CHARS]!r} is not available")
             if op == protocol.SETATTR:
                 if table.grader and isinstance(target, (type, types.ModuleType, types.FunctionType)):
                     raise AttributeError(f"{name!r} cannot be set")

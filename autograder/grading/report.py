@@ -32,8 +32,9 @@ from ..course import CourseError
 from ..messages import LANGUAGES, catalogue, render
 from . import nbgrader_api
 from .exercises import heading
-from .grader import RESULTS
+from .paths import RESULTS, CoursePaths
 from .records import StudentResult
+from .text import problem_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 REPORT_TEMPLATE = "course-report/report.html.j2"
@@ -232,7 +233,8 @@ def collect(root: Path, assignment: str) -> ClassReport:
     coursedir = nbgrader_api.coursedir(root)
     if not nbgrader_api.assignment_exists(coursedir, assignment):
         raise ReportError("grade_not_generated", assignment=assignment)
-    folder = root / RESULTS / assignment
+    paths = CoursePaths(coursedir)
+    folder = paths.results(assignment)
     records = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not records:
         raise ReportError("report_no_results", assignment=assignment, folder=f"{RESULTS}/{assignment}/")
@@ -277,7 +279,7 @@ def collect(root: Path, assignment: str) -> ClassReport:
         try:
             result = StudentResult.from_json(path.read_text(encoding="utf-8"))
         except (ValueError, KeyError, TypeError, OSError) as error:
-            problem = f"{type(error).__name__}: {str(error)[:200]}"
+            problem = problem_of(error)
             text = render("report_old_result", assignment=assignment, problem=problem)
             reasons.append(Reason(path.stem, "not_graded", text))
             graded.add(path.stem)
@@ -305,7 +307,7 @@ def collect(root: Path, assignment: str) -> ClassReport:
                         named.students.append(result.student)
                         named.texts = named.texts or {lang: refused[lang] for lang in LANGUAGES}
                         named.found = named.found or refused["found"]
-    submitted = {p.parent.name for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir()}
+    submitted = set(paths.submitting_students(assignment))
     for student in sorted((submitted | set(submissions)) - graded):
         reasons.append(Reason(student, "not_graded", render("report_not_graded", assignment=assignment)))
     ranked = list(exercises)
@@ -582,7 +584,7 @@ def _needs_params(key: str) -> bool:
 def write_report(root: Path, assignment: str, output: Path | None = None) -> tuple[Path, Path]:
     """Write the page and its CSV tables; return (the page, the tables' folder)."""
     report = collect(root, assignment)
-    folder = Path(output) if output else Path(root) / RESULTS / assignment
+    folder = Path(output) if output else CoursePaths(nbgrader_api.coursedir(Path(root))).results(assignment)
     tables_dir = folder / "report"
     tables_dir.mkdir(parents=True, exist_ok=True)
     for name, (header, rows) in tables(report).items():

@@ -21,7 +21,8 @@ from ..course import CourseError
 from ..messages import pad, render, width
 from .cells import is_test, nbgrader_meta
 from .exercises import exercises
-from .judge import read_notebook, run_notebook
+from .judge import run_notebook
+from .runner import read_notebook
 from .sandbox import Limits, Session
 
 

@@ -22,6 +22,8 @@ import math
 import re
 from typing import Any
 
+from .text import DETAIL_CHARS, NAME_CHARS
+
 MAX_ELEMENTS = 2_000_000  # numbers in one message
 MAX_DEPTH = 20
 MAX_STRING = 10_000
@@ -36,7 +38,7 @@ class Opaque:
     """A value the sandbox could not send as plain data; only its type name came across."""
 
     def __init__(self, type_name: str) -> None:
-        self.type_name = str(type_name)[:200]
+        self.type_name = str(type_name)[:NAME_CHARS]
 
     def __eq__(self, other: object) -> bool:
         return False
@@ -341,7 +343,7 @@ def _unndarray(data: dict, scalar: bool = False) -> object:
                 raise WireError("text too long for its dtype")
         array = array.reshape(shape)
     except (OverflowError, ValueError, TypeError, UnicodeEncodeError) as error:
-        raise WireError(f"bad array: {str(error)[:100]}") from None
+        raise WireError(f"bad array: {str(error)[:DETAIL_CHARS]}") from None
     return array[()] if scalar else array
 
 
@@ -432,7 +434,7 @@ def _unpandas(data: dict) -> object:
     except WireError:
         raise
     except (ValueError, TypeError, OverflowError) as error:
-        raise WireError(f"bad pandas value: {str(error)[:100]}") from None
+        raise WireError(f"bad pandas value: {str(error)[:DETAIL_CHARS]}") from None
 
 
 def dumps(message: dict) -> str:
