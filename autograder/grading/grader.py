@@ -313,27 +313,17 @@ def score_table(root: Path, assignment: str, summary: RunSummary) -> tuple[list[
 
 
 class Progress:
-    """A progress bar on stderr (a line per submission when stderr is not a terminal)."""
+    """A progress bar on stderr (tqdm): submissions done, time taken, the last student finished."""
 
     def __init__(self, total: int, enabled: bool = True) -> None:
-        self.total, self.done, self.enabled = total, 0, enabled and total > 0
-        self.tty = sys.stderr.isatty()
-        self.started = time.monotonic()
+        from tqdm import tqdm
+
+        shown = enabled and total > 0
+        self.bar = tqdm(total=total, disable=not shown, file=sys.stderr, unit="sub", ncols=100)
 
     def step(self, label: str) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        width = 30
-        filled = int(width * self.done / self.total)
-        bar = "█" * filled + "·" * (width - filled)
-        line = f"[{bar}] {self.done}/{self.total} {time.monotonic() - self.started:5.1f}s {label}"
-        if self.tty:
-            sys.stderr.write("\r" + line[:120].ljust(120))
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
+        self.bar.set_postfix_str(label, refresh=False)
+        self.bar.update(1)
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            sys.stderr.write("\n")
+        self.bar.close()

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..messages import render
-from .nbgrader_api import files as nbfiles
 from .nbgrader_api import books
+from .nbgrader_api import files as nbfiles
 from .paths import CoursePaths
 from .records import NotebookResult, StudentResult
 from .text import problem_of

@@ -1,11 +1,9 @@
 """Every call into nbgrader that ``course`` makes, by stage: :mod:`.configuration` (``nbgrader_config.py``
-and the ``CourseDirectory``), :mod:`.books` (the gradebook: submissions and scores) and :mod:`.files` (the release,
-file modes, a submission's files). Preparing a submitted notebook with nbgrader's preprocessors is a list
+and the ``CourseDirectory``), :mod:`.books` (the gradebook: submissions and scores) and :mod:`.files`
+(the release, file modes, a submission's files). Preparing a submitted notebook with nbgrader's preprocessors is a list
 of steps of its own, :mod:`autograder.grading.preparation`.
 """
 
-from .configuration import config, coursedir, execute_timeout
-from .files import generate_release, set_permissions, submission_files
 from .books import (
     assignment_exists,
     assignment_scores,
@@ -16,6 +14,8 @@ from .books import (
     submission_score,
     zero_scores,
 )
+from .configuration import config, coursedir, execute_timeout
+from .files import generate_release, set_permissions, submission_files
 
 __all__ = [
     "assignment_exists",
