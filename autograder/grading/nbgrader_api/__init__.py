@@ -1,7 +1,7 @@
 """Every call into nbgrader that ``course`` makes, by stage: :mod:`.configuration` (``nbgrader_config.py``
 and the ``CourseDirectory``), :mod:`.books` (the gradebook: submissions and scores) and :mod:`.files`
-(the release, file modes, a submission's files). Preparing a submitted notebook with nbgrader's preprocessors is a list
-of steps of its own, :mod:`autograder.grading.preparation`.
+(the release, file modes, a submission's files). Preparing a submitted notebook with nbgrader's
+preprocessors is a list of steps of its own, :mod:`autograder.grading.preparation`.
 """
 
 from .books import (
