@@ -8,9 +8,15 @@ good domains (``log`` of a number above ½, no division by a number near 0, ``re
 
 :func:`build` applies the steps with Python's operators and the engine's methods, so the same spec runs in
 a student's class (through the grader's handles, only plain numbers cross) and in torch (float64):
-:func:`torch_reference` gives every node's value and gradient. :func:`mistaken_gradients` gives what an
-engine with one of the catalogued mistakes computes (``=`` for ``+=``, the upstream gradient left out,
-the wrong operand in the product rule, the nodes visited in the wrong order), for the checker to name it.
+:func:`torch_reference` gives every node's value and gradient.
+
+The checker names the catalogued mistakes (``=`` for ``+=``, the upstream gradient left out, the wrong
+operand in the product rule, the nodes visited in the wrong order, a wrong rule of a new operation, stale or
+reset gradients over repeated calls) by computing what an engine with each one gives. This module holds no
+engine and no local rule to do it, since students install it: every local derivative comes from torch (one
+operation on leaves of its own), and :func:`mistaken_gradients`, :func:`mistaken_calls`,
+:func:`mistaken_local` apply the mistake to those numbers while passing them along the graph as data
+(:func:`_lecture_graph`: the nodes the lecture's engine makes for a spec, by index).
 """
 
 from __future__ import annotations
@@ -209,7 +215,54 @@ def torch_reference(spec: Spec) -> tuple[list[float], list[float]]:
     return values, [0.0 if node.grad is None else node.grad.item() for node in nodes]
 
 
-# ----------------------------------------------------------------------- engines with one mistake
+# ------------------------------------------------------------------- one node's local derivatives, by torch
+
+
+def _slot_gradients(function: Callable[..., torch.Tensor], values: list[float]) -> list[float]:
+    """∂function/∂slot for each slot (argument) at ``values``, by torch.autograd in float64: a node's local
+    derivatives, one per parent slot (``a * a`` has two slots holding the same value)."""
+    slots = [torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for v in values]
+    with torch.enable_grad():
+        grads = torch.autograd.grad(function(*slots), slots, allow_unused=True)
+    return [0.0 if g is None else g.item() for g in grads]
+
+
+def _one_node(op: str) -> Callable[..., torch.Tensor]:
+    """``op`` as a function of its slots: the operand node(s), then the number if it has one."""
+    return lambda a, b=None: apply(op, a, b)
+
+
+PRODUCTS = ("*", "*c", "c*")  # slots 0 and 1 multiplied
+EXPONENTS_OF = {"pow": (0, 1), "**": (0, 1), "c**": (1, 0)}  # op → (the base's slot, the exponent's slot)
+DIVISOR_OF = {"/": 1, "/c": 1, "c/": 0}  # op → the divisor's slot
+
+
+def _shares(op: str, local: list[float], mode: str) -> list[float]:
+    """What a node of ``op`` with one mistake (``mode``) multiplies into each slot, from its right local
+    derivatives ``local``: the operands of a product swapped, the exponent's derivative left out or taken
+    as the base's, the divisor's with its sign flipped; any other mode leaves them right."""
+    shares = list(local)
+    if mode == "wrong_operand" and (op in PRODUCTS or op == "dot"):
+        for i in range(0, len(shares) - 1, 2):  # each slot gets its own value: the other slot's derivative
+            shares[i], shares[i + 1] = shares[i + 1], shares[i]
+    elif mode in ("no_exponent", "exponent_as_base") and op in EXPONENTS_OF:
+        base, exponent = EXPONENTS_OF[op]
+        shares[exponent] = 0.0 if mode == "no_exponent" else shares[base]
+    elif mode == "divisor_sign" and op in DIVISOR_OF:
+        shares[DIVISOR_OF[op]] *= -1.0
+    return shares
+
+
+def _pass_on(grads: list[float], targets, shares: list[float], upstream: float, mode: str) -> None:
+    """One local backward step, slot by slot in the node's order: share × upstream added to the slot's node
+    (``targets[slot]``, None for a number), or with a mistake written over it or added without upstream."""
+    for target, share in zip(targets, shares, strict=True):
+        if target is not None:
+            delta = share if mode == "no_chain" else share * upstream
+            grads[target] = delta if mode == "assign" else grads[target] + delta
+
+
+# ----------------------------------------------------------------------- one local step, and its mistakes
 
 MISTAKES = {  # mistake id (mistakes.toml) → what the engine does wrong in one backward()
     "fork_branch_missing": "assign",  # parent.grad = ... instead of +=
@@ -217,143 +270,17 @@ MISTAKES = {  # mistake id (mistakes.toml) → what the engine does wrong in one
     "product_wrong_operand": "wrong_operand",  # a.grad += a.data * out.grad in a product
     "backward_wrong_order": "forward_order",  # local backward rules run leaves first
 }
+RULE_MISTAKES = {  # mistake id → a wrong local rule of one of Exercise 4's operations
+    "exponent_grad_missing": "no_exponent",  # a ** b with b a node: b gets nothing
+    "power_rule_on_exponent": "exponent_as_base",  # the exponent gets the base's derivative
+    "quotient_sign": "divisor_sign",  # the divisor's derivative with its sign flipped
+}
 REPEAT_MISTAKES = {  # mistake id → what the engine does wrong when backward() runs more than once
     "inner_grad_stale": "stale",  # an inner node keeps the gradient of the call before
     "leaf_grad_reset": "reset_all",  # backward() sets every gradient to 0, the leaves' too
     "engine_grad_not_zeroed": "zero_nothing",  # zero_grad() leaves the gradients as they are
 }
-
-
-class Mistaken:
-    """A scalar engine built like the course's reference ``Value``, with one mistake switched on."""
-
-    mode = "right"
-
-    def __init__(self, data, parents=(), op=""):
-        self.data = float(data)
-        self.grad = 0.0
-        self.parents = tuple(parents)
-        self.op = op
-        self.local_backward = lambda: None
-
-    def _out(self, data, parents, rules):
-        """A node made from ``parents`` whose backward adds local × upstream to each parent."""
-        out = Mistaken(data, parents)
-        mode = Mistaken.mode
-
-        def local_backward():
-            for parent, local in zip(parents, rules(), strict=True):
-                delta = local if mode == "no_chain" else local * out.grad
-                parent.grad = delta if mode == "assign" else parent.grad + delta
-
-        out.local_backward = local_backward
-        return out
-
-    @staticmethod
-    def _value(other):
-        return other if isinstance(other, Mistaken) else Mistaken(other)
-
-    def __add__(self, other):
-        other = self._value(other)
-        return self._out(self.data + other.data, (self, other), lambda: (1.0, 1.0))
-
-    def __mul__(self, other):
-        other = self._value(other)
-        if Mistaken.mode == "wrong_operand":
-            return self._out(self.data * other.data, (self, other), lambda: (self.data, other.data))
-        return self._out(self.data * other.data, (self, other), lambda: (other.data, self.data))
-
-    def __pow__(self, k):
-        if isinstance(k, Mistaken):  # a variable exponent: a ** b
-            value = self.data**k.data
-            return self._out(
-                value, (self, k), lambda: (k.data * self.data ** (k.data - 1), value * math.log(self.data))
-            )
-        return self._out(self.data**k, (self,), lambda: (k * self.data ** (k - 1),))
-
-    def __rpow__(self, c):
-        return Mistaken(c) ** self
-
-    def exp(self):
-        e = math.exp(self.data)
-        return self._out(e, (self,), lambda: (e,))
-
-    def log(self):
-        return self._out(math.log(self.data), (self,), lambda: (1 / self.data,))
-
-    def tanh(self):
-        t = math.tanh(self.data)
-        return self._out(t, (self,), lambda: (1 - t**2,))
-
-    def relu(self):
-        return self._out(max(self.data, 0.0), (self,), lambda: (1.0 if self.data > 0 else 0.0,))
-
-    def sigmoid(self):
-        s = 1 / (1 + math.exp(-self.data))
-        return self._out(s, (self,), lambda: (s * (1 - s),))
-
-    def __neg__(self):
-        return self * -1.0
-
-    def __sub__(self, other):
-        return self + (-other)
-
-    def __truediv__(self, other):
-        return self * other**-1
-
-    def __radd__(self, other):
-        return self + other
-
-    def __rmul__(self, other):
-        return self * other
-
-    def __rsub__(self, other):
-        return (-self) + other
-
-    def __rtruediv__(self, other):
-        return self**-1 * other
-
-    def backward(self):
-        order, visited, stack = [], set(), [(self, False)]
-        while stack:  # the reference solution's iterative depth-first order, parents in order
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-            elif id(node) not in visited:
-                visited.add(id(node))
-                stack.append((node, True))
-                stack.extend((p, False) for p in reversed(node.parents) if id(p) not in visited)
-        for node in order:  # an inner node's gradient is this call's; a leaf's adds up over calls
-            if Mistaken.mode == "reset_all" or (node.parents and Mistaken.mode != "stale"):
-                node.grad = 0.0
-        self.grad = 1.0
-        for node in order if Mistaken.mode == "forward_order" else reversed(order):
-            node.local_backward()
-
-    def zero_grad(self):
-        if Mistaken.mode == "zero_nothing":
-            return
-        for node in _reachable(self)[0]:
-            node.grad = 0.0
-
-
-def _with_mode(mode: str, work: Callable[[], list[float]]) -> list[float]:
-    Mistaken.mode = mode
-    try:
-        return work()
-    finally:
-        Mistaken.mode = "right"
-
-
-def mistaken_gradients(spec: Spec, mistakes=tuple(MISTAKES)) -> dict[str, list[float]]:
-    """For each mistake id: every node's gradient after ``backward()`` in an engine with that mistake."""
-
-    def run():
-        nodes = build(spec, Mistaken)
-        nodes[-1].backward()
-        return [node.grad for node in nodes]
-
-    return {key: _with_mode(MISTAKES[key], run) for key in mistakes}
+LOCAL_MISTAKES = tuple(key for key in MISTAKES if key != "backward_wrong_order")
 
 
 def local_step(engine, op, inputs, number, before, upstream, twice=False) -> tuple[float, list[float]]:
@@ -369,15 +296,6 @@ def local_step(engine, op, inputs, number, before, upstream, twice=False) -> tup
     return float(out.data), [float(node.grad) for node in nodes]
 
 
-def mistaken_local(op, inputs, number, before, upstream, twice=False, mistakes=tuple(MISTAKES)):
-    """For each mistake id: the inputs' gradients after one local backward step in the mistaken engine."""
-
-    def run():
-        return local_step(Mistaken, op, inputs, number, before, upstream, twice)[1]
-
-    return {key: _with_mode(MISTAKES[key], run) for key in mistakes if key != "backward_wrong_order"}
-
-
 def torch_local(op, inputs, number, before, upstream, twice=False) -> tuple[float, list[float]]:
     """The same step by torch: the output's value, and ``before`` + upstream × ∂out/∂input for each input."""
     leaves = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]
@@ -386,6 +304,187 @@ def torch_local(op, inputs, number, before, upstream, twice=False) -> tuple[floa
         out = apply(op, first, second if _two_nodes(op) else number)
         grads = torch.autograd.grad(out, leaves, torch.tensor(upstream, dtype=torch.float64))
     return out.item(), [b + g.item() for b, g in zip(before, grads, strict=True)]
+
+
+def mistaken_local(op, inputs, number, before, upstream, twice=False, mistakes=LOCAL_MISTAKES):
+    """For each mistake id (of ``MISTAKES`` but the order, or of ``RULE_MISTAKES``): the inputs' gradients
+    after one local backward step of ``op``, one node, with that mistake; its local derivatives by torch."""
+    if _two_nodes(op):
+        values, targets = ([inputs[0]] * 2, [0, 0]) if twice else (list(inputs[:2]), [0, 1])
+    elif number is not None:
+        values, targets = [inputs[0], number], [0, None]  # the number, a slot no input receives from
+    else:
+        values, targets = [inputs[0]], [0]
+    local = _slot_gradients(_one_node(op), values)
+    found = {}
+    for key in mistakes:
+        mode = {**MISTAKES, **RULE_MISTAKES}[key]
+        grads = list(before)
+        _pass_on(grads, targets, _shares(op, local, mode), upstream, mode)
+        found[key] = grads
+    return found
+
+
+def _dot_slots(values, wi, xi) -> tuple[list[float], list[int]]:
+    """The slots of dot over the labelled nodes ``wi``, ``xi``, in its order: w₁, x₁, w₂, x₂, …"""
+    targets = [node for pair in zip(wi, xi, strict=True) for node in pair]
+    return [values[node] for node in targets], targets
+
+
+def _dot(*slots: torch.Tensor) -> torch.Tensor:
+    return sum(slots[i] * slots[i + 1] for i in range(0, len(slots), 2))
+
+
+def torch_dot_local(values, before, wi, xi, upstream) -> list[float]:
+    """Every labelled node's gradient after one local backward of ``dot`` over the nodes ``wi``, ``xi``
+    (labels into ``values``; a node may appear several times), by torch: before + upstream × ∂out/∂node."""
+    leaves = [torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for v in values]
+    with torch.enable_grad():
+        out = _dot(*(leaves[node] for node in _dot_slots(values, wi, xi)[1]))
+        grads = torch.autograd.grad(out, leaves, allow_unused=True)
+    return [b + (0.0 if g is None else upstream * g.item()) for b, g in zip(before, grads, strict=True)]
+
+
+def mistaken_dot_local(values, before, wi, xi, upstream, mistakes=LOCAL_MISTAKES) -> dict[str, list[float]]:
+    """For each mistake id: every labelled node's gradient after one local backward of ``dot`` with it."""
+    slots, targets = _dot_slots(values, wi, xi)
+    local = _slot_gradients(_dot, slots)
+    found = {}
+    for key in mistakes:
+        grads = list(before)
+        _pass_on(grads, targets, _shares("dot", local, MISTAKES[key]), upstream, MISTAKES[key])
+        found[key] = grads
+    return found
+
+
+# --------------------------------------------------- the graph the lecture's engine builds, as data
+
+
+@dataclass
+class _Node:
+    op: str  # "leaf", or an operation the lecture's engine makes as one node
+    parents: tuple[int, ...] = ()  # indices of earlier nodes, in the order the node's rule takes them
+    number: float | None = None  # a leaf's value; the exponent of "**"
+
+
+def _lecture_graph(spec: Spec) -> tuple[list[_Node], list[int]]:
+    """The nodes the lecture's engine makes for ``spec`` (numbers wrapped as leaves of their own, and
+    ``-``, ``neg``, division made from ``+``, ``*`` and ``** -1`` as Section 3 does), and where each of
+    ``spec``'s nodes is among them."""
+    graph = [_Node("leaf", (), value) for value in spec.leaves]
+    where = list(range(len(spec.leaves)))
+
+    def node(op, *parents, number=None):
+        graph.append(_Node(op, parents, number))
+        return len(graph) - 1
+
+    for op, a, b in spec.steps:
+        where.append(_lecture_step(op, where[a], where[b] if _two_nodes(op) else b, node))
+    return graph, where
+
+
+def _lecture_step(op: str, a: int, b, node: Callable[..., int]) -> int:
+    """One step of a spec in the lecture's engine: the node made last (``node`` adds one to the graph)."""
+
+    def constant(value):
+        return node("leaf", number=value)
+
+    made = {
+        "-": lambda: node("+", a, node("*", b, constant(-1.0))),
+        "/": lambda: node("*", a, node("**", b, number=-1)),
+        "+c": lambda: node("+", a, constant(b)),
+        "c+": lambda: node("+", a, constant(b)),
+        "-c": lambda: node("+", a, constant(-b)),
+        "c-": lambda: node("+", node("*", a, constant(-1.0)), constant(b)),
+        "*c": lambda: node("*", a, constant(b)),
+        "c*": lambda: node("*", a, constant(b)),
+        "neg": lambda: node("*", a, constant(-1.0)),
+        "/c": lambda: node("*", a, constant(b**-1)),
+        "c/": lambda: node("*", node("**", a, number=-1), constant(b)),
+        "**": lambda: node("**", a, number=b),
+        "c**": lambda: node("pow", constant(b), a),
+    }
+    return made[op]() if op in made else node(op, a, b) if _two_nodes(op) else node(op, a)
+
+
+def _local_derivatives(graph: list[_Node]) -> list[list[float]]:
+    """Each node's local derivatives, one per parent slot, by torch.autograd: every node's operation on
+    leaves of its own (its parents' values), one backward pass over them all."""
+    values, outs, slots = [], [], []
+    with torch.enable_grad():
+        for node in graph:
+            if not node.parents:
+                values.append(node.number)
+                continue
+            own = [torch.tensor(values[p], dtype=torch.float64, requires_grad=True) for p in node.parents]
+            out = apply(node.op, own[0], own[1] if len(own) == 2 else node.number)
+            values.append(out.item())
+            outs.append(out)
+            slots.extend(own)
+        grads = torch.autograd.grad(torch.stack(outs).sum(), slots) if outs else ()
+    local, used = [], 0
+    for node in graph:
+        local.append([g.item() for g in grads[used : used + len(node.parents)]])
+        used += len(node.parents)
+    return local
+
+
+def _depth_first(graph: list[_Node], root: int) -> list[int]:
+    """The nodes below ``root``, each after its parents, in the order of the lecture's recursive
+    ``topological_order`` (depth first, a node's parents in their order): the order the rules run in."""
+    order, seen, stack = [], {root}, [(root, iter(graph[root].parents))]
+    while stack:
+        node, parents = stack[-1]
+        parent = next((p for p in parents if p not in seen), None)
+        if parent is None:
+            stack.pop()
+            order.append(node)
+        else:
+            seen.add(parent)
+            stack.append((parent, iter(graph[parent].parents)))
+    return order
+
+
+def _play(graph, local, where, calls, mode: str) -> list[float]:
+    """Every spec node's gradient after ``calls`` in an engine with one mistake (``mode``; "right": none):
+    the lecture's backward (inner nodes' gradients reset, the output's set to 1, every node's rule in
+    reverse order) with the mistake applied to torch's local derivatives."""
+    grads = [0.0] * len(graph)
+    for what, index in calls:
+        order = _depth_first(graph, where[index])
+        if what == "zero_grad":
+            if mode != "zero_nothing":
+                for node in order:
+                    grads[node] = 0.0
+            continue
+        for node in order:  # an inner node's gradient is this call's; a leaf's adds up over calls
+            if mode == "reset_all" or (graph[node].parents and mode != "stale"):
+                grads[node] = 0.0
+        grads[where[index]] = 1.0
+        for node in order if mode == "forward_order" else reversed(order):
+            shares = _shares(graph[node].op, local[node], mode)
+            _pass_on(grads, graph[node].parents, shares, grads[node], mode)
+    return [grads[node] for node in where]
+
+
+def propagated(spec: Spec, calls, mode: str = "right") -> list[float]:
+    """Every node's gradient after ``calls`` (as in :func:`calls_in`) in an engine with mistake ``mode``."""
+    graph, where = _lecture_graph(spec)
+    return _play(graph, _local_derivatives(graph), where, calls, mode)
+
+
+def mistaken_gradients(spec: Spec, mistakes=tuple(MISTAKES)) -> dict[str, list[float]]:
+    """For each mistake id: every node's gradient after ``backward()`` in an engine with that mistake."""
+    graph, where = _lecture_graph(spec)
+    local, calls = _local_derivatives(graph), [("backward", spec.size - 1)]
+    return {key: _play(graph, local, where, calls, MISTAKES[key]) for key in mistakes}
+
+
+def mistaken_calls(spec: Spec, calls, mistakes=tuple(REPEAT_MISTAKES)) -> dict[str, list[float]]:
+    """For each mistake id of ``REPEAT_MISTAKES``: every node's gradient after ``calls`` in that engine."""
+    graph, where = _lecture_graph(spec)
+    local = _local_derivatives(graph)
+    return {key: _play(graph, local, where, calls, REPEAT_MISTAKES[key]) for key in mistakes}
 
 
 # ------------------------------------------------------------------- the graph's shape, and its orders
@@ -463,12 +562,3 @@ def torch_calls(spec: Spec, calls) -> list[float]:
                 for node in nodes:
                     node.grad = None
     return [0.0 if node.grad is None else node.grad.item() for node in nodes]
-
-
-def mistaken_calls(spec: Spec, calls, mistakes=tuple(REPEAT_MISTAKES)) -> dict[str, list[float]]:
-    """For each mistake id of ``REPEAT_MISTAKES``: every node's gradient after ``calls`` in that engine."""
-
-    def run():
-        return calls_in(Mistaken, spec, calls)
-
-    return {key: _with_mode(REPEAT_MISTAKES[key], run) for key in mistakes}

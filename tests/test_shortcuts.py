@@ -11,8 +11,9 @@ Two kinds of shortcut submission:
   the points away, so each exercise's rule is proven under ``course grade``;
 - **real**: answers a lazy student would hand in (``REAL``), each right by the numbers, with no reference
   solution behind it: the finite-difference chain rule, a prediction that runs PyTorch in ``try/except``,
-  the course's own engine subclassed, a recursive sort with a raised limit, a per-sample loop, one
-  backward() for the whole batch, every row of a Jacobian from one batched ``torch.autograd.grad``.
+  an engine that asks the course's package for every local gradient, a recursive sort with a raised limit,
+  a per-sample loop, one backward() for the whole batch, every row of a Jacobian from one batched
+  ``torch.autograd.grad``.
 
 How each rewrite of a shortcut is recognised is tested in ``tests/test_rules.py``; what stock
 ``nbgrader autograde`` does with these answers is in the README (its kernel runs the same rules).
@@ -219,9 +220,73 @@ def penalty_grads(X, y, W, a, lam):
         "value_class",
         "test_value_core test_backward test_new_operations test_dot test_no_grad test_train",
     ): """
-from autograder.expressions import Mistaken
-class Value(Mistaken):
-    pass
+from autograder.expressions import torch_local
+
+
+class Value:
+    \"\"\"Every rule asks the course's package what the parents' gradients are after it.\"\"\"
+
+    def __init__(self, data, parents=(), op=""):
+        self.data = float(data)
+        self.grad = 0.0
+        self.parents = tuple(parents)
+        self.op = op
+        self.local_backward = lambda: None
+
+    def __repr__(self):
+        return f"Value(data={self.data:.4g}, grad={self.grad:.4g})"
+
+    def _node(self, op, other=None, number=None):
+        inputs = [self] if other is None or other is self else [self, other]
+
+        def step(upstream):
+            grads = [v.grad for v in inputs]
+            return torch_local(op, [v.data for v in inputs], number, grads, upstream, other is self)
+
+        out = Value(step(0.0)[0], (self,) if other is None else (self, other), op)
+
+        def local_backward():
+            for node, grad in zip(inputs, step(out.grad)[1]):
+                node.grad = grad
+
+        out.local_backward = local_backward
+        return out
+
+    def __add__(self, other):
+        return self._node("+", other if isinstance(other, Value) else Value(other))
+
+    def __mul__(self, other):
+        return self._node("*", other if isinstance(other, Value) else Value(other))
+
+    def __pow__(self, k):
+        return self._node("**", number=k)
+
+    def tanh(self):
+        return self._node("tanh")
+
+    def relu(self):
+        return self._node("relu")
+
+    def __neg__(self):
+        return self * -1.0
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __truediv__(self, other):
+        return self * other**-1
+
+    def __radd__(self, other):
+        return self + other
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __rtruediv__(self, other):
+        return self**-1 * other
 """,
     ("unit04", "huber_power_loss_and_grads", "test_huber_power_loss_and_grads"): """
 import torch
