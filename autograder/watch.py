@@ -45,6 +45,7 @@ class Term:
     upstream: object  # ∂out/∂consumer
     local: object | None  # ∂consumer/∂node (a scalar upstream only; otherwise a Jacobian, not shown)
     product: object  # upstream · local: what flows back along this edge
+    slot: int = 0  # which output of the node it reaches (an operation with several outputs: unbind, split)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def backprop_frames(graph: Graph, gradient: object = None) -> list[Frame]:
         total = _start(graph, gradient) if name == graph.output else _total(flows, rule)
         grads[name] = _shown(total)
         terms = tuple(
-            Term(f.consumer, _shown(f.upstream), _shown_or_none(f.local), _shown(f.product)) for f in flows
+            Term(f.consumer, _shown(f.upstream), _shown_or_none(f.local), _shown(f.product), f.slot)
+            for f in flows
         )
         frames.append(
             Frame(
@@ -229,6 +231,11 @@ def _backward_equation(output: str, name: str, terms: tuple[Term, ...], total: o
     lhs = f"∂{output}/∂{name}"
     if not terms:
         return f"{lhs} = {_number(total)}"
+    if isinstance(total, tuple):  # one equation per output of the operation
+        return "; ".join(
+            _backward_equation(output, f"{name}[{slot}]", tuple(t for t in terms if t.slot == slot), part)
+            for slot, part in enumerate(total)
+        )
     symbols = " + ".join(f"∂{output}/∂{t.consumer} · ∂{t.consumer}/∂{name}" for t in terms)
     numbers = " + ".join(
         f"({_number(t.upstream)})({_number(t.local)})"
@@ -405,7 +412,7 @@ class BackpropView:
             value=0, min=0, max=last, step=1, readout=False, layout=widgets.Layout(width="420px")
         )
         self.play = widgets.Play(value=0, min=0, max=last, step=1, interval=1200)
-        widgets.jslink((self.play, "value"), (self.slider, "value"))
+        self.link = widgets.jslink((self.play, "value"), (self.slider, "value"))  # runs in the browser
         self.image = widgets.Image(format="png", value=self.png(0))
         self.text = widgets.HTML(value=self.text_html(0))
         self.text.add_class("course-watch-text")
