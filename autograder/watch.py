@@ -31,7 +31,7 @@ from .messages import render
 
 HIGHLIGHT = "#ff7f0e"  # the node of the step, and the edges its numbers travel along
 LOCAL_COLOUR = "#1f77b4"  # local gradients, written on the edges
-DPI = 80
+DPI = 90
 STRIP_COLUMNS = 4
 STRIP_SCALE = 0.5  # the strip's PNG shows each frame at this fraction of its size in the slider
 INFIX = {"+", "-", "−", "×", "*", "/", "·"}
@@ -413,7 +413,10 @@ class BackpropView:
         )
         self.play = widgets.Play(value=0, min=0, max=last, step=1, interval=1200)
         self.link = widgets.jslink((self.play, "value"), (self.slider, "value"))  # runs in the browser
-        self.image = widgets.Image(format="png", value=self.png(0))
+        from PIL import Image
+
+        width = Image.open(io.BytesIO(self.png(0))).size[0]  # shown at its own size, not stretched
+        self.image = widgets.Image(format="png", value=self.png(0), width=f"{width}px")
         self.text = widgets.HTML(value=self.text_html(0))
         self.text.add_class("course-watch-text")
 
