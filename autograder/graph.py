@@ -26,6 +26,7 @@ by hand. Labels are mathematical only, so one figure serves the Korean and the E
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -36,6 +37,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 VALUE_COLOUR = "#1b7837"
 GRAD_COLOUR = "#d62728"
+RADIUS = 0.42  # of an operation's circle; an input's box is as wide
 SKIP_BEND = 0.3  # curvature of an edge that skips a column (matplotlib arc3 rad)
 SHOWN_ENTRIES = 4  # a tensor with at most this many entries is written out in full, a larger one by shape
 
@@ -59,6 +61,13 @@ class Graph:
 
     output: str = "L"
     nodes: dict[str, Node] = field(default_factory=dict)
+    # What ``watch()`` steps through, kept by ``from_tensor`` and ``from_nodes`` (a graph drawn by hand has
+    # none): each operation's own backward rule, upstream gradient → what flows to each of its inputs (one
+    # entry per input in ``node.inputs``, each tagged with the output slot of the input it reaches), and the
+    # output's value and the gradient the backward pass starts from.
+    rules: dict[str, Callable] = field(default_factory=dict, repr=False, compare=False)
+    output_value: object = field(default=None, repr=False, compare=False)
+    start: object = field(default=None, repr=False, compare=False)
 
     def var(self, name: str, value: object = None, grad: object = None) -> Node:
         return self._add(Node(name, None, [], value, grad))
@@ -119,6 +128,11 @@ class Graph:
                     node.value = _plain(tensor)
                     node.grad = _plain(tensor.grad) if tensor.retains_grad else None
             node_name[id(fn)] = node.name
+        for fn in functions:
+            if not hasattr(fn, "variable"):
+                graph.rules[node_name[id(fn)]] = _grad_fn_rule(fn)
+        graph.output_value = _plain(output)
+        graph.start = output
         return graph
 
     # ------------------------------------------------------- from any structure of nodes and parents
@@ -133,6 +147,7 @@ class Graph:
         symbol: str = "op",
         value: str = "data",
         grad: str | None = "grad",
+        backward: str = "local_backward",
         symbols: dict[str, str] | None = None,
         **named: object,
     ) -> Graph:
@@ -140,10 +155,12 @@ class Graph:
 
         A node's inputs are ``getattr(node, parents)``, its operator ``getattr(node, symbol)`` (written
         through ``symbols``, e.g. ``{"*": "×"}``), its value and gradient the attributes ``value`` and
-        ``grad`` (``grad=None``: no gradients drawn). A node without parents is an input box. Nodes are
-        told apart by identity, so a node used twice is drawn once with two edges. Objects passed by
-        keyword name their nodes; other inputs are called ``t1``, ``t2``, ..., other operations
-        ``n1``, ``n2``, ..., and the output ``L`` unless named.
+        ``grad`` (``grad=None``: no gradients drawn). ``backward`` names the method that runs a node's own
+        backward rule, adding ``node.grad`` times each local gradient to its parents' ``grad`` (unit 5's
+        ``local_backward``; micrograd calls it ``_backward``): ``watch()`` steps through it. A node without
+        parents is an input box. Nodes are told apart by identity, so a node used twice is drawn once with two
+        edges. Objects passed by keyword name their nodes; other inputs are called ``t1``, ``t2``, ..., other
+        operations ``n1``, ``n2``, ..., and the output ``L`` unless named.
         """
         order, seen = [], {id(output)}
         stack = [(output, iter(getattr(output, parents)))]
@@ -175,8 +192,40 @@ class Graph:
                 label = (symbols or {}).get(label, label)
                 name = names.get(id(node)) or (graph.output if node is output else _fresh("n", taken))
                 graph.op(name, label, list(dict.fromkeys(inputs)), getattr(node, value), shown)
+                if grad is not None and callable(getattr(node, backward, None)):
+                    unique = list({id(p): p for p in getattr(node, parents)}.values())
+                    graph.rules[name] = _node_rule(node, unique, grad, backward)
             node_name[id(node)] = name
+        graph.output_value = getattr(output, value)
+        graph.start = 1.0
         return graph
+
+    # ------------------------------------------------------------------------------ stepping through
+
+    def watch(self, *, static: bool = False, lang: str | None = None, gradient: object = None):
+        """The forward pass, then the backward pass, one node at a time: a slider over frames.
+
+        Forward frames fill in each node's value in the order of the forward pass. Backward frames go the
+        other way; each highlights the node whose gradient is computed, the edges to the nodes that use it,
+        and the local gradient on each edge, and writes the chain rule with its numbers, e.g.
+        ``∂f/∂x = ∂f/∂q · ∂q/∂x + ∂f/∂f · ∂f/∂x = (1)(−2) + (1)(1) = −1`` (a sum where the graph forks).
+        Every number comes from the graph's own backward rules: the recorded ``grad_fn`` of each
+        operation for ``from_tensor`` (its backward called with the upstream gradient, so the graph must
+        not be freed yet: call ``watch()`` before ``backward()``, or use ``retain_graph=True``), each
+        node's rule for ``from_nodes``. ``gradient`` starts the backward pass of a non-scalar output, as
+        ``backward(gradient=...)`` does. Captions are in ``lang`` (``ko``, ``en``; default as the checker's
+        messages: ``$COURSE_LANG``, else both).
+
+        The result is a ``BackpropView`` (see ``autograder.watch``). In JupyterLab it shows an ipywidgets
+        slider with a play button, the frame, and the step's equation as text. Where widgets cannot run
+        (a static site, exported HTML, a front-end without ipywidgets), the same frames appear as a
+        static strip, a grid of small images with their equations: the view carries that strip as its
+        HTML and PNG fallback, which nbconvert and static sites render when they cannot render the
+        widget. ``static=True`` gives the strip alone.
+        """
+        from .watch import BackpropView
+
+        return BackpropView(self, static=static, lang=lang, gradient=gradient)
 
     # ------------------------------------------------------------------------------------ layout
 
@@ -200,6 +249,38 @@ class Graph:
 
     # ----------------------------------------------------------------------------------- drawing
 
+    def edge(self, src: str, dst: str, color: str = "#555555", linewidth: float = 1.3) -> FancyArrowPatch:
+        """The arrow ``src`` → ``dst`` as ``draw`` draws it."""
+        pos, column = self.positions(), self.columns()
+        (x0, y0), (x1, y1) = pos[src], pos[dst]
+        # An edge that skips a column would run through the nodes (and labels) between its ends:
+        # bend it outwards, up in the upper half of the drawing and down in the lower half.
+        skips = column[dst] - column[src] > 1
+        rad = 0.0 if not skips else (-SKIP_BEND if y0 + y1 >= 0 else SKIP_BEND)
+        return FancyArrowPatch(
+            (x0 + RADIUS, y0),
+            (x1 - RADIUS, y1),
+            arrowstyle="-|>",
+            mutation_scale=14,
+            color=color,
+            linewidth=linewidth,
+            shrinkA=2,
+            shrinkB=2,
+            connectionstyle=f"arc3,rad={rad}",
+        )
+
+    def edge_midpoint(self, src: str, dst: str) -> tuple[float, float]:
+        """The middle of the arrow ``src`` → ``dst``: of the line, or of the arc3 curve (a quadratic
+        Bézier, whose middle is halfway to its control point) when the edge skips a column."""
+        pos, column = self.positions(), self.columns()
+        (x0, y0), (x1, y1) = pos[src], pos[dst]
+        (ax0, ay0), (ax1, ay1) = (x0 + RADIUS, y0), (x1 - RADIUS, y1)
+        mx, my = (ax0 + ax1) / 2, (ay0 + ay1) / 2
+        if column[dst] - column[src] > 1:
+            rad = -SKIP_BEND if y0 + y1 >= 0 else SKIP_BEND
+            mx, my = mx + rad / 2 * (ay1 - ay0), my - rad / 2 * (ax1 - ax0)
+        return mx, my
+
     def draw(self, ax=None, title: str | None = None) -> Figure:
         pos = self.positions()
         if ax is None:
@@ -208,28 +289,10 @@ class Graph:
             fig, ax = plt.subplots(figsize=(width, height))
         else:
             fig = ax.figure
-        radius = 0.42
-        column = self.columns()
+        radius = RADIUS
         for node in self.nodes.values():
             for src in node.inputs:
-                (x0, y0), (x1, y1) = pos[src], pos[node.name]
-                # An edge that skips a column would run through the nodes (and labels) between its ends:
-                # bend it outwards, up in the upper half of the drawing and down in the lower half.
-                skips = column[node.name] - column[src] > 1
-                rad = 0.0 if not skips else (-SKIP_BEND if y0 + y1 >= 0 else SKIP_BEND)
-                ax.add_patch(
-                    FancyArrowPatch(
-                        (x0 + radius, y0),
-                        (x1 - radius, y1),
-                        arrowstyle="-|>",
-                        mutation_scale=14,
-                        color="#555555",
-                        linewidth=1.3,
-                        shrinkA=2,
-                        shrinkB=2,
-                        connectionstyle=f"arc3,rad={rad}",
-                    )
-                )
+                ax.add_patch(self.edge(src, node.name))
         for node in self.nodes.values():
             x, y = pos[node.name]
             if node.is_input:
@@ -289,6 +352,9 @@ _TEX = {"ŷ": r"\hat{y}", "∂": r"\partial "}
 
 def _tex(name: str) -> str:
     """A node name as mathtext: ``ŷ`` → ``\\hat{y}``, ``x1`` → ``x_{1}``, ``obj`` → ``\\mathrm{obj}``."""
+    if "#" in name:  # an unnamed operation of a recorded graph: "Pow#2"
+        head, _, number = name.partition("#")
+        return rf"\mathrm{{{head}}}\#{number}"
     for plain, tex in _TEX.items():
         name = name.replace(plain, tex)
     head = name.rstrip("0123456789")
@@ -366,6 +432,55 @@ def _names_of(functions: list, named: dict[str, torch.Tensor]) -> dict[int, str]
             raise ValueError(f"{names[id(owner[0])]!r} and {name!r} name the same node")
         names[id(owner[0])] = name
     return names
+
+
+def _grad_fn_rule(fn: object) -> Callable:
+    """``fn``'s own backward (a recorded ``grad_fn``) as a rule: upstream → [(slot, gradient)] per input.
+
+    ``upstream`` holds one gradient per output of the operation (most have one). Called as autograd's
+    engine calls it, with no graph recorded; a gradient is summed to its input's shape where the
+    operation broadcast (the engine does the same), and an input the operation gives no gradient gets
+    zeros."""
+    edges = [(child, slot) for child, slot in fn.next_functions if child is not None]
+
+    def rule(upstream: tuple) -> list[tuple[int, object]]:
+        with torch.no_grad():
+            grads = fn(*upstream)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        flowing = [g for (child, _), g in zip(fn.next_functions, grads, strict=True) if child is not None]
+        out = []
+        for (child, slot), g in zip(edges, flowing, strict=True):
+            meta = child.variable if hasattr(child, "variable") else child._input_metadata[slot]
+            if g is None:
+                g = torch.zeros(meta.shape, dtype=meta.dtype)
+            elif tuple(g.shape) != tuple(meta.shape):
+                g = g.sum_to_size(meta.shape)
+            out.append((slot, g))
+        return out
+
+    rule.outputs = [(m.shape, m.dtype) for m in fn._input_metadata]
+    return rule
+
+
+def _node_rule(node: object, unique_parents: list, grad: str, backward: str) -> Callable:
+    """A node's own backward rule (``node.<backward>()``) as a rule: upstream → [(0, gradient)] per
+    parent. It runs with ``node.grad`` set to the upstream gradient and each parent's ``grad`` at zero,
+    so what a parent holds afterwards is what flows to it; every ``grad`` is put back afterwards."""
+
+    def rule(upstream: tuple) -> list[tuple[int, object]]:
+        saved = [(obj, getattr(obj, grad)) for obj in (node, *unique_parents)]
+        try:
+            for parent in unique_parents:
+                setattr(parent, grad, 0.0)
+            setattr(node, grad, upstream[0])
+            getattr(node, backward)()
+            return [(0, getattr(parent, grad)) for parent in unique_parents]
+        finally:
+            for obj, before in saved:
+                setattr(obj, grad, before)
+
+    rule.outputs = None
+    return rule
 
 
 def _fresh(prefix: str, taken: set[str]) -> str:

@@ -10,7 +10,9 @@
   diagnosis on a wrong one) and the Assignment List (a released assignment is fetched and submitted);
 - sees a student's lab: none of nbgrader's instructor tools, and no prompt about Jupyter's news;
 - on `course lab --lang ko`, sees JupyterLab's menus in Korean and, on the same screen, a failed check's
-  Korean message and diagnosis with nothing of the checker (no frame, no file path).
+  Korean message and diagnosis with nothing of the checker (no frame, no file path);
+- runs `Graph.watch()` on unit 1's fork, moves its slider with the keyboard and sees the gradient of x
+  appear, as the sum of both branches, in the frame and in the widget's text.
 
 Screenshots, the server's log and the browser console go to test-artifacts/browser/.
 Run these tests alone with `python -m pytest -m browser`; CI installs Chromium and ChromeDriver (.ci/run).
@@ -76,6 +78,7 @@ README_SHOTS = {
     "self-check-in-notebook": "self-check.png",
     "feedback-page": "feedback.png",
     "korean-lab-check-failed": "lab-ko-check-failed.png",
+    "watch-backprop-fork": "watch-backprop.png",
 }
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 WAIT = 60  # seconds for the page to react
@@ -974,3 +977,74 @@ def test_feedback_page_reads_well(tmp_path, class_cache):
         assert not console, console
     finally:
         browser.quit()
+
+
+# ------------------------------------------------------------------------------------ watch backprop
+
+WATCH_NOTEBOOK = "watch-fork.ipynb"
+WATCH_CODE = """import torch
+from autograder.graph import Graph
+
+x = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+y = torch.tensor(-2.0, dtype=torch.float64, requires_grad=True)
+q = x * y
+f = q + x
+Graph.from_tensor(f, x=x, y=y, q=q, f=f).watch()"""
+FORK_SUM = "∂f/∂x = ∂f/∂q · ∂q/∂x + ∂f/∂f · ∂f/∂x = (1)(−2) + (1)(1) = −1"
+
+
+def test_watch_backprop_slider_shows_a_gradient_appear(page):
+    """`Graph.watch()` in JupyterLab: the ipywidgets slider renders (jupyterlab_widgets), not its static
+    fallback; arrow keys on the slider step through the frames, and at the last one the frame's image is
+    new and the widget's text shows ∂f/∂x as the sum of the two branches."""
+    kernel = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    cells = [nbformat.v4.new_code_cell(WATCH_CODE)]
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernel}),
+        page.lab.course / WATCH_NOTEBOOK,
+    )
+    page.open_notebook(WATCH_NOTEBOOK)
+
+    def kernel_ready() -> bool:
+        # JupyterLab at times asks which kernel to start even for a notebook that names one: take its choice
+        for button in page.driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog button.jp-mod-accept"):
+            button.click()
+            return False
+        return page.kernel_status() == "idle"
+
+    page.wait(kernel_ready, "the kernel has started", KERNEL_WAIT)
+    # Run All, not a click on the cell: the notebook redraws its cell while the kernel starts
+    page.menu("Run", "runmenu:run-all")
+    view = f"{PANEL} .course-watch"
+    page.wait(
+        lambda: page.driver.find_elements(By.CSS_SELECTOR, f"{view} img"),
+        "the widget renders its slider and frame",
+        KERNEL_WAIT,
+        state=page.outputs,
+    )
+    assert not page.driver.find_elements(By.CSS_SELECTOR, f"{PANEL} .course-watch-strip"), "not the fallback"
+    assert page.driver.find_elements(By.CSS_SELECTOR, f"{view} .jupyter-widgets.widget-play, {view} button")
+
+    def text() -> str:
+        return page.js("return document.querySelector(arguments[0])?.textContent || ''", f"{view}-text")
+
+    def image() -> str:
+        return page.js("return document.querySelector(arguments[0])?.src || ''", f"{view} img")
+
+    assert "x = 3" in text() and "∂f" not in text(), text()
+    first = image()
+    handle = page.driver.find_element(By.CSS_SELECTOR, f"{view} .noUi-handle")
+    page.scroll(handle)
+    page.js("arguments[0].focus()", handle)  # the slider's handle takes the arrow keys (noUiSlider)
+    assert page.js("return document.activeElement === arguments[0]", handle), "the handle has the focus"
+    for _ in range(7):  # eight frames: four forward, four backward; the last is the gradient at x
+        ActionChains(page.driver).send_keys(Keys.ARROW_RIGHT).perform()
+    page.wait(lambda: FORK_SUM in text(), f"the widget's text shows {FORK_SUM}", KERNEL_WAIT, state=text)
+    page.wait(lambda: image() != first, "the frame's image changes")
+    assert "역전파 4/4: 노드 x의 기울기" in text() and "backward pass 4/4" in text(), text()
+    page.wait(
+        lambda: page.js("return document.querySelector(arguments[0]).naturalWidth", f"{view} img") > 0,
+        "the new frame is drawn",
+    )
+    page.js("arguments[0].scrollIntoView({block: 'start'})", page.driver.find_element(By.CSS_SELECTOR, view))
+    page.shot("watch-backprop-fork")
