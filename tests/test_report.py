@@ -278,7 +278,9 @@ def test_full_partial_and_zero_marks_per_exercise(reported):
     mul = rows["test_mul_gate_backward"]
     assert int(mul["zero"]) == broken + CLASS["sign"] + CLASS["hidden"] and int(mul["partial"]) == 0
     staged = rows["test_staged_sigmoid_backward"]
-    assert int(staged["partial"]) == 0 and int(staged["zero"]) == broken + CLASS["staged"] + 1  # and autograd0
+    assert (
+        int(staged["partial"]) == 0 and int(staged["zero"]) == broken + CLASS["staged"] + 1
+    )  # and autograd0
     diamond = rows["test_diamond_backward"]
     assert int(diamond["partial"]) == CLASS["double"] and int(diamond["zero"]) == broken
     assert int(rows["test_max_gate_backward"]["zero"]) == broken + 1  # and timeout0

@@ -22,7 +22,8 @@ from sphinx.search import SearchLanguage
 from sphinx.search.en import english_stopwords, js_porter_stemmer
 
 # Particles, then the endings of 이다/하다/되다 the lectures' prose uses; compounds such as 에서는 need no
-# entry of their own (는, then 에서). Longest first, so 에서 is taken before 서 could be (서 is no entry).
+# entry of their own (는, then 에서). Tried longest first (sorted below): 이라는 goes whole, not as 는 and
+# then 이라.
 ENDINGS = (
     # 이다, 하다, 되다 (합니다체 and the forms inside a sentence)
     "했습니다",
@@ -46,12 +47,17 @@ ENDINGS = (
     "되고",
     "되면",
     "이고",
+    "이지만",
+    "이므로",
+    "인데",
+    "인지",
     "이며",
     "이다",
     "이면",
     "라는",
     "라고",
-    # particles (조사)
+    # particles (조사), and 들 of the plural (기울기들)
+    "들",
     "에서",
     "에게",
     "으로",
