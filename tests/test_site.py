@@ -29,6 +29,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from autograder.build import build_release
+from autograder.course import Course, CourseError
 from autograder.site import build_site, mathjax_file
 from autograder.site.config import MATHJAX
 from autograder.site.execute import executed_lectures
@@ -240,6 +241,23 @@ def test_the_korean_search_index_has_words_without_particles(site):
         docs = index[table].get("기울기", [])
         found |= {index["docnames"][i] for i in (docs if isinstance(docs, list) else [docs])}
     assert {Path(name).stem for name in LECTURES} <= found, found
+
+
+def test_a_lecture_that_fails_stops_the_build_with_a_clear_message(tmp_path):
+    """No site with a broken lecture: the message names the lecture and the error, in both languages."""
+    course = Course(tmp_path)
+    (tmp_path / "notebooks" / "ko").mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "notebooks" / "ko" / "unit09_broken.ipynb")
+    with pytest.raises(CourseError) as raised:
+        executed_lectures(course, ["unit09_broken.ipynb"])
+    message = str(raised.value)
+    assert "notebooks/ko/unit09_broken.ipynb" in message and "ZeroDivisionError" in message, message
+    assert (
+        "실행하다가 오류가 났습니다" in message
+        and "running notebooks/ko/unit09_broken.ipynb failed" in message
+    )
 
 
 # ---------------------------------------------------------------------------------------- in a browser
