@@ -11,6 +11,7 @@ course feedback unit01    per-student feedback in both languages, without hidden
 course report unit01 [--output DIR]   the class's mistakes at a glance: one HTML page (ko + en) and CSV
 course export [--to grades.csv] [--format nbgrader|canvas|moodle] [--assignment A]
 course check work/unit01/exercises.ipynb [--lang ko|en]   a student's self-check (visible tests)
+course site [--out _site] [--cache DIR]   the course as a static website, Korean and English
 """
 
 from __future__ import annotations
@@ -299,6 +300,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(row.passed for row in rows) else 1
 
 
+def cmd_site(args: argparse.Namespace) -> int:
+    course = Course.find(args.root)
+    tools = ("sphinx", "myst_nb", "sphinx_book_theme")
+    missing = [name for name in tools if importlib.util.find_spec(name) is None]
+    if missing:
+        raise CourseError("site_missing_tools", missing=", ".join(missing))
+    from .site import build_site
+
+    out = Path(args.out)
+    warnings = build_site(course, out, Path(args.cache) if args.cache else None, _progress)
+    if warnings:
+        print(render("site_warnings", count=len(warnings), warnings="\n".join(warnings)), file=sys.stderr)
+        return 1
+    print(render("site_done", path=_shown(out) + "/"))
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     course = _class_course(args)
     if args.format == "nbgrader":
@@ -404,6 +422,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("notebook")
     c.add_argument("--lang", choices=["ko", "en", "both"], help="default: the notebook's language")
 
+    si = sub.add_parser("site", help="build the course as a static website (ko + en) to publish anywhere")
+    si.add_argument("--out", default="_site", help="the folder to write the site into (emptied first)")
+    si.add_argument(
+        "--cache",
+        help="keep the executed lectures here, reused while a lecture's code and the package are unchanged",
+    )
+
     e = sub.add_parser("export", help="export the gradebook to CSV: nbgrader's, Canvas's or Moodle's layout")
     e.add_argument("--to", default="grades.csv")
     e.add_argument(
@@ -432,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
             "export": cmd_export,
             "check": cmd_check,
             "start": cmd_start,
+            "site": cmd_site,
         }
         if args.command in commands:
             return commands[args.command](args)

@@ -1,5 +1,6 @@
 """Shared fixtures: the course under test, and a scratch copy of it for commands that write."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -41,6 +42,15 @@ def copy_course(target: Path) -> Course:
 @pytest.fixture()
 def scratch_course(tmp_path) -> Course:
     return copy_course(tmp_path / "course")
+
+
+@pytest.fixture(scope="session")
+def lecture_cache(tmp_path_factory) -> Path:
+    """Where each lecture's run is kept for the whole run, shared by every xdist worker
+    (autograder/site/execute.py): tests/test_notebooks.py and tests/test_site.py judge the same runs, so
+    the suite executes each lecture once, in whichever worker gets to it first."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "executed-lectures"
 
 
 @pytest.fixture(scope="session")

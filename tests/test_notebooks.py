@@ -6,9 +6,9 @@ import re
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from autograder.course import Course
+from autograder.site.execute import executed_lecture, executed_lectures
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.notebook
@@ -126,28 +126,21 @@ def code_cells(lang: str, name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def executed():
+def executed(lecture_cache):
     """Each lecture executed once: the Korean and English notebooks share every code cell (checked by
     ``test_both_languages_run_the_same_code``), so the English one gets the Korean run's outputs, cell
-    for cell, and its prose is checked by the parity tests."""
+    for cell, and its prose is checked by the parity tests. The runs are the site's
+    (``autograder/site/execute.py``, in ``lecture_cache``): whichever of this module and tests/test_site.py
+    comes first runs a lecture, the other reads it, and two workers split the lectures between them."""
+    runs = {}
     cache = {}
 
     def run(lang, name):
-        if ("ko", name) not in cache:
-            path = COURSE.lectures("ko") / name
-            nb = nbformat.read(path, as_version=4)
-            NotebookClient(
-                nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-            ).execute()
-            cache["ko", name] = nb
+        if not runs:
+            runs.update(executed_lectures(COURSE, cache=lecture_cache))
         if (lang, name) not in cache:
-            nb = nbformat.read(COURSE.lectures(lang) / name, as_version=4)
-            ran = [cell for cell in cache["ko", name].cells if cell.cell_type == "code"]
-            mine = [cell for cell in nb.cells if cell.cell_type == "code"]
-            assert [c.source for c in mine] == [c.source for c in ran], f"{lang}/{name} runs other code"
-            for cell, done in zip(mine, ran, strict=True):
-                cell.outputs = done.outputs
-            cache[lang, name] = nb
+            ran = runs[name]
+            cache[lang, name] = ran if lang == "ko" else executed_lecture(COURSE, lang, name, ran)
         return cache[lang, name]
 
     return run
