@@ -52,6 +52,7 @@ def settings(lang: str, static: str) -> dict:
         # the lectures arrive executed (autograder/site/execute.py): myst-nb only renders them
         "nb_execution_mode": "off",
         "nb_ipywidgets_js": {},  # no require.js or widget manager from a CDN
+        # so a widget's output shows its static fallback (Graph.watch()'s strip of frames, as HTML)
+        "nb_mime_priority_overrides": [("*", "application/vnd.jupyter.widget-view+json", None)],
         "nb_merge_streams": True,
-        "suppress_warnings": ["mystnb.unknown_mime_type"],
     }
