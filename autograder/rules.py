@@ -36,6 +36,7 @@ from __future__ import annotations
 import ast
 import functools
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -189,7 +190,28 @@ def function_autograd(answer: Answer) -> list[Finding]:
 
 DYNAMIC_NAMES = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "getattr", "setattr"}
 DYNAMIC_NAMES |= {"importlib", "__builtins__", "builtins", "breakpoint"}
+# what turns a string into a module or one of its objects: pkgutil.resolve_name("torch.optim:SGD"),
+# pydoc.locate, runpy, pickle's loads (a pickle names any importable object), operator's getters
+DYNAMIC_NAMES |= {"pkgutil", "runpy", "pydoc", "pickle", "marshal", "copyreg", "attrgetter", "methodcaller"}
 DYNAMIC_ATTRS = {"__dict__", "__builtins__", "modules", "__getattribute__", "__globals__", "import_module"}
+DYNAMIC_ATTRS |= {"resolve_name", "locate", "run_module", "run_path", "attrgetter", "methodcaller"}
+DYNAMIC_ATTRS |= {"__closure__", "cell_contents", "__code__", "__wrapped__"}  # another function's insides
+DYNAMIC_MODULES = ("importlib", "builtins", "ctypes", "inspect", "gc", "pkgutil", "runpy", "pydoc", "pickle")
+DYNAMIC_MODULES += ("marshal", "copyreg", "operator")
+# a string that names a module's object, to be looked up while the answer runs: "torch.optim:SGD",
+# "autograder.checker.reference_gradient" (a docstring is prose, not a name)
+MODULE_PATH = re.compile(r"\b(torch|functorch|autograder)\s*[.:]\s*[A-Za-z_]")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the docstring constants of a module, its classes and its functions."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
 
 
 def dynamic(answer: Answer) -> list[Finding]:
@@ -201,8 +223,18 @@ def dynamic(answer: Answer) -> list[Finding]:
         elif isinstance(node, ast.Attribute) and node.attr in DYNAMIC_ATTRS:
             found.append(Finding(f".{node.attr}", _line(node)))
     for tree in answer.trees:
+        prose = _docstrings(tree)
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, (str, bytes))
+                and id(node) not in prose
+            ):
+                text = node.value.decode("latin-1") if isinstance(node.value, bytes) else node.value
+                if MODULE_PATH.search(text):
+                    found.append(Finding(_code(node), _line(node)))
         for name, node in _imports(tree):
-            if name.split(".")[0] in ("importlib", "builtins", "ctypes", "inspect", "gc"):
+            if name.split(".")[0] in DYNAMIC_MODULES:
                 found.append(Finding(f"import {name}", _line(node)))
     return found
 

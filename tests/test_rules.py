@@ -90,6 +90,33 @@ def grad_square(x):
     t = torch.tensor(x, requires_grad=True)
     return torch.autograd.grad(t * t, t)[0].item()
 """,
+    "pkgutil.resolve_name": """
+import pkgutil
+def grad_square(x):
+    grad = pkgutil.resolve_name("torch.func:grad")
+    return grad(lambda t: t ** 2)(pkgutil.resolve_name("torch.tensor")(x)).item()
+""",
+    "pydoc.locate": """
+from pydoc import locate
+def grad_square(x):
+    return locate("torch.func.grad")(lambda t: t ** 2)(locate("torch.tensor")(x)).item()
+""",
+    "a module path in a string": """
+def grad_square(x, find=__builtins__):
+    return find["__import__"]("torch.func").func.grad(lambda t: t ** 2)(x)
+""",
+    "operator.attrgetter": """
+import operator, sys
+def grad_square(x):
+    grad = operator.attrgetter("func.grad")(sys.modules["tor" "ch"])
+    return grad(lambda t: t ** 2)(x)
+""",
+    "pickle": """
+import pickle
+def grad_square(x):
+    grad = pickle.loads(b"ctorch.func\\ngrad\\n.")
+    return grad(lambda t: t ** 2)(x)
+""",
 }
 
 HELPER_CHEAT = [
@@ -109,6 +136,24 @@ def grad_square(x):
 
 def test_a_derivation_by_hand_passes():
     assert check_sources("grad_square", [BY_HAND]) == (True, [])
+
+
+def test_a_docstring_may_name_torch_but_a_string_the_code_uses_may_not():
+    """Prose about torch.autograd is no lookup; the same words as a value the code holds may be one."""
+    documented = BY_HAND.replace(":\n", ':\n    """Unlike torch.autograd, by hand."""\n', 1)
+    assert check_sources("grad_square", [documented]) == (True, [])
+    held = BY_HAND.replace(":\n", ':\n    where = "torch.autograd:grad"\n', 1)
+    assert check_sources("grad_square", [held])[1]
+
+
+def test_the_package_found_through_a_string_is_found():
+    code = """
+import pkgutil
+def grad_square(x):
+    return pkgutil.resolve_name("autograder.checker:reference_gradient")(lambda t: t ** 2, x)
+"""
+    defined, findings = check_sources("grad_square", [code])
+    assert defined and any("autograder" in str(f) for f in findings), findings
 
 
 @pytest.mark.parametrize("how", sorted(CHEATS))
