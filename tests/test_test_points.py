@@ -353,6 +353,8 @@ def embedding_with(mistake):
                 dE[idx.reshape(-1)] = dOut.reshape(-1, D)  # repeated rows keep one gradient
             else:
                 dE.index_add_(0, idx.reshape(-1), dOut.reshape(-1, D))
+            if mistake == "averaged":  # repeated rows get the mean of their gradients
+                dE /= torch.bincount(idx.reshape(-1), minlength=V).clamp(min=1).unsqueeze(1)
             if padding_idx is not None and mistake != "padding":
                 dE[padding_idx] = 0.0
             return dE
@@ -379,22 +381,27 @@ def tied_with(mistake):
 
 
 def normalize_with(mistake):
+    """Unit 6, exercise 4: the normalization's backward pass (dX, dγ, dβ) with one mistake."""
+
     def build(ns):
-        def mutant(X, dY, dim, eps):
+        def mutant(X, gamma, dY, dim, eps):
             axis = 1 - dim if mistake == "wrong_axis" else dim
+            n = X.shape[axis]
+            divisor = n - 1 if mistake == "unbiased" else n  # derived throughout with n − 1
             mu = X.mean(dim=axis, keepdim=True)
-            var = X.var(dim=axis, keepdim=True, correction=1 if mistake == "unbiased" else 0)
-            sigma = torch.sqrt(var + eps)
-            Y = (X - mu) / sigma
-            through_mean = dY.mean(dim=axis, keepdim=True)
-            through_var = Y * (dY * Y).mean(dim=axis, keepdim=True)
-            if mistake == "constant":
-                return dY / sigma
-            if mistake == "no_variance_path":
-                return (dY - through_mean) / sigma
-            if mistake == "no_mean_path":
-                return (dY - through_var) / sigma
-            return (dY - through_mean - through_var) / sigma
+            sigma = torch.sqrt(((X - mu) ** 2).sum(dim=axis, keepdim=True) / divisor + eps)
+            X_hat = (X - mu) / sigma
+            param_axis = dim if mistake == "param_axis" else 0
+            dgamma, dbeta = (dY * X_hat).sum(dim=param_axis), dY.sum(dim=param_axis)
+            g = dY if mistake == "gamma_outside" else dY * gamma
+            through_mean = g.mean(dim=axis, keepdim=True)
+            through_var = X_hat * (g * X_hat).sum(dim=axis, keepdim=True) / divisor
+            dX = {
+                "constant": g / sigma,
+                "no_variance_path": (g - through_mean) / sigma,
+                "no_mean_path": (g - through_var) / sigma,
+            }.get(mistake, (g - through_mean - through_var) / sigma)
+            return (gamma * dX if mistake == "gamma_outside" else dX), dgamma, dbeta
 
         return mutant
 
@@ -752,6 +759,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     },
     "test_embedding_backward": {
         "embedding_repeats_overwritten": [embedding_with("overwritten")],
+        "embedding_repeats_averaged": [embedding_with("averaged")],
         "embedding_padding_not_zeroed": [embedding_with("padding")],
     },
     "test_tied_autoencoder_grad": {
@@ -765,6 +773,8 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "norm_mean_path_missing": [normalize_with("no_mean_path")],
         "norm_unbiased_variance": [normalize_with("unbiased")],
         "norm_wrong_axis": [normalize_with("wrong_axis")],
+        "norm_gamma_outside": [normalize_with("gamma_outside")],
+        "norm_param_wrong_axis": [normalize_with("param_axis")],
     },
     "test_quadratic_loss_and_grads": {
         "powers_swapped": [quadratic_mistake("swapped")],
