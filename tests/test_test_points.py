@@ -71,6 +71,13 @@ def gate_upstream(ns):
     return mutant
 
 
+def max_to_smaller(ns):
+    def mutant(x, y, upstream):
+        return (0.0, upstream) if x > y else (upstream, 0.0)  # the upstream gradient to the smaller input
+
+    return mutant
+
+
 def staged_swapped(ns):
     reference = ns["staged_sigmoid_backward"]  # taken now: the mutant replaces that name
 
@@ -690,7 +697,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "product_wrong_operand": [mul_own_operand],
         "upstream_returned": [gate_upstream],
     },
-    "test_max_gate_backward": {"upstream_returned": [gate_upstream]},
+    "test_max_gate_backward": {"upstream_returned": [gate_upstream], "max_to_smaller": [max_to_smaller]},
     "test_staged_sigmoid_backward": {
         "local_not_chained": [staged_local_only],
         "product_wrong_operand": [staged_swapped],
