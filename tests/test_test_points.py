@@ -134,7 +134,8 @@ def power_with(mistake):
 
 
 def nested_tie(rule):
-    """Unit 1, exercise 4a: a tie sent whole to one input ("first", "second"), or split in thirds."""
+    """Unit 1, exercise 4a: a tie sent whole to one input ("first", "second"), split in thirds, or the inner
+    node's local gradient not multiplied by the outer node's ("local only")."""
 
     def build(ns):
         def mutant(x, y, z):
@@ -148,7 +149,7 @@ def nested_tie(rule):
                 return (upstream, 0.0) if a > b else (0.0, upstream)
 
             dF_dm, dF_dz = node(max(x, y), z, 1.0)
-            return (*node(x, y, dF_dm), dF_dz)
+            return (*node(x, y, 1.0 if rule == "local only" else dF_dm), dF_dz)
 
         return mutant
 
@@ -156,19 +157,20 @@ def nested_tie(rule):
 
 
 def relu_with(mistake):
-    """Unit 1, exercise 4b: relu's gradient at 0 taken as ½, a branch of z's fork left out, or the inner
-    tie sent whole to y."""
+    """Unit 1, exercise 4b: relu's gradient at 0 taken as ½, a branch of z's fork left out, the inner tie
+    sent whole to y, or the inner node's local gradient not multiplied by relu's ("local only")."""
 
     def build(ns):
         def mutant(x, y, z):
             s = max(x, y) - z
             dF_ds = 1.0 if s > 0 else (0.5 if mistake == "relu half" and s == 0 else 0.0)
             dF_dz = {"no direct edge": -dF_ds, "no relu path": 1.0}.get(mistake, 1.0 - dF_ds)
+            dF_dm = 1.0 if mistake == "local only" else dF_ds
             if x > y:
-                return dF_ds, 0.0, dF_dz
+                return dF_dm, 0.0, dF_dz
             if x < y or mistake == "tie whole":
-                return 0.0, dF_ds, dF_dz
-            return dF_ds / 2, dF_ds / 2, dF_dz
+                return 0.0, dF_dm, dF_dz
+            return dF_dm / 2, dF_dm / 2, dF_dz
 
         return mutant
 
@@ -712,11 +714,13 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_nested_max_backward": {
         "tie_not_split": [nested_tie("first"), nested_tie("second")],
         "tie_split_evenly": [nested_tie("thirds")],
+        "local_not_chained": [nested_tie("local only")],
     },
     "test_relu_max_backward": {
         "relu_at_zero": [relu_with("relu half")],
         "fork_branch_missing": [relu_with("no direct edge"), relu_with("no relu path")],
         "tie_not_split": [relu_with("tie whole")],
+        "local_not_chained": [relu_with("local only")],
     },
     "test_diamond_backward": {
         "fork_branch_missing": [diamond_with("u"), diamond_with("v")],
