@@ -582,7 +582,8 @@ def staged_local_only(ns):
 
 def diamond_with(mistake):
     """Unit 1, exercise 5: one path left out of ∂f/∂x ("u", "v"), the local gradients alone, each factor
-    of the multiplication times its own value, or sin's derivative taken at x or without its inner w."""
+    of the multiplication times its own value, sin's derivative taken at x or without its inner w, or ∂f/∂w
+    with w's own value at m = w x or without its inner x ("w own operand", "w no inner")."""
 
     def build(ns):
         def mutant(x, w):
@@ -593,7 +594,8 @@ def diamond_with(mistake):
             inner = 1.0 if mistake == "no inner" else w
             via_u, via_v = df_du * 2 * x, df_dv * outer * inner
             total = {"u": via_u, "v": via_v}.get(mistake, via_u + via_v)
-            return via_u, via_v, total, df_dv * math.cos(m) * x
+            dm_dw = {"w own operand": w, "w no inner": 1.0}.get(mistake, x)
+            return via_u, via_v, total, df_dv * math.cos(m) * dm_dw
 
         return mutant
 
@@ -725,9 +727,9 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_diamond_backward": {
         "fork_branch_missing": [diamond_with("u"), diamond_with("v")],
         "local_not_chained": [diamond_with("local only")],
-        "product_wrong_operand": [diamond_with("own operand")],
+        "product_wrong_operand": [diamond_with("own operand"), diamond_with("w own operand")],
         "outer_at_x": [diamond_with("outer at x")],
-        "inner_factor_missing": [diamond_with("no inner")],
+        "inner_factor_missing": [diamond_with("no inner"), diamond_with("w no inner")],
     },
     "test_mean_chain_backward": {
         "mean_factor_dropped": [mean_chain_dropped],
