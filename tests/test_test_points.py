@@ -71,6 +71,13 @@ def gate_upstream(ns):
     return mutant
 
 
+def max_to_smaller(ns):
+    def mutant(x, y, upstream):
+        return (0.0, upstream) if x > y else (upstream, 0.0)  # the upstream gradient to the smaller input
+
+    return mutant
+
+
 def staged_swapped(ns):
     reference = ns["staged_sigmoid_backward"]  # taken now: the mutant replaces that name
 
@@ -127,7 +134,8 @@ def power_with(mistake):
 
 
 def nested_tie(rule):
-    """Unit 1, exercise 4a: a tie sent whole to one input ("first", "second"), or split in thirds."""
+    """Unit 1, exercise 4a: a tie sent whole to one input ("first", "second"), split in thirds, or the inner
+    node's local gradient not multiplied by the outer node's ("local only")."""
 
     def build(ns):
         def mutant(x, y, z):
@@ -141,7 +149,7 @@ def nested_tie(rule):
                 return (upstream, 0.0) if a > b else (0.0, upstream)
 
             dF_dm, dF_dz = node(max(x, y), z, 1.0)
-            return (*node(x, y, dF_dm), dF_dz)
+            return (*node(x, y, 1.0 if rule == "local only" else dF_dm), dF_dz)
 
         return mutant
 
@@ -149,19 +157,20 @@ def nested_tie(rule):
 
 
 def relu_with(mistake):
-    """Unit 1, exercise 4b: relu's gradient at 0 taken as ½, a branch of z's fork left out, or the inner
-    tie sent whole to y."""
+    """Unit 1, exercise 4b: relu's gradient at 0 taken as ½, a branch of z's fork left out, the inner tie
+    sent whole to y, or the inner node's local gradient not multiplied by relu's ("local only")."""
 
     def build(ns):
         def mutant(x, y, z):
             s = max(x, y) - z
             dF_ds = 1.0 if s > 0 else (0.5 if mistake == "relu half" and s == 0 else 0.0)
             dF_dz = {"no direct edge": -dF_ds, "no relu path": 1.0}.get(mistake, 1.0 - dF_ds)
+            dF_dm = 1.0 if mistake == "local only" else dF_ds
             if x > y:
-                return dF_ds, 0.0, dF_dz
+                return dF_dm, 0.0, dF_dz
             if x < y or mistake == "tie whole":
-                return 0.0, dF_ds, dF_dz
-            return dF_ds / 2, dF_ds / 2, dF_dz
+                return 0.0, dF_dm, dF_dz
+            return dF_dm / 2, dF_dm / 2, dF_dz
 
         return mutant
 
@@ -580,7 +589,8 @@ def staged_local_only(ns):
 
 def diamond_with(mistake):
     """Unit 1, exercise 5: one path left out of ∂f/∂x ("u", "v"), the local gradients alone, each factor
-    of the multiplication times its own value, or sin's derivative taken at x or without its inner w."""
+    of the multiplication times its own value, sin's derivative taken at x or without its inner w, or ∂f/∂w
+    with w's own value at m = w x or without its inner x ("w own operand", "w no inner")."""
 
     def build(ns):
         def mutant(x, w):
@@ -591,7 +601,8 @@ def diamond_with(mistake):
             inner = 1.0 if mistake == "no inner" else w
             via_u, via_v = df_du * 2 * x, df_dv * outer * inner
             total = {"u": via_u, "v": via_v}.get(mistake, via_u + via_v)
-            return via_u, via_v, total, df_dv * math.cos(m) * x
+            dm_dw = {"w own operand": w, "w no inner": 1.0}.get(mistake, x)
+            return via_u, via_v, total, df_dv * math.cos(m) * dm_dw
 
         return mutant
 
@@ -697,7 +708,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "product_wrong_operand": [mul_own_operand],
         "upstream_returned": [gate_upstream],
     },
-    "test_max_gate_backward": {"upstream_returned": [gate_upstream]},
+    "test_max_gate_backward": {"upstream_returned": [gate_upstream], "max_to_smaller": [max_to_smaller]},
     "test_staged_sigmoid_backward": {
         "local_not_chained": [staged_local_only],
         "product_wrong_operand": [staged_swapped],
@@ -712,18 +723,20 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_nested_max_backward": {
         "tie_not_split": [nested_tie("first"), nested_tie("second")],
         "tie_split_evenly": [nested_tie("thirds")],
+        "local_not_chained": [nested_tie("local only")],
     },
     "test_relu_max_backward": {
         "relu_at_zero": [relu_with("relu half")],
         "fork_branch_missing": [relu_with("no direct edge"), relu_with("no relu path")],
         "tie_not_split": [relu_with("tie whole")],
+        "local_not_chained": [relu_with("local only")],
     },
     "test_diamond_backward": {
         "fork_branch_missing": [diamond_with("u"), diamond_with("v")],
         "local_not_chained": [diamond_with("local only")],
-        "product_wrong_operand": [diamond_with("own operand")],
+        "product_wrong_operand": [diamond_with("own operand"), diamond_with("w own operand")],
         "outer_at_x": [diamond_with("outer at x")],
-        "inner_factor_missing": [diamond_with("no inner")],
+        "inner_factor_missing": [diamond_with("no inner"), diamond_with("w no inner")],
     },
     "test_mean_chain_backward": {
         "mean_factor_dropped": [mean_chain_dropped],
