@@ -177,12 +177,15 @@ def compare(
     n: int | None = None,
     upstream: object = None,
     candidates: Sequence[tuple[str, object, Candidate | None]] = (),
+    backward_calls: bool = True,
 ) -> Verdict:
     """One verdict for ``given`` against the trusted ``expected`` value.
 
     When the answer is wrong, the verdict carries every known mistake it matches (see ``mistakes.py``):
     generic ones from the ratio between answer and reference (``n``: the exercise's count, for sum vs
-    mean), the ``upstream`` gradient returned as is, and the exercise's registered ``candidates``.
+    mean; ``backward_calls=False`` for a derivation by hand, where a whole factor is a constant of the
+    derivation, not gradients accumulated over backward() calls), the ``upstream`` gradient returned as
+    is, and the exercise's registered ``candidates``.
     """
     reference = _trusted(expected)
 
@@ -195,6 +198,7 @@ def compare(
             n=n,
             upstream=None if upstream is None else _trusted(upstream),
             candidates=[(key, _trusted(value), custom) for key, value, custom in candidates],
+            backward_calls=backward_calls,
         )
 
     if not np.all(np.isfinite(reference)):
@@ -260,14 +264,18 @@ def check_value(
     atol: float = ATOL,
     n: int | None = None,
     mistakes: Mapping[str, object] | Sequence[tuple[str, object]] | None = None,
+    backward_calls: bool = True,
 ) -> Report:
     """Compare a value the student computed (a forward value, say) with the expected one.
 
     ``mistakes`` maps a mistake id of ``mistakes.toml`` (or a custom id with a ``Candidate``) to the wrong
     value that mistake gives here, so that the message can name it; ``n`` is the count a sum-vs-mean
-    mistake would be off by."""
+    mistake would be off by; ``backward_calls=False`` for an answer derived by hand (see ``compare``)."""
     candidates = registered(mistakes)
-    return Report((compare(given, expected, name, rtol=rtol, atol=atol, n=n, candidates=candidates),))
+    verdict = compare(
+        given, expected, name, rtol=rtol, atol=atol, n=n, candidates=candidates, backward_calls=backward_calls
+    )
+    return Report((verdict,))
 
 
 # ---------------------------------------------------------------------------------------- gradients
@@ -348,6 +356,7 @@ def check_gradient(
     atol: float = ATOL,
     n: int | None = None,
     mistakes: Mapping[str, object] | Sequence[tuple[str, object]] | None = None,
+    backward_calls: bool = True,
 ) -> Report:
     """Compare the student's gradient(s) of ``f`` at ``inputs`` with torch.autograd's.
 
@@ -356,7 +365,9 @@ def check_gradient(
 
     A wrong answer is diagnosed when it matches a known mistake (``mistakes.toml``). ``mistakes`` maps a
     mistake id to the wrong gradient(s) it gives at these inputs, in the same form as ``given`` (``None``
-    for an input the mistake does not change); ``n`` is the batch size a sum-vs-mean mistake is off by.
+    for an input the mistake does not change); ``n`` is the batch size a sum-vs-mean mistake is off by;
+    ``backward_calls=False`` says the gradient was derived by hand, so no factor is read as gradients
+    accumulated over backward() calls.
     """
     references = reference_gradient(f, *inputs, grad_output=grad_output)
     params = parameter_names(f, len(inputs))
@@ -374,7 +385,17 @@ def check_gradient(
             if wrong is not None:
                 slot.append((key, wrong, custom))
     verdicts = [
-        compare(part, ref, name, rtol=rtol, atol=atol, n=n, upstream=grad_output, candidates=candidates)
+        compare(
+            part,
+            ref,
+            name,
+            rtol=rtol,
+            atol=atol,
+            n=n,
+            upstream=grad_output,
+            candidates=candidates,
+            backward_calls=backward_calls,
+        )
         for part, ref, name, candidates in zip(parts, references, names, per_output, strict=True)
     ]
     right = [v.name for v in verdicts if v.ok] if n is not None else []  # a batch only when one is declared

@@ -1,11 +1,12 @@
 """Recognise known mistakes from the numbers, using the catalogue in ``mistakes.toml``.
 
 When an answer fails, the checker asks :func:`diagnose` whether it is a catalogued mistake: a constant
-factor between the answer and the reference (−1, 2, ½, a count n or 1/n, k backward calls), a transposed
-matrix, the upstream gradient returned as is, or one of the wrong values the exercise registered for
-these inputs (``mistakes={"fork_branch_missing": value}``). A reading is claimed only when the whole
-answer equals the transformed reference within the checker's own tolerance, so a random wrong answer
-gets no diagnosis. When several readings fit (a scalar, or a count of 2), all of them are named.
+factor between the answer and the reference (−1, 2, ½, a count n or 1/n, k backward calls, or, where the
+exercise makes no backward() call, a whole factor k from its constants), a transposed matrix, the
+upstream gradient returned as is, or one of the wrong values the exercise registered for these inputs
+(``mistakes={"fork_branch_missing": value}``). A reading is claimed only when the whole answer equals the
+transformed reference within the checker's own tolerance, so a random wrong answer gets no diagnosis.
+When several readings fit (a scalar, or a count of 2), all of them are named.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from . import recording
 from .messages import languages
 
 MAX_COUNT = 64  # whole-number factors up to this are read as a count (sum vs mean, k backward calls)
-COUNT_KINDS = ("count", "inverse_count", "repeat")
+COUNT_KINDS = ("count", "inverse_count", "repeat", "constant")
 
 
 @cache
@@ -68,9 +69,16 @@ def _same_shape(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _factor_readings(
-    answer: np.ndarray, reference: np.ndarray, rtol: float, atol: float, n: int | None
+    answer: np.ndarray,
+    reference: np.ndarray,
+    rtol: float,
+    atol: float,
+    n: int | None,
+    backward_calls: bool = True,
 ) -> list[Diagnosis]:
-    """The constant factors c with ``answer ≈ c·reference``, as catalogue readings."""
+    """The constant factors c with ``answer ≈ c·reference``, as catalogue readings. A whole factor k is read
+    as k backward() calls only where the answer could have made them (``backward_calls``); in a derivation
+    by hand it is a constant of the derivation (``constant_factor``)."""
     if answer.shape != reference.shape:
         return []
     tolerance = atol + rtol * np.abs(reference)
@@ -84,15 +92,16 @@ def _factor_readings(
             trials.append((float(entry["factor"]), key, {}))
     whole = round(ratio) if np.isfinite(ratio) and abs(ratio) < 2 * MAX_COUNT else 0
     inverse = round(1 / ratio) if np.isfinite(ratio) and abs(ratio) > 1 / (2 * MAX_COUNT) else 0
+    repeated = "accumulated" if backward_calls else "constant_factor"
     if n is not None and n >= 2:
         trials += [(float(n), "sum_not_mean", {"n": n}), (1 / n, "mean_not_sum", {"n": n})]
         if 3 <= whole <= MAX_COUNT and whole != n:
-            trials.append((float(whole), "accumulated", {"k": whole}))
+            trials.append((float(whole), repeated, {"k": whole}))
     else:
         if 3 <= whole <= MAX_COUNT:
             trials += [
                 (float(whole), "sum_not_mean", {"n": whole}),
-                (float(whole), "accumulated", {"k": whole}),
+                (float(whole), repeated, {"k": whole}),
             ]
         if 3 <= inverse <= MAX_COUNT:
             trials.append((1 / inverse, "mean_not_sum", {"n": inverse}))
@@ -108,17 +117,20 @@ def diagnose(
     n: int | None = None,
     upstream: np.ndarray | None = None,
     candidates: Iterable[tuple[str, np.ndarray, Candidate | None]] = (),
+    backward_calls: bool = True,
 ) -> tuple[Diagnosis, ...]:
     """Every catalogued reading of a wrong ``answer`` (finite, float64) against ``reference``.
 
     ``candidates`` are the exercise's registered wrong values for this output: (id, value, its Candidate
-    when it brings its own text). Returns () when nothing fits: then the plain mismatch is all there is.
+    when it brings its own text). ``backward_calls=False`` says the answer was derived by hand, so that no
+    factor is read as gradients accumulated over backward() calls. Returns () when nothing fits: then the
+    plain mismatch is all there is.
     """
     found: list[Diagnosis] = []
     same = _same_shape(answer, reference)
     if same:
         shaped = answer.reshape(reference.shape)
-        found += _factor_readings(shaped, reference, rtol, atol, n)
+        found += _factor_readings(shaped, reference, rtol, atol, n, backward_calls)
         if (
             reference.ndim == 2
             and reference.shape[0] == reference.shape[1]
@@ -182,7 +194,9 @@ def across_outputs(readings: tuple[Diagnosis, ...], right: Iterable[str]) -> tup
         return readings
     first = counts[0]
     factor = str(first.params["n"]) if first.id == "sum_not_mean" else f"1/{first.params['n']}"
-    kept = [d for d in readings if d.id not in ("sum_not_mean", "mean_not_sum", "accumulated")]
+    kept = [
+        d for d in readings if d.id not in ("sum_not_mean", "mean_not_sum", "accumulated", "constant_factor")
+    ]
     return (Diagnosis("per_parameter_batch", {"factor": factor, "right": ", ".join(right)}), *kept)
 
 

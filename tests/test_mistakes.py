@@ -14,7 +14,17 @@ from autograder.mistakes import MAX_COUNT, Candidate, catalogue
 from tests.glossary import avoided_terms
 
 ENTRIES = sorted(catalogue())
-KINDS = {"factor", "count", "inverse_count", "repeat", "transpose", "upstream", "across", "candidate"}
+KINDS = {
+    "factor",
+    "count",
+    "inverse_count",
+    "repeat",
+    "constant",
+    "transpose",
+    "upstream",
+    "across",
+    "candidate",
+}
 
 
 def placeholders(template):
@@ -102,6 +112,18 @@ def test_a_count_from_the_exercise_picks_the_reading():
     assert only(check_gradient(GRAD, square_mean, X, n=6)).mistakes == ("sum_not_mean",)
     assert only(check_gradient(GRAD / 36, square_mean, X, n=6)).mistakes == ("mean_not_sum",)
     assert only(check_gradient(GRAD / 2, square_mean, X, n=6)).mistakes == ("accumulated",)  # 3×, not 6×
+
+
+def test_a_derivation_by_hand_reads_a_whole_factor_as_a_constant_not_as_backward_calls():
+    by_hand = {"backward_calls": False}
+    assert only(check_gradient(GRAD / 2, square_mean, X, n=6, **by_hand)).mistakes == ("constant_factor",)
+    assert only(check_gradient(GRAD, square_mean, X, n=6, **by_hand)).mistakes == ("sum_not_mean",)
+    assert only(check_gradient(5 * GRAD, square_sum, X, **by_hand)).mistakes == (
+        "sum_not_mean",
+        "constant_factor",
+    )
+    assert only(check_value(3.0, 1.0, **by_hand)).mistakes == ("sum_not_mean", "constant_factor")
+    assert only(check_value(3.0, 1.0)).mistakes == ("sum_not_mean", "accumulated")
 
 
 def test_square_transpose_is_named_only_when_it_differs():

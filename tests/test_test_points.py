@@ -49,7 +49,7 @@ GENERIC = {  # name: (transform of one returned value, the ids any of which the 
     "sign": (lambda v: -v, {"sign_flipped"}),
     "double": (lambda v: 2 * v, {"factor_two"}),
     "half": (lambda v: v / 2, {"factor_half"}),
-    "triple": (lambda v: 3 * v, {"accumulated", "sum_not_mean"}),
+    "triple": (lambda v: 3 * v, {"accumulated", "sum_not_mean", "constant_factor"}),
     "transpose": (lambda v: v.T, {"transposed"}),
 }
 
@@ -188,6 +188,14 @@ def fork_chain_without(path):
         return mutant
 
     return build
+
+
+def fork_chain_dropped(ns):
+    def mutant(a, w):
+        u = a * w + torch.sin(a)
+        return (u**2).mean(), u * (w + torch.cos(a)), u * a  # the mean's 1/n dropped with the square's 2
+
+    return mutant
 
 
 def quadratic_mistake(kind):
@@ -625,16 +633,22 @@ def mean_chain_share(ns):
 
 
 def layer_with(mistake):
-    """Unit 2, exercise 3: tanh's factor 1 - Y² left out, b's gradient left per row (not summed), or the
-    mean divided by the length of another axis (X's columns, T's columns) than the batch's."""
+    """Unit 2, exercise 3: tanh's factor 1 - Y² left out, or taken at tanh's input (1 - Z²), b's gradient
+    left per row (not summed), the mean divided by the length of another axis (X's columns, T's columns)
+    than the batch's, or the mean's 1/p dropped together with the square's 2."""
 
     def build(ns):
         def mutant(X, W, b, T, reduction):
             length = {"divided_by_q": X.shape[1], "divided_by_r": T.shape[1]}.get(mistake, X.shape[0])
             scale = 1.0 / length if reduction == "mean" else 1.0
-            Y = torch.tanh(X @ W + b)
+            Z = X @ W + b
+            Y = torch.tanh(Z)
             G = scale * 2 * (Y - T)
-            if mistake != "no_tanh_derivative":
+            if mistake == "mean_factor_dropped" and reduction == "mean":
+                G = Y - T
+            if mistake == "tanh_at_input":
+                G = G * (1 - Z**2)
+            elif mistake != "no_tanh_derivative":
                 G = G * (1 - Y**2)
             db = G if mistake == "db_per_row" else G.sum(dim=0)
             return scale * ((Y - T) ** 2).sum(), G @ W.T, X.T @ G, db
@@ -703,6 +717,29 @@ def jacobian_stacked(mistake):
     return build
 
 
+def jacobian_by_backward(mistake):
+    """Unit 2, exercise 6, rows from Y.backward() and X.grad: X.grad never cleared (each row a copy), or
+    each row X.grad itself, a view, with X.grad zeroed before each call or never."""
+
+    def build(ns):
+        def mutant(X, W):
+            Y = torch.tanh(X @ W)
+            rows = []
+            for index in range(Y.numel()):
+                pick = torch.zeros(Y.numel(), dtype=Y.dtype)
+                pick[index] = 1.0
+                if mistake == "zeroed views" and X.grad is not None:
+                    X.grad.zero_()
+                Y.backward(gradient=pick.reshape(Y.shape), retain_graph=True)
+                row = X.grad.reshape(-1)  # a view of X.grad
+                rows.append(row.clone() if mistake == "not cleared" else row)
+            return torch.stack(rows)
+
+        return mutant
+
+    return build
+
+
 MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_mul_gate_backward": {
         "product_wrong_operand": [mul_own_operand],
@@ -744,6 +781,8 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     },
     "test_layer_backward": {
         "inner_factor_missing": [layer_with("no_tanh_derivative")],
+        "tanh_derivative_at_input": [layer_with("tanh_at_input")],
+        "mean_factor_dropped": [layer_with("mean_factor_dropped")],
         "broadcast_not_summed": [layer_with("db_per_row")],
         "batch_mean_wrong_length": [layer_with("divided_by_q"), layer_with("divided_by_r")],
     },
@@ -759,9 +798,12 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_layer_jacobian": {
         "jacobian_row_not_flattened": [jacobian_stacked("not_flattened")],
         "jacobian_rows_as_columns": [jacobian_stacked("as_columns")],
+        "jacobian_rows_accumulated": [jacobian_by_backward("not cleared")],
+        "jacobian_rows_aliased": [jacobian_by_backward("zeroed views"), jacobian_by_backward("views")],
     },
     "test_fork_chain_backward": {
-        "fork_branch_missing": [fork_chain_without("product"), fork_chain_without("sine")]
+        "fork_branch_missing": [fork_chain_without("product"), fork_chain_without("sine")],
+        "mean_factor_dropped": [fork_chain_dropped],
     },
     "test_log_softmax_forward_backward": {
         "softmax_not_shifted": [log_softmax_with("not_shifted")],
