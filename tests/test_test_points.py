@@ -23,7 +23,7 @@ import torch
 
 from autograder.checker import CheckFailed
 from autograder.course import Course
-from autograder.grading.cells import is_test, nbgrader_meta, split_hidden
+from autograder.grading.cells import is_test, nbgrader_meta, segments
 from autograder.grading.judge import free_names
 from autograder.mistakes import catalogue
 from autograder.rules import SHORT_FORMS
@@ -1092,11 +1092,18 @@ def shape(value):
 
 
 def parts(code):
-    """(code that runs with the right answer, code that runs with the mistake) for each part."""
-    visible, hidden = split_hidden(code)
+    """(code that runs with the right answer, code that runs with the mistake) for each part. The hidden
+    part runs as in the cell: after the visible code before it, and followed by the code after it (which
+    may delete the cell's helpers)."""
+    pieces = segments(code)
+    visible = "\n".join(piece for hidden, piece in pieces if not hidden)
     found = {"visible": ("", visible)}
-    if hidden.strip():
-        found["hidden"] = (visible, hidden)
+    first = next((i for i, (hidden, _) in enumerate(pieces) if hidden), None)
+    if first is not None:
+        found["hidden"] = (
+            "\n".join(piece for _, piece in pieces[:first]),
+            "\n".join(piece for _, piece in pieces[first:]),
+        )
     return found
 
 
