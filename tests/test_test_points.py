@@ -401,21 +401,27 @@ def normalize_with(mistake):
     return build
 
 
-def steps_replacing_grad(ns):
-    def mutant(steps, w0, x, y, lr):
-        w, grad = w0, None
-        for step in steps:
-            if step == "backward":
-                grad = 2 * (x * w - y) * x  # .grad replaced, not added to
-            elif step == "step" and grad is not None:
-                w = w - lr * grad
-            elif step == "zero" and grad is not None:
-                grad = 0.0
-            elif step == "none":
-                grad = None
-        return w, grad
+def steps_mistaken(mistake):
+    """Unit 3, exercise 1: backward() taken to replace .grad, or "zero" taken to set .grad to None."""
 
-    return mutant
+    def build(ns):
+        def mutant(steps, w0, x, y, lr, weight_decay):
+            w, grad = w0, None
+            for step in steps:
+                if step == "backward":
+                    g = 2 * (x * w - y) * x
+                    grad = g if grad is None or mistake == "replaced" else grad + g
+                elif step == "step" and grad is not None:
+                    w = w - lr * (grad + weight_decay * w)
+                elif step == "zero" and grad is not None:
+                    grad = None if mistake == "zero_is_none" else 0.0
+                elif step == "none":
+                    grad = None
+            return w, grad
+
+        return mutant
+
+    return build
 
 
 def microbatch_scaled(by):
@@ -806,7 +812,10 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
             "hessian_factor_2_missing",
         )
     },
-    "test_grad_after": {"grad_replaced": [steps_replacing_grad]},
+    "test_grad_after": {
+        "grad_replaced": [steps_mistaken("replaced")],
+        "grad_zero_is_none": [steps_mistaken("zero_is_none")],
+    },
     "test_microbatch_gradient": {
         "microbatch_not_divided": [microbatch_scaled("one")],
         "microbatch_divided_by_k": [microbatch_scaled("k")],
