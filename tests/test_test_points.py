@@ -442,13 +442,20 @@ def microbatch_scaled(by):
     return build
 
 
-def inplace_rule(consumers):
+def inplace_rule(mistake):
+    """Unit 3, exercise 3: t[i]'s maker alone, its user alone, both sides of an operation that saves anything, input
+    and output swapped, or every in-place edit breaks."""
+    outputs, inputs = {"exp", "sigmoid", "tanh", "sqrt", "relu"}, {"sin", "cos", "log", "square"}
+
     def build(ns):
         def mutant(chain, edited):
-            if not consumers:
-                return bool(edited)  # every in-place edit breaks
-            made = {"exp", "sigmoid", "tanh", "sqrt", "relu"}
-            return any(i >= 1 and chain[i - 1] in made for i in edited)  # only the producer counts
+            if mistake == "always":
+                return bool(edited)
+            made = {"producer": outputs, "consumer": set(), "either": outputs | inputs, "swapped": inputs}[mistake]
+            used = {"producer": set(), "consumer": inputs, "either": outputs | inputs, "swapped": outputs}[mistake]
+            return any(
+                (i >= 1 and chain[i - 1] in made) or (i < len(chain) and chain[i] in used) for i in edited
+            )
 
         return mutant
 
@@ -822,8 +829,11 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "grad_aliased": [microbatch_scaled("alias")],
     },
     "test_breaks_backward": {
-        "inplace_consumer_ignored": [inplace_rule(consumers=True)],
-        "inplace_always_breaks": [inplace_rule(consumers=False)],
+        "inplace_consumer_ignored": [inplace_rule("producer")],
+        "inplace_producer_ignored": [inplace_rule("consumer")],
+        "inplace_saved_either": [inplace_rule("either")],
+        "inplace_input_output_swapped": [inplace_rule("swapped")],
+        "inplace_always_breaks": [inplace_rule("always")],
     },
     "test_hooked_grad": {
         "hook_per_branch": [hooks_mistaken("per_use")],
