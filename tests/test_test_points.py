@@ -524,20 +524,28 @@ def kinks_mistaken(mistake):
     return build
 
 
-def penalty_as_constant(ns):
-    """Unit 3, exercise 6: the input gradient taken without create_graph (retain_graph only)."""
+def penalty_mistaken(mistake):
+    """Unit 3, exercise 6: the input gradient taken without create_graph (retain_graph only), taken of out.mean(), or
+    the penalty summed over the samples."""
 
-    def mutant(X, y, W, a, lam):
-        X = X.detach().clone().requires_grad_(True)
-        W = W.detach().clone().requires_grad_(True)
-        a = a.detach().clone().requires_grad_(True)
-        out = torch.tanh(X @ W) @ a
-        loss = ((out - y) ** 2).mean()
-        (input_grad,) = torch.autograd.grad(out.sum(), X, retain_graph=True)  # no graph of its own
-        dW, da = torch.autograd.grad(loss + lam * (input_grad**2).sum(dim=1).mean(), (W, a))
-        return dW.detach(), da.detach()
+    def build(ns):
+        def mutant(X, y, W, a, lam):
+            X = X.detach().clone().requires_grad_(True)
+            W = W.detach().clone().requires_grad_(True)
+            a = a.detach().clone().requires_grad_(True)
+            out = torch.tanh(X @ W) @ a
+            loss = ((out - y) ** 2).mean()
+            recorded = {"create_graph": True} if mistake != "constant" else {"retain_graph": True}
+            reduced = out.mean() if mistake == "mean" else out.sum()
+            (input_grad,) = torch.autograd.grad(reduced, X, **recorded)
+            squared = (input_grad**2).sum(dim=1)
+            penalty = squared.sum() if mistake == "summed" else squared.mean()
+            dW, da = torch.autograd.grad(loss + lam * penalty, (W, a))
+            return dW.detach(), da.detach()
 
-    return mutant
+        return mutant
+
+    return build
 
 
 def where_nan_mistaken(mistake):
@@ -845,7 +853,11 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "kink_right_derivative": [kinks_mistaken("right")],
         "clamp_min_norm": [kinks_mistaken("clamp_zero")],
     },
-    "test_penalty_grads": {"penalty_not_differentiated": [penalty_as_constant]},
+    "test_penalty_grads": {
+        "penalty_not_differentiated": [penalty_mistaken("constant")],
+        "input_grad_of_mean": [penalty_mistaken("mean")],
+        "penalty_summed": [penalty_mistaken("summed")],
+    },
     "test_where_grad_is_nan": {
         "nan_from_value": [where_nan_mistaken("value")],
         "where_zero_is_safe": [where_nan_mistaken("never")],
