@@ -823,6 +823,19 @@ def penalty(x, w):
         "(g,) = torch.autograd.grad(out, x, create_graph=True)",
         "g = torch.func.grad(lambda x: torch.tanh(x * w).sum())(x)",
     ),
+    "a decoy beside a formula": """
+import torch
+def penalty(x, w):
+    x = x.detach().clone().requires_grad_(True)
+    torch.autograd.grad(torch.tanh(x * w).sum(), x, create_graph=True)  # recorded, then never used
+    g = w * (1 - torch.tanh(x * w) ** 2)
+    (dw,) = torch.autograd.grad((g**2).sum(), w)
+    return dw
+""",
+    "a decoy bound to a name no one reads": DOUBLE.replace(
+        "(dw,) = torch.autograd.grad((g**2).sum(), w)",
+        "h = w * (1 - torch.tanh(x * w) ** 2)\n    (dw,) = torch.autograd.grad((h**2).sum(), w)",
+    ),
 }
 
 
@@ -833,6 +846,23 @@ def test_a_gradient_recorded_with_create_graph_and_differentiated_again_passes()
         "out.backward(create_graph=True)\n    g = x.grad",
     )
     assert check_sources("penalty", [backward], rule="double_backward") == (True, [])
+    helper = """
+import torch
+def input_gradient(out, x):
+    return torch.autograd.grad(out, x, create_graph=True)[0]
+def penalty(x, w):
+    x = x.detach().clone().requires_grad_(True)
+    norms = (input_gradient(torch.tanh(x * w).sum(), x) ** 2).sum()
+    norms.backward()
+    return w.grad
+"""
+    assert check_sources("penalty", [helper], rule="double_backward") == (True, [])
+    inline = DOUBLE.replace(
+        "(g,) = torch.autograd.grad(out, x, create_graph=True)\n"
+        "    (dw,) = torch.autograd.grad((g**2).sum(), w)",
+        "(dw,) = torch.autograd.grad((torch.autograd.grad(out, x, create_graph=True)[0] ** 2).sum(), w)",
+    )
+    assert inline != DOUBLE and check_sources("penalty", [inline], rule="double_backward") == (True, [])
 
 
 @pytest.mark.parametrize("how", sorted(NOT_DOUBLE))

@@ -443,16 +443,20 @@ def microbatch_scaled(by):
 
 
 def inplace_rule(mistake):
-    """Unit 3, exercise 3: t[i]'s maker alone, its user alone, both sides of an operation that saves anything, input
-    and output swapped, or every in-place edit breaks."""
+    """Unit 3, exercise 3: t[i]'s maker alone, its user alone, both sides of an operation that saves
+    anything, input and output swapped, or every in-place edit breaks."""
     outputs, inputs = {"exp", "sigmoid", "tanh", "sqrt", "relu"}, {"sin", "cos", "log", "square"}
 
     def build(ns):
         def mutant(chain, edited):
             if mistake == "always":
                 return bool(edited)
-            made = {"producer": outputs, "consumer": set(), "either": outputs | inputs, "swapped": inputs}[mistake]
-            used = {"producer": set(), "consumer": inputs, "either": outputs | inputs, "swapped": outputs}[mistake]
+            made = {"producer": outputs, "consumer": set(), "either": outputs | inputs, "swapped": inputs}[
+                mistake
+            ]
+            used = {"producer": set(), "consumer": inputs, "either": outputs | inputs, "swapped": outputs}[
+                mistake
+            ]
             return any(
                 (i >= 1 and chain[i - 1] in made) or (i < len(chain) and chain[i] in used) for i in edited
             )
@@ -525,8 +529,8 @@ def kinks_mistaken(mistake):
 
 
 def penalty_mistaken(mistake):
-    """Unit 3, exercise 6: the input gradient taken without create_graph (retain_graph only), taken of out.mean(), or
-    the penalty summed over the samples."""
+    """Unit 3, exercise 6: the input gradient taken without create_graph (retain_graph only), taken of
+    out.mean(), or the penalty summed over the samples."""
 
     def build(ns):
         def mutant(X, y, W, a, lam):
