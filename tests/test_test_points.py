@@ -445,18 +445,18 @@ def microbatch_scaled(by):
 def inplace_rule(mistake):
     """Unit 3, exercise 3: t[i]'s maker alone, its user alone, both sides of an operation that saves
     anything, input and output swapped, or every in-place edit breaks."""
-    outputs, inputs = {"exp", "sigmoid", "tanh", "sqrt", "relu"}, {"sin", "cos", "log", "square"}
 
     def build(ns):
         def mutant(chain, edited):
             if mistake == "always":
                 return bool(edited)
-            made = {"producer": outputs, "consumer": set(), "either": outputs | inputs, "swapped": inputs}[
-                mistake
-            ]
-            used = {"producer": set(), "consumer": inputs, "either": outputs | inputs, "swapped": outputs}[
-                mistake
-            ]
+            outputs, inputs = {"exp", "sigmoid", "tanh", "sqrt", "relu"}, {"sin", "cos", "log", "square"}
+            made, used = {  # the operations that count when they made t[i], and when they use it
+                "producer": (outputs, set()),
+                "consumer": (set(), inputs),
+                "either": (outputs | inputs, outputs | inputs),
+                "swapped": (inputs, outputs),
+            }[mistake]
             return any(
                 (i >= 1 and chain[i - 1] in made) or (i < len(chain) and chain[i] in used) for i in edited
             )
