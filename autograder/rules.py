@@ -347,13 +347,69 @@ def _records_backward(node: ast.AST) -> bool:
     return isinstance(node, ast.keyword) and node.arg == "create_graph" and not off
 
 
+DIFFERENTIATE = {"grad", "backward"}  # the calls that differentiate: torch.autograd.grad, tensor.backward
+
+
+def _differentiates(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and (_callee(node) or "") in DIFFERENTIATE
+
+
+def _recorded_fed_on(answer: Answer) -> bool:
+    """Whether a gradient recorded with ``create_graph`` is differentiated again: what a recording call
+    returns (and, after ``.backward(create_graph=True)``, every ``.grad`` read) is followed through
+    assignments and through the functions that return it, to a fixed point, into the arguments of another
+    ``grad`` or the tensor of another ``.backward``. A recording whose result goes nowhere is a decoy: the
+    answer came another way (a formula typed in). What this cannot see: a recorded gradient added to a
+    formula with weight 0."""
+    recorders = [
+        n for n in _walk(answer) if isinstance(n, ast.Call) and any(map(_records_backward, n.keywords))
+    ]
+    reads_grad = any(_callee(n) == "backward" for n in recorders)
+    names: set[str] = set()
+    bindings = [pair for tree in answer.trees for pair in _bindings(tree)]
+    functions = [n for n in _walk(answer) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+    def carries(expression: ast.AST) -> bool:
+        for node in ast.walk(expression):
+            if node in recorders or (isinstance(node, ast.Name) and node.id in names):
+                return True
+            if reads_grad and isinstance(node, ast.Attribute) and node.attr == "grad":
+                return True
+        return False
+
+    while True:
+        before = len(names)
+        names |= {name for name, value in bindings if carries(value)}
+        for function in functions:
+            returns = [
+                n.value for n in ast.walk(function) if isinstance(n, ast.Return) and n.value is not None
+            ]
+            if any(carries(value) for value in returns):
+                names.add(function.name)
+        if len(names) == before:
+            break
+    for node in _walk(answer):
+        if not _differentiates(node):
+            continue
+        receiver = (
+            [node.func.value] if _callee(node) == "backward" and isinstance(node.func, ast.Attribute) else []
+        )
+        fed = [*node.args, *(k.value for k in node.keywords), *receiver]
+        if any(carries(expression) for expression in fed):
+            return True
+    return False
+
+
 def without_create_graph(answer: Answer) -> list[Finding]:
     """The exercise asks for a gradient taken with ``create_graph=True`` and differentiated again (double
-    backpropagation): a ready-made transform (``torch.func``, ``torch.autograd.functional``, ``vmap``), or an
-    answer that never records a backward pass (a formula typed in, or ``retain_graph`` alone)."""
+    backpropagation): a ready-made transform (``torch.func``, ``torch.autograd.functional``, ``vmap``), an
+    answer that never records a backward pass (a formula typed in, or ``retain_graph`` alone), or one whose
+    recorded gradient is never differentiated again (a decoy call beside a formula)."""
     found = jacobian(answer)
     if not any(_records_backward(node) for node in _walk(answer)):
         found.append(Finding("create_graph=True", 0))
+    elif not _recorded_fed_on(answer):
+        found.append(Finding("create_graph=True, never differentiated again", 0))
     return found
 
 

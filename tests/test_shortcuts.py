@@ -390,9 +390,9 @@ ELSEWHERE = {  # (assignment, answer, tests): (a cell of the student's put befor
     ("unit03", "grad_after", "test_grad_after"): (
         "T = torch\n",
         """
-def grad_after(steps, w0, x, y, lr):
+def grad_after(steps, w0, x, y, lr, weight_decay):
     w = T.tensor(w0, dtype=T.float64, requires_grad=True)
-    optimizer = T.optim.SGD([w], lr=lr)
+    optimizer = T.optim.SGD([w], lr=lr, weight_decay=weight_decay)
     for step in steps:
         if step == "backward":
             ((x * w - y) ** 2).backward()

@@ -425,21 +425,27 @@ def normalize_with(mistake):
     return build
 
 
-def steps_replacing_grad(ns):
-    def mutant(steps, w0, x, y, lr):
-        w, grad = w0, None
-        for step in steps:
-            if step == "backward":
-                grad = 2 * (x * w - y) * x  # .grad replaced, not added to
-            elif step == "step" and grad is not None:
-                w = w - lr * grad
-            elif step == "zero" and grad is not None:
-                grad = 0.0
-            elif step == "none":
-                grad = None
-        return w, grad
+def steps_mistaken(mistake):
+    """Unit 3, exercise 1: backward() taken to replace .grad, or "zero" taken to set .grad to None."""
 
-    return mutant
+    def build(ns):
+        def mutant(steps, w0, x, y, lr, weight_decay):
+            w, grad = w0, None
+            for step in steps:
+                if step == "backward":
+                    g = 2 * (x * w - y) * x
+                    grad = g if grad is None or mistake == "replaced" else grad + g
+                elif step == "step" and grad is not None:
+                    w = w - lr * (grad + weight_decay * w)
+                elif step == "zero" and grad is not None:
+                    grad = None if mistake == "zero_is_none" else 0.0
+                elif step == "none":
+                    grad = None
+            return w, grad
+
+        return mutant
+
+    return build
 
 
 def microbatch_scaled(by):
@@ -460,13 +466,24 @@ def microbatch_scaled(by):
     return build
 
 
-def inplace_rule(consumers):
+def inplace_rule(mistake):
+    """Unit 3, exercise 3: t[i]'s maker alone, its user alone, both sides of an operation that saves
+    anything, input and output swapped, or every in-place edit breaks."""
+
     def build(ns):
         def mutant(chain, edited):
-            if not consumers:
-                return bool(edited)  # every in-place edit breaks
-            made = {"exp", "sigmoid", "tanh", "sqrt", "relu"}
-            return any(i >= 1 and chain[i - 1] in made for i in edited)  # only the producer counts
+            if mistake == "always":
+                return bool(edited)
+            outputs, inputs = {"exp", "sigmoid", "tanh", "sqrt", "relu"}, {"sin", "cos", "log", "square"}
+            made, used = {  # the operations that count when they made t[i], and when they use it
+                "producer": (outputs, set()),
+                "consumer": (set(), inputs),
+                "either": (outputs | inputs, outputs | inputs),
+                "swapped": (inputs, outputs),
+            }[mistake]
+            return any(
+                (i >= 1 and chain[i - 1] in made) or (i < len(chain) and chain[i] in used) for i in edited
+            )
 
         return mutant
 
@@ -535,20 +552,28 @@ def kinks_mistaken(mistake):
     return build
 
 
-def penalty_as_constant(ns):
-    """Unit 3, exercise 6: the input gradient taken without create_graph (retain_graph only)."""
+def penalty_mistaken(mistake):
+    """Unit 3, exercise 6: the input gradient taken without create_graph (retain_graph only), taken of
+    out.mean(), or the penalty summed over the samples."""
 
-    def mutant(X, y, W, a, lam):
-        X = X.detach().clone().requires_grad_(True)
-        W = W.detach().clone().requires_grad_(True)
-        a = a.detach().clone().requires_grad_(True)
-        out = torch.tanh(X @ W) @ a
-        loss = ((out - y) ** 2).mean()
-        (input_grad,) = torch.autograd.grad(out.sum(), X, retain_graph=True)  # no graph of its own
-        dW, da = torch.autograd.grad(loss + lam * (input_grad**2).sum(dim=1).mean(), (W, a))
-        return dW.detach(), da.detach()
+    def build(ns):
+        def mutant(X, y, W, a, lam):
+            X = X.detach().clone().requires_grad_(True)
+            W = W.detach().clone().requires_grad_(True)
+            a = a.detach().clone().requires_grad_(True)
+            out = torch.tanh(X @ W) @ a
+            loss = ((out - y) ** 2).mean()
+            recorded = {"create_graph": True} if mistake != "constant" else {"retain_graph": True}
+            reduced = out.mean() if mistake == "mean" else out.sum()
+            (input_grad,) = torch.autograd.grad(reduced, X, **recorded)
+            squared = (input_grad**2).sum(dim=1)
+            penalty = squared.sum() if mistake == "summed" else squared.mean()
+            dW, da = torch.autograd.grad(loss + lam * penalty, (W, a))
+            return dW.detach(), da.detach()
 
-    return mutant
+        return mutant
+
+    return build
 
 
 def where_nan_mistaken(mistake):
@@ -871,15 +896,21 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
             "hessian_factor_2_missing",
         )
     },
-    "test_grad_after": {"grad_replaced": [steps_replacing_grad]},
+    "test_grad_after": {
+        "grad_replaced": [steps_mistaken("replaced")],
+        "grad_zero_is_none": [steps_mistaken("zero_is_none")],
+    },
     "test_microbatch_gradient": {
         "microbatch_not_divided": [microbatch_scaled("one")],
         "microbatch_divided_by_k": [microbatch_scaled("k")],
         "grad_aliased": [microbatch_scaled("alias")],
     },
     "test_breaks_backward": {
-        "inplace_consumer_ignored": [inplace_rule(consumers=True)],
-        "inplace_always_breaks": [inplace_rule(consumers=False)],
+        "inplace_consumer_ignored": [inplace_rule("producer")],
+        "inplace_producer_ignored": [inplace_rule("consumer")],
+        "inplace_saved_either": [inplace_rule("either")],
+        "inplace_input_output_swapped": [inplace_rule("swapped")],
+        "inplace_always_breaks": [inplace_rule("always")],
     },
     "test_hooked_grad": {
         "hook_per_branch": [hooks_mistaken("per_use")],
@@ -891,7 +922,11 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "kink_right_derivative": [kinks_mistaken("right")],
         "clamp_min_norm": [kinks_mistaken("clamp_zero")],
     },
-    "test_penalty_grads": {"penalty_not_differentiated": [penalty_as_constant]},
+    "test_penalty_grads": {
+        "penalty_not_differentiated": [penalty_mistaken("constant")],
+        "input_grad_of_mean": [penalty_mistaken("mean")],
+        "penalty_summed": [penalty_mistaken("summed")],
+    },
     "test_where_grad_is_nan": {
         "nan_from_value": [where_nan_mistaken("value")],
         "where_zero_is_safe": [where_nan_mistaken("never")],
