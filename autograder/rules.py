@@ -491,18 +491,40 @@ def without_vmap(answer: Answer) -> list[Finding]:
     return found
 
 
-READY_SOFTMAX = {"softmax", "log_softmax", "logsumexp", "softmin", "LogSoftmax", "Softmax"}
+# a library's softmax, and its relatives that hand back a stable log-softmax or log-sum-exp too: the cumulative
+# and pairwise log-sum-exp (the last column; folded over a row), the cross-entropy (fed every class of a row
+# as its target, it is minus the log-softmax) with its NLL half, the gumbel softmax, and the categorical
+# distributions (they normalise their logits)
+READY_SOFTMAX = {
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "softmin",
+    "LogSoftmax",
+    "Softmax",
+    "Softmin",
+    "Softmax2d",
+}
+READY_SOFTMAX |= {"logcumsumexp", "logaddexp", "logaddexp2", "cross_entropy", "CrossEntropyLoss", "nll_loss"}
+READY_SOFTMAX |= {"NLLLoss", "gumbel_softmax", "Categorical", "OneHotCategorical"}
+READY_LOGSUMEXP = {"logsumexp", "logcumsumexp", "logaddexp", "logaddexp2"}
+
+
+def _bare(name: str) -> str:
+    """A library function's name without the decorations of its other entry points: torch.ops.aten's
+    leading underscores (``_log_softmax``) and torch._C's ``special_`` prefix."""
+    return name.lstrip("_").removeprefix("special_")
 
 
 def _library_functions(answer: Answer, names: set[str]) -> list[Finding]:
     found = [
         Finding(_dotted(n) or n.attr, _line(n))
         for n in _walk(answer)
-        if isinstance(n, ast.Attribute) and n.attr in names
+        if isinstance(n, ast.Attribute) and _bare(n.attr) in names
     ]
     for tree in answer.trees:
         for name, node in _imports(tree):
-            if name.rsplit(".", 1)[-1] in names:
+            if _bare(name.rsplit(".", 1)[-1]) in names:
                 found.append(Finding(f"import {name}", _line(node)))
     return found
 
@@ -514,7 +536,7 @@ def ready_softmax(answer: Answer) -> list[Finding]:
 
 def ready_logsumexp(answer: Answer) -> list[Finding]:
     """A library's log-sum-exp, where the exercise asks for one's own (its softmax may be the library's)."""
-    return _library_functions(answer, {"logsumexp"})
+    return _library_functions(answer, READY_LOGSUMEXP)
 
 
 def legacy_data(answer: Answer) -> list[Finding]:

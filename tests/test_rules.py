@@ -1122,6 +1122,95 @@ def test_a_parameter_named_like_another_cells_method_pulls_nothing_in():
     assert "autograd" in kinds("check", [helper, check], rule="own_check")
 
 
+# -------------------------------------------------------------------- a softmax of one's own
+
+OWN_SOFTMAX = """
+import torch
+def log_softmax_of(Z):
+    m = Z.max(dim=1, keepdim=True).values
+    return Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
+"""
+
+# a library's stable log-softmax however it is reached: each returns log_softmax(Z, dim=1) at any logits
+READY_LOG_SOFTMAX = {
+    "log_softmax": "import torch\ndef log_softmax_of(Z):\n    return torch.log_softmax(Z, dim=1)\n",
+    "logcumsumexp": "import torch\ndef log_softmax_of(Z):\n    return Z - torch.logcumsumexp(Z, 1)[:, -1:]\n",
+    "cross_entropy, a full row of targets": """
+import torch
+import torch.nn.functional as F
+def log_softmax_of(Z):
+    N, C = Z.shape
+    rows = Z.repeat_interleave(C, dim=0)
+    return -F.cross_entropy(rows, torch.arange(C).repeat(N), reduction="none").reshape(N, C)
+""",
+    "CrossEntropyLoss": """
+import torch
+def log_softmax_of(Z):
+    N, C = Z.shape
+    loss = torch.nn.CrossEntropyLoss(reduction="none")
+    return -loss(Z.repeat_interleave(C, dim=0), torch.arange(C).repeat(N)).reshape(N, C)
+""",
+    "logaddexp folded over a row": """
+import functools
+import torch
+def log_softmax_of(Z):
+    return Z - functools.reduce(torch.logaddexp, Z.unbind(dim=1)).unsqueeze(1)
+""",
+    "a Categorical's logits": """
+from torch.distributions import Categorical
+def log_softmax_of(Z):
+    return Categorical(logits=Z).logits
+""",
+    "torch.ops.aten._log_softmax": "import torch\ndef log_softmax_of(Z):\n"
+    "    return torch.ops.aten._log_softmax(Z, 1, False)\n",
+    "torch.special.log_softmax": "import torch\ndef log_softmax_of(Z):\n"
+    "    return torch.special.log_softmax(Z, 1)\n",
+    "torch._C._special.special_logsumexp": "import torch\ndef log_softmax_of(Z):\n"
+    "    return Z - torch._C._special.special_logsumexp(Z, [1], True)\n",
+    "from torch.nn.functional import log_softmax as lsm": """
+from torch.nn.functional import log_softmax as lsm
+def log_softmax_of(Z):
+    return lsm(Z, 1)
+""",
+}
+# relatives that do not make the log-softmax on their own, refused all the same: the exercise names them
+READY_RELATIVES = {
+    "nll_loss": "import torch.nn.functional as F\ndef log_softmax_of(Z):\n"
+    "    return F.nll_loss(Z, Z.argmax(1))\n",
+    "gumbel_softmax": "import torch.nn.functional as F\ndef log_softmax_of(Z):\n"
+    "    return F.gumbel_softmax(Z)\n",
+}
+
+
+def test_a_softmax_of_ones_own_passes():
+    assert check_sources("log_softmax_of", [OWN_SOFTMAX], rule="own_softmax") == (True, [])
+
+
+@pytest.mark.parametrize("how", sorted({**READY_LOG_SOFTMAX, **READY_RELATIVES}))
+def test_a_library_softmax_is_found_however_it_is_reached(how):
+    code = {**READY_LOG_SOFTMAX, **READY_RELATIVES}[how]
+    assert "softmax" in kinds("log_softmax_of", [code], rule="own_softmax"), how
+
+
+@pytest.mark.parametrize("how", sorted(READY_LOG_SOFTMAX))
+def test_the_library_softmax_shortcuts_really_are_the_stable_log_softmax(how):
+    """Each would pass a checker that looked only at the numbers, at logits of ±1000 too."""
+    import torch
+
+    Z = torch.tensor(
+        [[1000.0, 999.0, -1000.0, 2.0], [-1000.0, -1001.0, -999.5, -1002.0]], dtype=torch.float64
+    )
+    namespace = {}
+    exec(READY_LOG_SOFTMAX[how], namespace)
+    torch.testing.assert_close(namespace["log_softmax_of"](Z), torch.log_softmax(Z, dim=1))
+
+
+def test_a_library_log_sum_exp_is_found_where_ones_own_is_asked_for():
+    for how in ("logcumsumexp", "logaddexp folded over a row", "torch._C._special.special_logsumexp"):
+        assert "logsumexp" in kinds("log_softmax_of", [READY_LOG_SOFTMAX[how]], rule="own_logsumexp"), how
+    assert check_sources("log_softmax_of", [OWN_SOFTMAX], rule="own_logsumexp") == (True, [])
+
+
 def test_every_kind_has_its_message_and_every_rule_its_kinds():
     from autograder.messages import catalogue
 
