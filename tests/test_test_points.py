@@ -1244,12 +1244,16 @@ def strict_parts(monkeypatch):
     monkeypatch.setattr(Parts, "strict", True)
 
 
-# prediction exercises whose visible test keeps some tie patterns for the hidden tests, because their expected
-# values would give the prediction away: a mistake that only those patterns show is told apart by the hidden
-# part alone, so the visible part need not register it
+# mistakes the hidden part alone names, because the visible test cannot show their wrong values without
+# giving the answer away: prediction exercises keep some tie patterns for the hidden tests, and derivations
+# whose wrong values, read off the visible cell, are the answer but for one obvious term. The visible part
+# need not register them, and the exercise's text does not promise to name them there (that the visible
+# part of unit 6's derivation still fails them is tests/test_unit06.py's)
 HIDDEN_ONLY = {
     "test_nested_max_backward": {"tie_split_evenly"},  # the three-way tie
     "test_relu_max_backward": {"relu_at_zero"},  # m == z
+    # the maximum node's paths, the row sum of dA: their wrong dZ are the answer but for one term
+    "test_log_softmax_forward_backward": {"fork_branch_missing", "row_sum_missing"},
 }
 
 

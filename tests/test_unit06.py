@@ -39,23 +39,27 @@ def cell(exercise, grade_id):
     return found.source
 
 
-def run(exercise, grade_id, student, keep_helpers=False, visible_only=False):
+def run(exercise, grade_id, student, keep_helpers=False, visible_only=False, printed=None):
     """The whole test cell (visible and hidden parts) with ``student`` in place of the solution's names:
     (the failure or None, the namespace after the run). ``keep_helpers`` leaves out the cell's closing
     ``del`` of its helpers, so that the namespace still holds them; ``visible_only`` runs what the student's
-    copy of the cell holds."""
+    copy of the cell holds; ``printed``, a list, gets what the cell printed."""
     code = cell(exercise, grade_id)
     if visible_only:
         code = split_hidden(code)[0]
     if keep_helpers:
-        code = "\n".join(line for line in code.splitlines() if not line.startswith("del "))
+        code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("del "))
     ns = dict(exercise.namespace)
     ns.update(student)
-    with contextlib.redirect_stdout(io.StringIO()):
-        try:
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output):
             exec(compile(code, f"<{grade_id}>", "exec"), ns)
-        except CheckFailed as failure:
-            return failure, ns
+    except CheckFailed as failure:
+        return failure, ns
+    finally:
+        if printed is not None:
+            printed.append(output.getvalue())
     return None, ns
 
 
@@ -247,7 +251,16 @@ def test_the_planted_backwards_are_wrong_and_the_right_ones_right(exercise):
 # ------------------------------------------------------------------------------ the custom Function
 
 
-def squared_distance(scale=1.0, upstream=True, honours_needs=True, norm_terms=True, dY_sign=1.0, square=True):
+def squared_distance(
+    scale=1.0,
+    upstream=True,
+    honours_needs=True,
+    norm_terms=True,
+    dY_sign=1.0,
+    square=True,
+    rows_axis=1,
+    one_at_a_time=False,
+):
     """A SquaredDistance Function, right by default, with one mistake switched on."""
 
     class Mistaken(torch.autograd.Function):
@@ -261,12 +274,14 @@ def squared_distance(scale=1.0, upstream=True, honours_needs=True, norm_terms=Tr
         def backward(ctx, grad_output):
             X, Y = ctx.saved_tensors
             G = grad_output if upstream else torch.ones_like(grad_output)
-            rows, cols = (G.sum(dim=1, keepdim=True), G.sum(dim=0).unsqueeze(1)) if norm_terms else (0.0, 0.0)
-            dX = scale * 2 * (rows * X - G @ Y)
-            dY = dY_sign * scale * 2 * (cols * Y - G.T @ X)
-            if honours_needs:
-                dX = dX if ctx.needs_input_grad[0] else None
-                dY = dY if ctx.needs_input_grad[1] else None
+            rows, cols = (
+                (G.sum(dim=rows_axis).unsqueeze(1), G.sum(dim=0).unsqueeze(1)) if norm_terms else (0.0, 0.0)
+            )
+            dX = dY = None
+            if ctx.needs_input_grad[0] or not honours_needs:
+                dX = scale * 2 * (rows * X - G @ Y)
+            if (ctx.needs_input_grad[1] or not honours_needs) and not (one_at_a_time and dX is not None):
+                dY = dY_sign * scale * 2 * (cols * Y - G.T @ X)
             return dX, dY
 
     return Mistaken
@@ -279,6 +294,9 @@ FUNCTIONS = {  # wrong Function: (the parts it must fail, a piece of the message
     "dY's sign flipped": ({"dY"}, "the sign is flipped"),
     "needs_input_grad ignored": ({"needs_input_grad"}, "must return None"),
     "absolute differences": ({"forward", "dX", "dY"}, "✘ S: wrong value"),  # and gradcheck fails dX, dY
+    # (M, 1) times X (N, D): a shape error in the backward loses the parts that call it, not the whole cell
+    "G summed along the wrong axis": ({"dX", "needs_input_grad"}, "your backward raised an exception"),
+    "dY only when dX is not needed": ({"needs_input_grad"}, "must return both gradients"),
 }
 MISTAKEN = {
     "backward doubled": squared_distance(scale=2.0),
@@ -287,7 +305,11 @@ MISTAKEN = {
     "dY's sign flipped": squared_distance(dY_sign=-1.0),
     "needs_input_grad ignored": squared_distance(honours_needs=False),
     "absolute differences": squared_distance(square=False),
+    "G summed along the wrong axis": squared_distance(rows_axis=0),
+    "dY only when dX is not needed": squared_distance(one_at_a_time=True),
 }
+# its wrong values would give the answer away: only the hidden part names it
+HIDDEN_NAMES = {"norm terms missing"}
 
 
 def test_the_reference_function_gets_every_part(exercise):
@@ -304,11 +326,40 @@ def test_a_right_function_of_another_hand_gets_every_part(exercise):
 def test_each_wrong_function_loses_its_parts(exercise, label, monkeypatch):
     monkeypatch.setattr(Parts, "strict", False)
     parts, message = FUNCTIONS[label]
-    failure, ns = run(exercise, "test_squared_distance_function", {"SquaredDistance": MISTAKEN[label]})
+    printed = []
+    failure, ns = run(
+        exercise, "test_squared_distance_function", {"SquaredDistance": MISTAKEN[label]}, printed=printed
+    )
     assert failure is None, failure
     assert set(ns["parts"].failed) == parts, ns["parts"].failed
     first = sorted(parts, key=["forward", "dX", "dY", "needs_input_grad"].index)[0]
-    assert message in ns["parts"].failed[first], ns["parts"].failed[first]
+    if label in HIDDEN_NAMES:  # the visible part fails it without naming it; the hidden part names it
+        assert message not in ns["parts"].failed[first] and message in printed[0], printed[0]
+    else:
+        assert message in ns["parts"].failed[first], ns["parts"].failed[first]
+
+
+@pytest.mark.parametrize("label", sorted(HIDDEN_NAMES))
+def test_the_visible_part_fails_what_only_the_hidden_part_names(exercise, label, monkeypatch):
+    monkeypatch.setattr(Parts, "strict", False)
+    student = {"SquaredDistance": MISTAKEN[label]}
+    failure, ns = run(exercise, "test_squared_distance_function", student, visible_only=True)
+    assert failure is None and set(ns["parts"].failed) == FUNCTIONS[label][0], (failure, ns["parts"].failed)
+
+
+def test_the_visible_part_of_the_log_softmax_fails_what_only_the_hidden_part_names(exercise, monkeypatch):
+    """Its wrong dZ along one path of the maximum, or without the row sum of dA, would give the answer away:
+    the visible part fails them (the dZ part) without naming them, the hidden part names them
+    (tests/test_test_points.py)."""
+    from tests.test_test_points import HIDDEN_ONLY, MUTANTS
+
+    monkeypatch.setattr(Parts, "strict", False)
+    grade_id = "test_log_softmax_forward_backward"
+    for key in sorted(HIDDEN_ONLY[grade_id]):
+        for build in MUTANTS[grade_id][key]:
+            student = {"log_softmax_forward_backward": build(exercise.namespace)}
+            failure, ns = run(exercise, grade_id, student, visible_only=True)
+            assert failure is None and set(ns["parts"].failed) == {"dZ"}, (key, failure, ns["parts"].failed)
 
 
 def test_gradcheck_at_the_chosen_tolerances_catches_what_the_defaults_let_through():
