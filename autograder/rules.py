@@ -491,10 +491,10 @@ def without_vmap(answer: Answer) -> list[Finding]:
     return found
 
 
-# a library's softmax, and its relatives that hand back a stable log-softmax or log-sum-exp too: the cumulative
-# and pairwise log-sum-exp (the last column; folded over a row), the cross-entropy (fed every class of a row
-# as its target, it is minus the log-softmax) with its NLL half, the gumbel softmax, and the categorical
-# distributions (they normalise their logits)
+# a library's softmax, and its relatives that hand back a stable log-softmax or log-sum-exp too: the
+# cumulative and pairwise log-sum-exp (the last column; folded over a row), the cross-entropy (fed every class
+# of a row as its target, it is minus the log-softmax) with its NLL half, the gumbel softmax, and the
+# categorical distributions (they normalise their logits)
 READY_SOFTMAX = {
     "softmax",
     "log_softmax",
