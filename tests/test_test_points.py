@@ -43,6 +43,7 @@ NOT_NUMERIC = {
     "test_new_operations": "methods returning nodes: their mistakes are planted in their source (EDITS)",
     "test_dot": "a function returning a node: its mistakes are planted in its source (EDITS)",
     "test_no_grad": "a function returning a function: its mistakes are planted in its source (EDITS)",
+    "test_norm_logsumexp": "functions returning nodes: their mistakes are planted in their source (EDITS)",
 }
 
 GENERIC = {  # name: (transform of one returned value, the ids any of which the message must name)
@@ -890,8 +891,7 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
             Edit("topological_order", (("    return order\n", "    return order[::-1]\n"),))
         ]
     },
-    "test_backward": {
-        "fork_branch_missing": [VALUE_ASSIGNS],
+    "test_backward": {  # = for += is exercise 1's (test_value_core): over a graph it depends on the order
         "out_grad_missing": [VALUE_WITHOUT_CHAIN],
         "product_wrong_operand": [VALUE_WRONG_OPERAND],
         "backward_wrong_order": [Edit("backward", (("in reversed(order):", "in order:"),))],
@@ -963,6 +963,37 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
             )
         ],
         "no_grad_never_restored": [Edit("no_grad", (("Value.recording = before  #", "pass  #"),))],
+    },
+    "test_norm_logsumexp": {
+        "fork_branch_missing": [Edit("norm_logsumexp", ((".grad += ", ".grad = "),))],
+        "out_grad_missing": [Edit("norm_logsumexp", ((" * out.grad", ""),))],
+        "norm_sqrt_derivative_missing": [
+            Edit(
+                "norm_logsumexp",
+                (("x.grad += x.data / out.data * out.grad", "x.grad += 2 * x.data * out.grad"),),
+            )
+        ],
+        "logsumexp_log_missing": [
+            Edit(
+                "norm_logsumexp",
+                (("math.exp(x.data - out.data) * out.grad", "math.exp(x.data) * out.grad"),),
+            )
+        ],
+        "logsumexp_overflow": [
+            Edit(  # the value from e^x itself: right until e^x no longer fits in a float
+                "norm_logsumexp",
+                (("top + math.log(sum(math.exp(x.data - top)", "math.log(sum(math.exp(x.data)"),),
+            ),
+            Edit(  # a stable value, but the local gradient e^xᵢ / Σ e^xⱼ taken as it is written
+                "norm_logsumexp",
+                (
+                    (
+                        "math.exp(x.data - out.data) * out.grad",
+                        "math.exp(x.data) / sum(math.exp(y.data) for y in xs) * out.grad",
+                    ),
+                ),
+            ),
+        ],
     },
     "test_train": {
         "engine_grad_not_zeroed": [Edit("train", (("p.grad = 0.0  #", "pass  #"),))],
