@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from . import recording
-from .messages import render
+from .messages import Text, render
 from .mistakes import Candidate, Diagnosis, across_outputs, diagnose, diagnose_not_finite, registered
 
 RTOL = 1e-5
@@ -446,17 +446,34 @@ class Parts:
     passed and returns ``points × passed / parts``. Only a failed check (an ``AssertionError``) fails a
     part; any other error still fails the whole cell.
 
+    ``labels`` gives a part the name the student reads in each language (``{"dZ": Text("…", "…")}``; a part
+    without one is shown by its name), and ``weights`` a share other than 1: ``Parts(3, "A", "dZ",
+    weights={"dZ": 2})`` gives A one point and dZ two.
+
     ``Parts.strict = True`` makes the first failed part fail the cell at once, as a plain check does: the
     test that proves each test point tells the mistakes apart uses it.
     """
 
     strict = False
 
-    def __init__(self, points: float, *names: str) -> None:
+    def __init__(
+        self,
+        points: float,
+        *names: str,
+        labels: Mapping[str, Text] | None = None,
+        weights: Mapping[str, float] | None = None,
+    ) -> None:
         if not names:
             raise ValueError("Parts needs the names of its parts")
+        unknown = (set(labels or {}) | set(weights or {})) - set(names)
+        if unknown:
+            raise ValueError(f"labels or weights for unknown parts {sorted(unknown)}; the parts are {names}")
         self.points = float(points)
         self.names = tuple(names)
+        self.labels = dict(labels or {})
+        self.weights = {name: float((weights or {}).get(name, 1)) for name in names}
+        if any(w <= 0 for w in self.weights.values()):
+            raise ValueError("a part's weight must be positive")
         self.failed: dict[str, str] = {}
 
     def check(self, name: str, test: Callable[[], object]) -> None:
@@ -474,15 +491,19 @@ class Parts:
 
     def score(self) -> float:
         passed = [n for n in self.names if n not in self.failed]
-        earned = self.points * len(passed) / len(self.names)
+        earned = self.points * sum(self.weights[n] for n in passed) / sum(self.weights.values())
         recording.parts_scored(self.names, self.failed)
+
+        def shown(names: list[str]) -> Text | str:
+            return Text.joined([self.labels.get(n, n) for n in names]) if names else "—"
+
         print(
             render(
                 "parts_summary",
                 earned=earned,
                 points=self.points,
-                passed=", ".join(passed) or "—",
-                failed=", ".join(n for n in self.names if n in self.failed) or "—",
+                passed=shown(passed),
+                failed=shown([n for n in self.names if n in self.failed]),
             )
         )
         return earned

@@ -116,7 +116,12 @@ ENGINE_ALLOWED = {"grad", "backward"}  # an engine of one's own defines these it
 TENSOR_AUTOGRAD = {"requires_grad", "requires_grad_", "retain_grad"}
 
 
-TORCH_KERNELS = {"aten", "_C", "_VF"}  # torch's own kernels, backward formulas among them
+TORCH_KERNELS = {"aten", "_C", "_VF", "ops"}  # torch's own kernels, backward formulas among them
+KERNEL_SUFFIXES = ("_backward", "_backward_data")  # aten._log_softmax_backward_data, aten.tanh_backward
+
+
+def _kernel(attr: str) -> bool:
+    return attr in TORCH_KERNELS or attr.endswith(KERNEL_SUFFIXES)
 
 
 def _root(node: ast.AST) -> str | None:
@@ -131,6 +136,7 @@ def autograd(answer: Answer) -> list[Finding]:
     read) or another library's (jax, sympy, …). In an engine of one's own, its ``.grad`` and
     ``.backward`` are its own, and torch itself is what counts."""
     found = []
+    kernels = torch_aliases(answer.every) - {"torch"}
     for node in _walk(answer):
         if isinstance(node, ast.Attribute):
             if answer.engine and node.attr in ENGINE_ALLOWED:
@@ -139,8 +145,10 @@ def autograd(answer: Answer) -> list[Finding]:
                 continue
             if node.attr in AUTOGRAD_ATTRS or (answer.engine and node.attr in TENSOR_AUTOGRAD):
                 found.append(Finding(f".{node.attr}", _line(node)))
-            elif _root(node) == "torch" and (node.attr in TORCH_KERNELS or node.attr.endswith("_backward")):
+            elif _root(node) == "torch" and _kernel(node.attr):
                 found.append(Finding(f".{node.attr}", _line(node)))  # torch.ops.aten.sigmoid_backward, …
+            elif node.attr in TORCH_KERNELS and _root(node) in kernels:
+                found.append(Finding(f".{node.attr}", _line(node)))  # T = torch; T.ops.aten.…
         elif answer.engine and isinstance(node, ast.Name) and node.id == "torch":
             found.append(Finding("torch", _line(node)))
         elif answer.engine and isinstance(node, ast.keyword) and node.arg in TENSOR_AUTOGRAD:
@@ -154,6 +162,8 @@ def autograd(answer: Answer) -> list[Finding]:
                 found.append(Finding(f"import {name}", _line(node)))
             elif name in ("torch.autograd", "torch.func") or name.endswith((".grad", ".vjp")):
                 found.append(Finding(f"import {name}", _line(node)))
+            elif top == "torch" and TORCH_KERNELS & set(name.split(".")[1:]):
+                found.append(Finding(f"import {name}", _line(node)))  # from torch.ops import aten
     return found
 
 
@@ -197,8 +207,11 @@ DYNAMIC_NAMES |= {"pkgutil", "runpy", "pydoc", "pickle", "marshal", "copyreg", "
 DYNAMIC_ATTRS = {"__dict__", "__builtins__", "modules", "__getattribute__", "__globals__", "import_module"}
 DYNAMIC_ATTRS |= {"resolve_name", "locate", "run_module", "run_path", "attrgetter", "methodcaller"}
 DYNAMIC_ATTRS |= {"__closure__", "cell_contents", "__code__", "__wrapped__"}  # another function's insides
+# the notebook's own namespace, where the tests' helpers live: __main__, IPython's user_ns, a frame's globals
+DYNAMIC_NAMES |= {"get_ipython", "__main__"}
+DYNAMIC_ATTRS |= {"user_ns", "user_global_ns", "f_globals", "f_locals", "f_back", "_getframe"}
 DYNAMIC_MODULES = ("importlib", "builtins", "ctypes", "inspect", "gc", "pkgutil", "runpy", "pydoc", "pickle")
-DYNAMIC_MODULES += ("marshal", "copyreg", "operator")
+DYNAMIC_MODULES += ("marshal", "copyreg", "operator", "__main__")
 # a string that names a module's object, to be looked up while the answer runs: "torch.optim:SGD",
 # "autograder.checker.reference_gradient" (a docstring is prose, not a name)
 MODULE_PATH = re.compile(r"\b(torch|functorch|autograder)\s*[.:]\s*[A-Za-z_]")

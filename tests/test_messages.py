@@ -83,3 +83,11 @@ def test_no_particle_has_to_guess_how_a_file_name_ends(key):
             assert not SOUND_PARTICLE.match(after), (
                 f"{key}: a particle after {{{match.group(1)}}}: {after[:12]!r}"
             )
+
+
+def test_a_text_parameter_reads_in_each_language():
+    from autograder.messages import Text
+
+    ko, en = render("parts_summary", earned=1, points=2, passed=Text("가", "a"), failed="—").splitlines()
+    assert "통과: 가" in ko and "passed: a" in en and "가" not in en
+    assert Text.joined([Text("가", "a"), "b"]) == Text("가, b", "a, b")

@@ -69,3 +69,18 @@ def test_a_part_failing_only_on_the_hidden_input_fails():
 def test_segments_keep_the_order_of_visible_and_hidden_code():
     assert [hidden for hidden, _ in segments(TEST)] == [False, True, False]
     assert segments(TEST)[-1][1].strip() == "parts.score()"
+
+
+def test_a_weighted_part_earns_its_weight_and_a_label_reads_in_each_language(capsys, monkeypatch):
+    from autograder.messages import Text
+
+    monkeypatch.setenv("COURSE_LANG", "both")
+    parts = Parts(3, "A", "dZ", labels={"dZ": Text("상류 기울기 dZ", "upstream dZ")}, weights={"dZ": 2})
+    parts.check("A", lambda: assert_value(0.0, 1.0, "A"))
+    assert parts.score() == 2.0
+    ko, en = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert "통과: 상류 기울기 dZ · 틀림: A" in ko and "passed: upstream dZ · failed: A" in en
+    with pytest.raises(ValueError):
+        Parts(1, "a", weights={"b": 2})
+    with pytest.raises(ValueError):
+        Parts(1, "a", weights={"a": 0})

@@ -117,6 +117,48 @@ def grad_square(x):
     grad = pickle.loads(b"ctorch.func\\ngrad\\n.")
     return grad(lambda t: t ** 2)(x)
 """,
+    # torch's own backward kernels, reached without writing torch.ops
+    "from torch.ops import aten": """
+from torch.ops import aten
+def grad_square(x):
+    return aten.pow_backward(x, x, 2)
+""",
+    "an alias of torch.ops": """
+import torch as T
+kernels = T.ops
+def grad_square(x):
+    return kernels.aten.pow_backward(x, x, 2)
+""",
+    "torch._C": """
+from torch._C import _nn
+def grad_square(x):
+    return _nn.some_backward(x)
+""",
+    "a _backward_data kernel": """
+import torch
+def grad_square(x):
+    return torch.ops.aten._log_softmax_backward_data(x, x, 0, x.dtype)
+""",
+    # the notebook's namespace, where the tests' oracles live
+    "import __main__": """
+import __main__
+def grad_square(x):
+    return __main__.oracle(lambda t: t ** 2, x)
+""",
+    "from __main__ import": """
+from __main__ import oracle as o
+def grad_square(x):
+    return o(lambda t: t ** 2, x)
+""",
+    "get_ipython().user_ns": """
+def grad_square(x):
+    return get_ipython().user_ns["oracle"](lambda t: t ** 2, x)
+""",
+    "a frame's globals": """
+import sys
+def grad_square(x):
+    return sys._getframe(1).f_globals["oracle"](lambda t: t ** 2, x)
+""",
 }
 
 HELPER_CHEAT = [

@@ -353,12 +353,13 @@ def topological_order(root):
 """,
     ("unit06", "normalize_backward", "test_normalize_backward"): """
 import torch
-def normalize_backward(X, dY, dim, eps):
-    X = X.detach().clone().requires_grad_(True)
+def normalize_backward(X, gamma, dY, dim, eps):
+    X, gamma = X.detach().clone().requires_grad_(True), gamma.detach().clone().requires_grad_(True)
+    beta = torch.zeros_like(gamma, requires_grad=True)
     mu = X.mean(dim=dim, keepdim=True)
-    Y = (X - mu) / torch.sqrt(((X - mu) ** 2).mean(dim=dim, keepdim=True) + eps)
+    Y = gamma * (X - mu) / torch.sqrt(((X - mu) ** 2).mean(dim=dim, keepdim=True) + eps) + beta
     Y.backward(dY)
-    return X.grad
+    return X.grad, gamma.grad, beta.grad
 """,
     ("unit06", "SquaredDistance", "test_squared_distance_function"): """
 import torch
@@ -376,6 +377,37 @@ class SquaredDistance(torch.autograd.Function):
             S = ((X.unsqueeze(1) - Y.unsqueeze(0)) ** 2).sum(dim=2)
             dX, dY = torch.autograd.grad(S, (X, Y), grad_output)
         return (dX if ctx.needs_input_grad[0] else None), (dY if ctx.needs_input_grad[1] else None)
+""",
+}
+
+
+KERNELS = {  # answers calling torch's own backward kernels (aten), right by the numbers: autograd too
+    ("unit06", "log_softmax_forward_backward", "test_log_softmax_forward_backward"): """
+import torch
+from torch.ops import aten
+def log_softmax_forward_backward(Z, dA):
+    m = Z.max(dim=1, keepdim=True).values
+    A = Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
+    return A, aten._log_softmax_backward_data(dA, A, 1, Z.dtype)
+""",
+    ("unit06", "embedding_backward", "test_embedding_backward"): """
+import torch
+def embedding_backward(idx, dOut, V, padding_idx=None):
+    padding = -1 if padding_idx is None else padding_idx
+    return torch.ops.aten.embedding_dense_backward(dOut, idx, V, padding, False)
+""",
+    ("unit06", "normalize_backward", "test_normalize_backward"): """
+import torch
+kernels = torch.ops.aten
+def normalize_backward(X, gamma, dY, dim, eps):
+    if dim == 0:
+        mean, invstd = X.mean(0), 1 / torch.sqrt(X.var(0, correction=0) + eps)
+        mask = [True] * 3
+        return kernels.native_batch_norm_backward(dY, X, gamma, None, None, mean, invstd, True, eps, mask)
+    mean = X.mean(1, keepdim=True)
+    rstd = 1 / torch.sqrt(X.var(1, keepdim=True, correction=0) + eps)
+    bias = torch.zeros_like(gamma)
+    return kernels.native_layer_norm_backward(dY, X, [X.shape[1]], mean, rstd, gamma, bias, [True] * 3)
 """,
 }
 
@@ -461,6 +493,9 @@ def students(assignment: str) -> dict[str, tuple[nbformat.NotebookNode, set[str]
     for (unit, answer, test), code in {**REAL, **OBSERVED}.items():
         if unit == assignment:
             found[f"real-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
+    for (unit, answer, test), code in KERNELS.items():
+        if unit == assignment:
+            found[f"kernel-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
     for (unit, answer, test), (cell, code) in ELSEWHERE.items():
         if unit == assignment:
             nb = answered(assignment, change={answer: code}, before={answer: cell})
@@ -555,7 +590,7 @@ def test_the_real_shortcuts_are_right_by_the_numbers():
     """The real shortcuts are not wrong answers: with the rules switched off they pass their visible test,
     so only the rule stands between them and the points."""
     problems = []
-    for (assignment, answer, test), code in REAL.items():
+    for (assignment, answer, test), code in [*REAL.items(), *KERNELS.items()]:
         namespace = kernel_namespace(assignment, {answer: code})
         namespace.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
         nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
@@ -566,6 +601,17 @@ def test_the_real_shortcuts_are_right_by_the_numbers():
         except CheckFailed as failure:
             problems.append(f"{assignment} {answer}: fails by the numbers: {str(failure)[:200]}")
     assert not problems, "\n".join(problems)
+
+
+def test_a_kernel_shortcut_is_refused_at_once_in_the_kernel():
+    """torch's own backward kernels (aten) are automatic differentiation: the visible test says so."""
+    for (assignment, answer, test), code in KERNELS.items():
+        namespace = kernel_namespace(assignment, {answer: code})
+        nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+        (source,) = [c.source for c in nb.cells if nbgrader_meta(c).get("grade_id") == test]
+        quiet = contextlib.redirect_stdout(io.StringIO())
+        with pytest.raises(CheckFailed, match=MESSAGES["autograd"]), quiet:
+            exec(compile(split_hidden(source)[0], f"<test {test}>", "exec"), dict(namespace))
 
 
 def test_torch_bound_in_another_cell_is_found_in_the_kernel_and_is_right_by_the_numbers():

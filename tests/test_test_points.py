@@ -23,7 +23,7 @@ import torch
 
 from autograder.checker import CheckFailed
 from autograder.course import Course
-from autograder.grading.cells import is_test, nbgrader_meta, split_hidden
+from autograder.grading.cells import is_test, nbgrader_meta, segments
 from autograder.grading.judge import free_names
 from autograder.mistakes import catalogue
 from autograder.rules import SHORT_FORMS
@@ -68,6 +68,13 @@ def mul_own_operand(ns):
 def gate_upstream(ns):
     def mutant(x, y, upstream):
         return upstream, upstream  # the upstream gradient handed back as it came
+
+    return mutant
+
+
+def max_to_smaller(ns):
+    def mutant(x, y, upstream):
+        return (0.0, upstream) if x > y else (upstream, 0.0)  # the upstream gradient to the smaller input
 
     return mutant
 
@@ -128,7 +135,8 @@ def power_with(mistake):
 
 
 def nested_tie(rule):
-    """Unit 1, exercise 4a: a tie sent whole to one input ("first", "second"), or split in thirds."""
+    """Unit 1, exercise 4a: a tie sent whole to one input ("first", "second"), split in thirds, or the inner
+    node's local gradient not multiplied by the outer node's ("local only")."""
 
     def build(ns):
         def mutant(x, y, z):
@@ -142,7 +150,7 @@ def nested_tie(rule):
                 return (upstream, 0.0) if a > b else (0.0, upstream)
 
             dF_dm, dF_dz = node(max(x, y), z, 1.0)
-            return (*node(x, y, dF_dm), dF_dz)
+            return (*node(x, y, 1.0 if rule == "local only" else dF_dm), dF_dz)
 
         return mutant
 
@@ -150,19 +158,20 @@ def nested_tie(rule):
 
 
 def relu_with(mistake):
-    """Unit 1, exercise 4b: relu's gradient at 0 taken as ½, a branch of z's fork left out, or the inner
-    tie sent whole to y."""
+    """Unit 1, exercise 4b: relu's gradient at 0 taken as ½, a branch of z's fork left out, the inner tie
+    sent whole to y, or the inner node's local gradient not multiplied by relu's ("local only")."""
 
     def build(ns):
         def mutant(x, y, z):
             s = max(x, y) - z
             dF_ds = 1.0 if s > 0 else (0.5 if mistake == "relu half" and s == 0 else 0.0)
             dF_dz = {"no direct edge": -dF_ds, "no relu path": 1.0}.get(mistake, 1.0 - dF_ds)
+            dF_dm = 1.0 if mistake == "local only" else dF_ds
             if x > y:
-                return dF_ds, 0.0, dF_dz
+                return dF_dm, 0.0, dF_dz
             if x < y or mistake == "tie whole":
-                return 0.0, dF_ds, dF_dz
-            return dF_ds / 2, dF_ds / 2, dF_dz
+                return 0.0, dF_dm, dF_dz
+            return dF_dm / 2, dF_dm / 2, dF_dz
 
         return mutant
 
@@ -371,6 +380,8 @@ def embedding_with(mistake):
                 dE[idx.reshape(-1)] = dOut.reshape(-1, D)  # repeated rows keep one gradient
             else:
                 dE.index_add_(0, idx.reshape(-1), dOut.reshape(-1, D))
+            if mistake == "averaged":  # repeated rows get the mean of their gradients
+                dE /= torch.bincount(idx.reshape(-1), minlength=V).clamp(min=1).unsqueeze(1)
             if padding_idx is not None and mistake != "padding":
                 dE[padding_idx] = 0.0
             return dE
@@ -397,22 +408,27 @@ def tied_with(mistake):
 
 
 def normalize_with(mistake):
+    """Unit 6, exercise 4: the normalization's backward pass (dX, dγ, dβ) with one mistake."""
+
     def build(ns):
-        def mutant(X, dY, dim, eps):
+        def mutant(X, gamma, dY, dim, eps):
             axis = 1 - dim if mistake == "wrong_axis" else dim
+            n = X.shape[axis]
+            divisor = n - 1 if mistake == "unbiased" else n  # derived throughout with n − 1
             mu = X.mean(dim=axis, keepdim=True)
-            var = X.var(dim=axis, keepdim=True, correction=1 if mistake == "unbiased" else 0)
-            sigma = torch.sqrt(var + eps)
-            Y = (X - mu) / sigma
-            through_mean = dY.mean(dim=axis, keepdim=True)
-            through_var = Y * (dY * Y).mean(dim=axis, keepdim=True)
-            if mistake == "constant":
-                return dY / sigma
-            if mistake == "no_variance_path":
-                return (dY - through_mean) / sigma
-            if mistake == "no_mean_path":
-                return (dY - through_var) / sigma
-            return (dY - through_mean - through_var) / sigma
+            sigma = torch.sqrt(((X - mu) ** 2).sum(dim=axis, keepdim=True) / divisor + eps)
+            X_hat = (X - mu) / sigma
+            param_axis = dim if mistake == "param_axis" else 0
+            dgamma, dbeta = (dY * X_hat).sum(dim=param_axis), dY.sum(dim=param_axis)
+            g = dY if mistake == "gamma_outside" else dY * gamma
+            through_mean = g.mean(dim=axis, keepdim=True)
+            through_var = X_hat * (g * X_hat).sum(dim=axis, keepdim=True) / divisor
+            dX = {
+                "constant": g / sigma,
+                "no_variance_path": (g - through_mean) / sigma,
+                "no_mean_path": (g - through_var) / sigma,
+            }.get(mistake, (g - through_mean - through_var) / sigma)
+            return (gamma * dX if mistake == "gamma_outside" else dX), dgamma, dbeta
 
         return mutant
 
@@ -591,7 +607,8 @@ def staged_local_only(ns):
 
 def diamond_with(mistake):
     """Unit 1, exercise 5: one path left out of ∂f/∂x ("u", "v"), the local gradients alone, each factor
-    of the multiplication times its own value, or sin's derivative taken at x or without its inner w."""
+    of the multiplication times its own value, sin's derivative taken at x or without its inner w, or ∂f/∂w
+    with w's own value at m = w x or without its inner x ("w own operand", "w no inner")."""
 
     def build(ns):
         def mutant(x, w):
@@ -602,7 +619,8 @@ def diamond_with(mistake):
             inner = 1.0 if mistake == "no inner" else w
             via_u, via_v = df_du * 2 * x, df_dv * outer * inner
             total = {"u": via_u, "v": via_v}.get(mistake, via_u + via_v)
-            return via_u, via_v, total, df_dv * math.cos(m) * x
+            dm_dw = {"w own operand": w, "w no inner": 1.0}.get(mistake, x)
+            return via_u, via_v, total, df_dv * math.cos(m) * dm_dw
 
         return mutant
 
@@ -722,7 +740,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "product_wrong_operand": [mul_own_operand],
         "upstream_returned": [gate_upstream],
     },
-    "test_max_gate_backward": {"upstream_returned": [gate_upstream]},
+    "test_max_gate_backward": {"upstream_returned": [gate_upstream], "max_to_smaller": [max_to_smaller]},
     "test_staged_sigmoid_backward": {
         "local_not_chained": [staged_local_only],
         "product_wrong_operand": [staged_swapped],
@@ -737,18 +755,20 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_nested_max_backward": {
         "tie_not_split": [nested_tie("first"), nested_tie("second")],
         "tie_split_evenly": [nested_tie("thirds")],
+        "local_not_chained": [nested_tie("local only")],
     },
     "test_relu_max_backward": {
         "relu_at_zero": [relu_with("relu half")],
         "fork_branch_missing": [relu_with("no direct edge"), relu_with("no relu path")],
         "tie_not_split": [relu_with("tie whole")],
+        "local_not_chained": [relu_with("local only")],
     },
     "test_diamond_backward": {
         "fork_branch_missing": [diamond_with("u"), diamond_with("v")],
         "local_not_chained": [diamond_with("local only")],
-        "product_wrong_operand": [diamond_with("own operand")],
+        "product_wrong_operand": [diamond_with("own operand"), diamond_with("w own operand")],
         "outer_at_x": [diamond_with("outer at x")],
-        "inner_factor_missing": [diamond_with("no inner")],
+        "inner_factor_missing": [diamond_with("no inner"), diamond_with("w no inner")],
     },
     "test_mean_chain_backward": {
         "mean_factor_dropped": [mean_chain_dropped],
@@ -784,6 +804,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     },
     "test_embedding_backward": {
         "embedding_repeats_overwritten": [embedding_with("overwritten")],
+        "embedding_repeats_averaged": [embedding_with("averaged")],
         "embedding_padding_not_zeroed": [embedding_with("padding")],
     },
     "test_tied_autoencoder_grad": {
@@ -797,6 +818,8 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "norm_mean_path_missing": [normalize_with("no_mean_path")],
         "norm_unbiased_variance": [normalize_with("unbiased")],
         "norm_wrong_axis": [normalize_with("wrong_axis")],
+        "norm_gamma_outside": [normalize_with("gamma_outside")],
+        "norm_param_wrong_axis": [normalize_with("param_axis")],
     },
     "test_quadratic_loss_and_grads": {
         "powers_swapped": [quadratic_mistake("swapped")],
@@ -1139,11 +1162,18 @@ def shape(value):
 
 
 def parts(code):
-    """(code that runs with the right answer, code that runs with the mistake) for each part."""
-    visible, hidden = split_hidden(code)
+    """(code that runs with the right answer, code that runs with the mistake) for each part. The hidden
+    part runs as in the cell: after the visible code before it, and followed by the code after it (which
+    may delete the cell's helpers)."""
+    pieces = segments(code)
+    visible = "\n".join(piece for hidden, piece in pieces if not hidden)
     found = {"visible": ("", visible)}
-    if hidden.strip():
-        found["hidden"] = (visible, hidden)
+    first = next((i for i, (hidden, _) in enumerate(pieces) if hidden), None)
+    if first is not None:
+        found["hidden"] = (
+            "\n".join(piece for _, piece in pieces[:first]),
+            "\n".join(piece for _, piece in pieces[first:]),
+        )
     return found
 
 

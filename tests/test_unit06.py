@@ -15,7 +15,7 @@ import torch
 
 from autograder.checker import CheckFailed, Parts
 from autograder.course import Course
-from autograder.grading.cells import is_test, nbgrader_meta
+from autograder.grading.cells import is_test, nbgrader_meta, split_hidden
 from tests.test_test_points import Exercise
 
 COURSE = Course.find()
@@ -39,14 +39,21 @@ def cell(exercise, grade_id):
     return found.source
 
 
-def run(exercise, grade_id, student):
+def run(exercise, grade_id, student, keep_helpers=False, visible_only=False):
     """The whole test cell (visible and hidden parts) with ``student`` in place of the solution's names:
-    (the failure or None, the namespace after the run)."""
+    (the failure or None, the namespace after the run). ``keep_helpers`` leaves out the cell's closing
+    ``del`` of its helpers, so that the namespace still holds them; ``visible_only`` runs what the student's
+    copy of the cell holds."""
+    code = cell(exercise, grade_id)
+    if visible_only:
+        code = split_hidden(code)[0]
+    if keep_helpers:
+        code = "\n".join(line for line in code.splitlines() if not line.startswith("del "))
     ns = dict(exercise.namespace)
     ns.update(student)
     with contextlib.redirect_stdout(io.StringIO()):
         try:
-            exec(compile(cell(exercise, grade_id), f"<{grade_id}>", "exec"), ns)
+            exec(compile(code, f"<{grade_id}>", "exec"), ns)
         except CheckFailed as failure:
             return failure, ns
     return None, ns
@@ -132,15 +139,14 @@ CHECKS = {  # wrong check: the message it must get
     "first element only": (vjp_check(first_only=True), "yet your check returned True"),
     "absolute error": (vjp_check(measure="absolute"), "yet your check returned True"),
     "h too large": (vjp_check(h=1e-1), "yet your check returned False"),  # truncation error ~ h²
+    "h = 1e-5": (vjp_check(h=1e-5), "yet your check returned False"),  # sin(500·x): (500·h)²/6 > 1e-6
+    "threshold 1e-5": (vjp_check(threshold=1e-5), "yet your check returned True"),  # a backward 3e-6 off
     "float32": (vjp_check(dtype=torch.float32), "yet your check returned False"),  # rounding error ~ ε/h
     "elementwise, floor 1e-8": (
         vjp_check(measure=elementwise, threshold=1e-5),
         "yet your check returned False",
     ),
-    "dY of ones": (
-        vjp_check(upstream="ones"),
-        "your check returned",
-    ),  # 0/0 on the softmax, or the ignored dY passes
+    "dY of ones": (vjp_check(upstream="ones"), "a check that sets dY to all ones cannot tell it"),
     "a number returned": (error_returned, "must return True or False"),
 }
 
@@ -163,49 +169,79 @@ def test_each_wrong_check_is_caught(exercise, label):
     assert message in str(failure), str(failure)
 
 
+VISIBLE = {  # wrong checks the student's own copy of the cell already catches: the message it must give
+    "dY of ones": "a check that sets dY to all ones cannot tell it",
+    "elementwise, floor 1e-8": "yet your check returned False",  # exp(x) with an entry e⁻¹⁴
+    "always True": "yet your check returned True",
+    "always False": "yet your check returned False",
+}
+
+
+@pytest.mark.parametrize("label", sorted(VISIBLE))
+def test_the_visible_cases_already_catch_the_usual_wrong_checks(exercise, label):
+    failure, _ = run(exercise, "test_check_backward", {"check_backward": CHECKS[label][0]}, visible_only=True)
+    assert failure is not None and VISIBLE[label] in str(failure), failure
+
+
+def test_the_reference_check_passes_the_visible_cases_alone(exercise):
+    failure, _ = run(exercise, "test_check_backward", {}, visible_only=True)
+    assert failure is None, failure
+
+
 def test_a_ones_upstream_misses_the_ignored_upstream(exercise):
     """The case planted for it: a backward that ignores dY is right when dY is all ones."""
-    _, ns = run(exercise, "test_check_backward", {})
+    _, ns = run(exercise, "test_check_backward", {}, keep_helpers=True)
     X = torch.randn(4, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     ignored = (ns["mix_forward"], ns["mix_backward_upstream_ignored"], X)
     assert vjp_check(upstream="ones")(*ignored) and not vjp_check()(*ignored)
 
 
 def test_the_planted_backwards_are_wrong_and_the_right_ones_right(exercise):
-    """The cell's own cases mean what they say, measured by autograd-free central differences here; and the
-    right softmax's tiny entries raise the elementwise check's false alarm."""
-    _, ns = run(exercise, "test_check_backward", {})
+    """The cell's own cases mean what they say, measured by autograd-free central differences here; the right
+    softmax's and exp's tiny entries raise the elementwise check's false alarm; the fast wave is right at
+    h = 1e-6 but not at h = 1e-5, and the backward 3e-6 off is wrong at the threshold 1e-6 but not at 1e-5."""
+    _, ns = run(exercise, "test_check_backward", {}, keep_helpers=True)
     g = torch.Generator().manual_seed(3)
     Z = torch.randn(3, 4, generator=g, dtype=torch.float64)
     Z[0, 1] = -13.0
     X = torch.randn(4, 3, generator=g, dtype=torch.float64)
-    cases = {  # (forward, backward, input): whether it is right
-        ("softmax_forward", "softmax_backward", "Z"): True,
-        ("softmax_forward", "softmax_backward_diagonal", "Z"): False,
-        ("mix_forward", "mix_backward", "X"): True,
-        ("mix_forward", "mix_backward_no_transpose", "X"): False,
-        ("mix_forward", "mix_backward_upstream_ignored", "X"): False,
-        ("wave_forward", "wave_backward", "X"): True,
-        ("wave_forward", "wave_backward_missing_term", "X"): False,
-        ("lse_forward", "lse_backward", "Z"): True,
-        ("lse_forward", "lse_backward_one_off", "Z"): False,
-        ("tiny_forward", "tiny_backward", "X"): True,
-        ("tiny_forward", "tiny_backward_factor_missing", "X"): False,
-        ("large_forward", "large_backward", "X"): True,
-        ("large_forward", "large_backward_sign", "X"): False,
+    E = X.clone()
+    E[0, 1] = -14.0
+    cases = {  # (forward, backward, input): (right?, the least and the largest relative error at h = 1e-6)
+        ("softmax_forward", "softmax_backward", "Z"): (True, 0, 1e-8),
+        ("softmax_forward", "softmax_backward_diagonal", "Z"): (False, 1e-4, 10),
+        ("mix_forward", "mix_backward", "X"): (True, 0, 1e-8),
+        ("mix_forward", "mix_backward_no_transpose", "X"): (False, 1e-4, 10),
+        ("mix_forward", "mix_backward_upstream_ignored", "X"): (False, 1e-4, 10),
+        ("exp_forward", "exp_backward", "E"): (True, 0, 1e-8),
+        ("wave_forward", "wave_backward", "X"): (True, 0, 1e-8),
+        ("wave_forward", "wave_backward_missing_term", "X"): (False, 1e-4, 10),
+        ("lse_forward", "lse_backward", "Z"): (True, 0, 1e-8),
+        ("lse_forward", "lse_backward_one_off", "Z"): (False, 1e-4, 10),
+        ("tiny_forward", "tiny_backward", "X"): (True, 0, 1e-8),
+        ("tiny_forward", "tiny_backward_factor_missing", "X"): (False, 1e-4, 10),
+        ("large_forward", "large_backward", "X"): (True, 0, 1e-8),
+        ("large_forward", "large_backward_sign", "X"): (False, 1e-4, 10),
+        ("large_forward", "large_backward_slightly_off", "X"): (False, 2e-6, 4e-6),
+        ("fast_wave_forward", "fast_wave_backward", "X"): (True, 0, 1e-7),  # (500·h)²/6 ≈ 4e-8
     }
-    for (forward, backward, which), right in cases.items():
-        T = Z if which == "Z" else X
+    for (forward, backward, which), (right, least, largest) in cases.items():
+        T = {"Z": Z, "X": X, "E": E}[which]
         dY = torch.randn(torch.as_tensor(ns[forward](T)).shape, generator=g, dtype=torch.float64)
         a = ns[backward](T, dY)
         n = central(lambda U, f=ns[forward], dY=dY: (f(U) * dY).sum(), T, 1e-6)
-        assert (normwise(a, n) < 1e-8) == right, (backward, normwise(a, n))
-        if not right:
-            assert normwise(a, n) > 1e-4, (backward, normwise(a, n))
-    dY = torch.randn(3, 4, generator=g, dtype=torch.float64)
-    a = ns["softmax_backward"](Z, dY)
-    n = central(lambda U: (ns["softmax_forward"](U) * dY).sum(), Z, 1e-6)
-    assert abs(a[0, 1]) < 1e-6 and elementwise(a, n) > 1e-5 > 1e-8 > normwise(a, n)
+        assert least <= normwise(a, n) <= largest, (backward, normwise(a, n))
+        assert (normwise(a, n) < 1e-6) == right, (backward, normwise(a, n))
+    dY = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    fast = central(lambda U: (ns["fast_wave_forward"](U) * dY).sum(), X, 1e-5)
+    assert normwise(ns["fast_wave_backward"](X, dY), fast) > 2e-6  # right, yet a false alarm at h = 1e-5
+    tiny_entries = ((Z, "softmax_forward", "softmax_backward"), (E, "exp_forward", "exp_backward"))
+    for T, forward, backward in tiny_entries:
+        dY = torch.randn(T.shape, generator=g, dtype=torch.float64)
+        a = ns[backward](T, dY)
+        n = central(lambda U, f=ns[forward], dY=dY: (f(U) * dY).sum(), T, 1e-6)
+        assert abs(a[0, 1]) < 1e-6, backward
+        assert elementwise(a, n) > 1e-5 > 1e-8 > normwise(a, n), (backward, elementwise(a, n))
 
 
 # ------------------------------------------------------------------------------ the custom Function
