@@ -315,6 +315,32 @@ def jacobian(answer: Answer) -> list[Finding]:
 TORCH_TOPS = ("torch", "functorch")
 
 
+def torch_aliases(trees: list[ast.AST]) -> set[str]:
+    """Names the student's cells bind to torch, whichever cell binds them: ``import torch as T``,
+    ``from torch import optim``, and, to a fixed point, any assignment whose value mentions torch or such a
+    name (``T = torch``, ``F = T.nn.functional``, ``opt = torch.optim.SGD([w])``, ``run = lambda: T.…``).
+    The answer's cells are only its own and its helpers' functions: without this, ``T = torch`` in a cell
+    of its own would hand the answer torch unseen. Every such name is suspect here, wherever it is bound
+    (torch's kernels reached through it); where a name's scope decides, :func:`foreign_uses` does."""
+    aliases = set(TORCH_TOPS)
+    bindings = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
+                for alias in node.names:
+                    if (module or alias.name).split(".")[0] in TORCH_TOPS:
+                        aliases.add((alias.asname or alias.name).split(".")[0])
+        bindings += list(_bindings(tree))
+    while True:
+        before = len(aliases)
+        for name, value in bindings:
+            if any(isinstance(n, ast.Name) and n.id in aliases for n in ast.walk(value)):
+                aliases.add(name)
+        if len(aliases) == before:
+            return aliases
+
+
 def _records_backward(node: ast.AST) -> bool:
     """``create_graph=<not False>``: the backward pass recorded as a graph, to be differentiated again."""
     off = isinstance(node, ast.keyword) and isinstance(node.value, ast.Constant) and not node.value.value
