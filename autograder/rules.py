@@ -787,13 +787,101 @@ def find_steps(answer: Answer) -> None:
             return
 
 
+def _bound_values(trees: list[ast.AST]) -> dict[str, list[ast.AST]]:
+    """Each name the student's cells bind, with every value bound to it (assignments, defaults, arguments)."""
+    values: dict[str, list[ast.AST]] = {}
+    for name, value in [pair for tree in trees for pair in _bindings(tree)] + list(_arguments(trees)):
+        values.setdefault(name, []).append(value)
+    return values
+
+
+def _names_of(node: ast.AST, values: dict[str, list[ast.AST]]) -> set[str]:
+    """The names ``node`` mentions; a bare name stands for what is bound to it (``xp`` for ``x + h``)."""
+    if isinstance(node, ast.Name) and values.get(node.id):
+        found, todo = set(), [node]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, ast.Name) and n.id in values and n.id not in found:
+                found.add(n.id)
+                todo += values[n.id]
+            else:
+                found |= {m.id for m in ast.walk(n) if isinstance(m, ast.Name)}
+        return found
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _calls_in(node: ast.AST, values: dict[str, list[ast.AST]]) -> list[ast.Call]:
+    """The calls in ``node``, and in the values bound to the names it uses (``fp = f(x + h); fp - fm``)."""
+    calls, seen, todo = [], set(), [node]
+    while todo:
+        for n in ast.walk(todo.pop()):
+            if isinstance(n, ast.Call):
+                calls.append(n)
+            elif isinstance(n, ast.Name) and n.id not in seen:
+                seen.add(n.id)
+                todo += values.get(n.id, [])
+    return calls
+
+
+def _arguments_of(call: ast.Call) -> list[ast.AST]:
+    return [*call.args, *(k.value for k in call.keywords)]
+
+
+def is_difference_quotient(numerator: ast.AST, divisor: ast.AST, values: dict[str, list[ast.AST]]) -> bool:
+    """``(f(x + h) - f(x)) / h`` whatever ``h`` holds: a difference of one function at two inputs, divided by
+    what moves one input to the other (``h``) but not by the input itself (``x``). A step's value need not be
+    readable for this: ``h = (delta / delta / 2) ** 20`` is a step too. ``(e^x - e^-x) / (e^x + e^-x)``
+    divides by the inputs themselves, and is no difference quotient."""
+    apart = _names_of(divisor, values)
+    if not apart:
+        return False
+    for sub in ast.walk(numerator):
+        if not (isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Sub)):
+            continue
+        for a in _calls_in(sub.left, values):
+            for b in _calls_in(sub.right, values):
+                if ast.dump(a.func) != ast.dump(b.func) or ast.dump(a) == ast.dump(b):
+                    continue
+                for x, y in zip(_arguments_of(a), _arguments_of(b), strict=False):
+                    if ast.dump(x) == ast.dump(y):
+                        continue
+                    here, there = _names_of(x, values), _names_of(y, values)
+                    # the divisor holds what moves the input (h), not the input itself (tanh's e^x - e^-x)
+                    if apart & (here | there) and not (here & there) <= apart:
+                        return True
+    return False
+
+
+def _quotients(node: ast.AST):
+    """(numerator, divisor) of a division: ``a / b``, ``torch.div(a, b)``, ``a.div(b)``."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv)):
+        yield node.left, node.right
+    elif isinstance(node, ast.Call) and (_callee(node) or "") in DIVIDE:
+        args = node.args
+        if isinstance(node.func, ast.Attribute) and len(args) == 1:
+            args = [node.func.value, *args]
+        if len(args) >= 2:
+            yield args[0], args[1]
+
+
 def numeric(answer: Answer) -> list[Finding]:
     """Numerical differentiation: a difference divided by a step, in any of its forms (see the notes)."""
     if not answer.steps and not answer.perturbed:
         find_steps(answer)
     found = []
     complex_step = imaginary = False
+    values = _bound_values(answer.every)
     for node in _walk(answer):
+        for numerator, divisor in _quotients(node):
+            if not is_step(divisor, answer) and is_difference_quotient(numerator, divisor, values):
+                found.append(Finding(_code(node), _line(node)))
+        if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Div, ast.FloorDiv)):
+            target = node.target.id if isinstance(node.target, ast.Name) else None
+            numerators = values.get(target, []) if target else []
+            if not is_step(node.value, answer) and any(
+                is_difference_quotient(n, node.value, values) for n in numerators
+            ):
+                found.append(Finding(_code(node), _line(node)))
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, (ast.Div, ast.FloorDiv)) and is_step(node.right, answer):
                 found.append(Finding(_code(node), _line(node)))

@@ -555,6 +555,39 @@ def derivative(f, x, h=1e-6):
 def chain_grad(x):
     return derivative(lambda t: math.exp(math.sin(t ** 2)), x)
 """,
+    # a step whose value no reading can tell: built from the input, so only the form gives it away
+    "a step built from the input": """
+import math
+def chain_grad(x):
+    h = (x / x / 2) ** 20
+    F = lambda t: math.exp(math.sin(t ** 2))
+    return (F(x + h) - F(x - h)) / (2 * h)
+""",
+    "a step from a parameter, values named": """
+import math
+def chain_grad(x, delta=1.0):
+    h = (delta / delta / 2) ** 20
+    ahead, here = math.exp(math.sin((x + h) ** 2)), math.exp(math.sin(x ** 2))
+    return (ahead - here) / h
+""",
+    "a difference divided in place": """
+import math
+def F(t):
+    return math.exp(math.sin(t ** 2))
+def chain_grad(x):
+    h = (x * x / x / x / 10) ** 6
+    d = F(x + h) - F(x - h)
+    d /= 2 * h
+    return d
+""",
+    "torch.div of a difference": """
+import math, torch
+def chain_grad(x):
+    h = torch.tensor(x / x / 2) ** 20
+    F = lambda t: torch.exp(torch.sin(t ** 2))
+    t = torch.tensor(x, dtype=torch.float64)
+    return torch.div(F(t + h) - F(t - h), 2 * h).item()
+""",
     "forward difference inline": """
 import math
 def chain_grad(x):
@@ -712,6 +745,18 @@ def chain_grad(x):
 
 # derivations with what a careful student adds: helpers, a forward pass reused, stability epsilons
 DERIVATIONS = {
+    # one function at two inputs, divided by the inputs themselves: a formula, not a difference quotient
+    "tanh from exponentials": """
+import math
+def chain_grad(x):
+    tanh = (math.exp(x) - math.exp(-x)) / (math.exp(x) + math.exp(-x))
+    return 1 - tanh ** 2
+""",
+    "a quotient rule": """
+import math
+def chain_grad(x):
+    return (math.cos(x) * (x + 1) - math.sin(x)) / (x + 1) ** 2
+""",
     "chain with helpers": """
 import math
 def local_exp(v):
