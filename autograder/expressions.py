@@ -13,10 +13,13 @@ a student's class (through the grader's handles, only plain numbers cross) and i
 The checker names the catalogued mistakes (``=`` for ``+=``, the upstream gradient left out, the wrong
 operand in the product rule, the nodes visited in the wrong order, a wrong rule of a new operation, stale or
 reset gradients over repeated calls) by computing what an engine with each one gives. This module holds no
-engine and no local rule to do it, since students install it: every local derivative comes from torch (one
-operation on leaves of its own), and :func:`mistaken_gradients`, :func:`mistaken_calls`,
-:func:`mistaken_local` apply the mistake to those numbers while passing them along the graph as data
-(:func:`_lecture_graph`: the nodes the lecture's engine makes for a spec, by index).
+engine, no local rule and no way of ordering a graph, since students install it: every number comes from
+torch. :func:`mistaken_local` applies a mistake to torch's local derivatives of one node;
+:func:`mistaken_gradients` and :func:`mistaken_calls` run torch's own backward pass on the graph the
+lecture's engine makes for a spec (:func:`_lecture_graph`, its nodes listed as they were made), altered or
+seeded for the mistake, or pass torch's local derivatives along single edges where the mistake stops the
+chain rule. ``=`` for ``+=`` is left to one node's step: over a whole graph its result depends on the order
+the engine runs its rules in.
 """
 
 from __future__ import annotations
@@ -357,6 +360,35 @@ def mistaken_dot_local(values, before, wi, xi, upstream, mistakes=LOCAL_MISTAKES
     return found
 
 
+def _stacked(function: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
+    return lambda *slots: function(torch.stack(slots))
+
+
+def torch_node_local(function, values, before, picks, upstream) -> list[float]:
+    """Every labelled node's gradient after one local backward of a node ``function(x)`` (``x`` the 1-D
+    tensor of its parents ``picks``, labels into ``values``; a node may appear several times), by torch:
+    before + upstream × ∂out/∂node."""
+    leaves = [torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for v in values]
+    with torch.enable_grad():
+        out = _stacked(function)(*(leaves[node] for node in picks))
+        grads = torch.autograd.grad(out, leaves, allow_unused=True)
+    return [b + (0.0 if g is None else upstream * g.item()) for b, g in zip(before, grads, strict=True)]
+
+
+def mistaken_node_local(
+    function, values, before, picks, upstream, mistakes=("fork_branch_missing", "out_grad_missing")
+) -> dict[str, list[float]]:
+    """For each mistake id of ``MISTAKES``: every labelled node's gradient after one local backward of the
+    node ``function(x)`` over the parents ``picks`` with that mistake; its local derivatives by torch."""
+    local = _slot_gradients(_stacked(function), [values[node] for node in picks])
+    found = {}
+    for key in mistakes:
+        grads = list(before)
+        _pass_on(grads, list(picks), _shares("many", local, MISTAKES[key]), upstream, MISTAKES[key])
+        found[key] = grads
+    return found
+
+
 # --------------------------------------------------- the graph the lecture's engine builds, as data
 
 
@@ -429,104 +461,101 @@ def _local_derivatives(graph: list[_Node]) -> list[list[float]]:
     return local
 
 
-def _depth_first(graph: list[_Node], root: int) -> list[int]:
-    """The nodes below ``root``, each after its parents, in the order of the lecture's recursive
-    ``topological_order`` (depth first, a node's parents in their order): the order the rules run in."""
-    order, seen, stack = [], {root}, [(root, iter(graph[root].parents))]
-    while stack:
-        node, parents = stack[-1]
-        parent = next((p for p in parents if p not in seen), None)
-        if parent is None:
-            stack.pop()
-            order.append(node)
-        else:
-            seen.add(parent)
-            stack.append((parent, iter(graph[parent].parents)))
-    return order
+def _ancestors(graph: list[_Node], root: int) -> set[int]:
+    """``root`` and every node its value is made from. The graph lists its nodes as they were made, every
+    parent before its children, so one pass down from ``root`` finds them."""
+    below = {root}
+    for index in range(root, -1, -1):
+        if index in below:
+            below.update(graph[index].parents)
+    return below
 
 
-def _play(graph, local, where, calls, mode: str) -> list[float]:
-    """Every spec node's gradient after ``calls`` in an engine with one mistake (``mode``; "right": none):
-    the lecture's backward (inner nodes' gradients reset, the output's set to 1, every node's rule in
-    reverse order) with the mistake applied to torch's local derivatives."""
-    grads = [0.0] * len(graph)
-    for what, index in calls:
-        order = _depth_first(graph, where[index])
-        if what == "zero_grad":
-            if mode != "zero_nothing":
-                for node in order:
-                    grads[node] = 0.0
+def _as_tensors(graph: list[_Node], mode: str) -> list[torch.Tensor]:
+    """The graph in torch, node by node (float64; every node's gradient readable). With ``mode``
+    "wrong_operand" each product keeps its value but hands each operand its own value as its derivative:
+    what a product rule with the operands swapped passes on."""
+    tensors: list[torch.Tensor] = []
+    for node in graph:
+        if not node.parents:
+            tensors.append(torch.tensor(float(node.number), dtype=torch.float64, requires_grad=True))
             continue
-        for node in order:  # an inner node's gradient is this call's; a leaf's adds up over calls
-            if mode == "reset_all" or (graph[node].parents and mode != "stale"):
-                grads[node] = 0.0
-        grads[where[index]] = 1.0
-        for node in order if mode == "forward_order" else reversed(order):
-            shares = _shares(graph[node].op, local[node], mode)
-            _pass_on(grads, graph[node].parents, shares, grads[node], mode)
+        own = [tensors[p] for p in node.parents]
+        if mode == "wrong_operand" and node.op == "*":
+            a, b = own
+            slope = (a * a + b * b) / 2  # ∂/∂a = a, ∂/∂b = b
+            tensors.append((a * b).detach() + (slope - slope.detach()))
+        else:
+            tensors.append(apply(node.op, own[0], own[1] if len(own) == 2 else node.number))
+    return tensors
+
+
+def _seeded(tensors: list[torch.Tensor], seeds: dict[int, float]) -> list[float]:
+    """∂J/∂node for every node, J = Σ seeds[i]·node_i, by torch.autograd (0 for a node J does not use)."""
+    total = sum(weight * tensors[index] for index, weight in seeds.items())
+    grads = torch.autograd.grad(total, tensors, retain_graph=True, allow_unused=True)
+    return [0.0 if g is None else g.item() for g in grads]
+
+
+def _after_calls(graph, local, where, calls, mode: str) -> list[float]:
+    """Every spec node's gradient after ``calls`` in an engine with one mistake (``mode``; "right": none),
+    each node holding what the exercise's convention says (a leaf adds up over the calls, an inner node holds
+    one call's gradient). The numbers are torch's: a backward pass of torch's on the graph (altered for a
+    wrong product rule, seeded with what stale inner nodes still hold), or torch's local derivatives passed
+    on one edge at a time where the mistake stops the chain rule."""
+    if mode == "assign":
+        raise ValueError("= for += keeps what the last rule to run wrote: that depends on the engine's order")
+    with torch.enable_grad():
+        tensors = _as_tensors(graph, mode)
+        grads = [0.0] * len(graph)
+        for what, index in calls:
+            root = where[index]
+            below = _ancestors(graph, root)
+            inner = [node for node in below if graph[node].parents]
+            if what == "zero_grad":
+                cleared = below if mode != "zero_nothing" else set()
+                for node in cleared:
+                    grads[node] = 0.0
+                continue
+            if mode in ("forward_order", "no_chain"):  # no upstream gradient reaches past one edge
+                for node in inner:
+                    grads[node] = 0.0
+                grads[root] = 1.0
+                # leaves first, every inner node holds 0 when its rule runs: only the root passes anything on
+                for node in [root] if mode == "forward_order" else inner:
+                    _pass_on(grads, graph[node].parents, local[node], 1.0, mode)
+                continue
+            seeds = {root: 1.0}
+            if mode == "stale":  # what an inner node still holds is passed on with this call's gradient
+                seeds.update({node: grads[node] for node in inner if node != root and grads[node]})
+            upstream = _seeded(tensors, seeds)
+            for node in below:
+                kept = 0.0 if graph[node].parents or mode == "reset_all" else grads[node]
+                grads[node] = kept + upstream[node]
     return [grads[node] for node in where]
 
 
 def propagated(spec: Spec, calls, mode: str = "right") -> list[float]:
     """Every node's gradient after ``calls`` (as in :func:`calls_in`) in an engine with mistake ``mode``."""
     graph, where = _lecture_graph(spec)
-    return _play(graph, _local_derivatives(graph), where, calls, mode)
+    return _after_calls(graph, _local_derivatives(graph), where, calls, mode)
 
 
-def mistaken_gradients(spec: Spec, mistakes=tuple(MISTAKES)) -> dict[str, list[float]]:
+ORDER_FREE = tuple(key for key, mode in MISTAKES.items() if mode != "assign")  # any topological order agrees
+
+
+def mistaken_gradients(spec: Spec, mistakes=ORDER_FREE) -> dict[str, list[float]]:
     """For each mistake id: every node's gradient after ``backward()`` in an engine with that mistake."""
     graph, where = _lecture_graph(spec)
     local, calls = _local_derivatives(graph), [("backward", spec.size - 1)]
-    return {key: _play(graph, local, where, calls, MISTAKES[key]) for key in mistakes}
+    return {key: _after_calls(graph, local, where, calls, MISTAKES[key]) for key in mistakes}
 
 
 def mistaken_calls(spec: Spec, calls, mistakes=tuple(REPEAT_MISTAKES)) -> dict[str, list[float]]:
     """For each mistake id of ``REPEAT_MISTAKES``: every node's gradient after ``calls`` in that engine."""
     graph, where = _lecture_graph(spec)
     local = _local_derivatives(graph)
-    return {key: _play(graph, local, where, calls, REPEAT_MISTAKES[key]) for key in mistakes}
-
-
-# ------------------------------------------------------------------- the graph's shape, and its orders
-
-
-def _reachable(root) -> tuple[list, list[list[int]]]:
-    """Every node reached from ``root`` (``root`` first), and for each the indices of its parents."""
-    nodes, index, todo = [root], {id(root): 0}, [root]
-    while todo:
-        for parent in todo.pop().parents:
-            if id(parent) not in index:
-                index[id(parent)] = len(nodes)
-                nodes.append(parent)
-                todo.append(parent)
-    return nodes, [[index[id(p)] for p in node.parents] for node in nodes]
-
-
-def _kahn(parents: list[list[int]]) -> list[int]:
-    """Kahn's algorithm on node indices (node 0 the root), as in the lecture: every node after its users."""
-    uses = [0] * len(parents)
-    for ps in parents:
-        for p in ps:
-            uses[p] += 1
-    order, ready = [], [0]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for p in parents[node]:
-            uses[p] -= 1
-            if uses[p] == 0:
-                ready.append(p)
-    return order
-
-
-def graph_size(root) -> tuple[int, int]:
-    """(nodes, depth) of the graph below ``root``: how many nodes, and the edges on its longest path."""
-    nodes, parents = _reachable(root)
-    depth = [0] * len(nodes)
-    for node in _kahn(parents):  # every node before its parents
-        for p in parents[node]:
-            depth[p] = max(depth[p], depth[node] + 1)
-    return len(nodes), max(depth)
+    return {key: _after_calls(graph, local, where, calls, REPEAT_MISTAKES[key]) for key in mistakes}
 
 
 # --------------------------------------------------------------- backward() called more than once

@@ -63,6 +63,7 @@ class Answer:
     engine: bool  # the answer is (or uses) an engine of one's own: its .grad and .backward are its own
     instructor: frozenset[str] = frozenset()  # names the tests and the course's package put beside it
     torch_globals: frozenset[str] = frozenset()  # in the kernel: names beside it whose values are torch's
+    live: bool = False  # in the kernel: ``instructor`` and ``torch_globals`` are what the names hold now
     steps: set[str] = field(default_factory=set)
     perturbed: set[str] = field(default_factory=set)
 
@@ -262,12 +263,10 @@ def package(answer: Answer) -> list[Finding]:
         for name, node in _imports(tree):
             if name.split(".")[0] == PACKAGE:
                 found.append(Finding(f"import {name}", _line(node)))
-    own = _bound_anywhere(answer.every)
+    for node in foreign_uses(answer, set(answer.instructor), (PACKAGE,)):  # the tests' names, by scope
+        found.append(Finding(node.id, _line(node)))
     for node in _walk(answer):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            if node.id in answer.instructor and node.id not in own:
-                found.append(Finding(node.id, _line(node)))
-        elif isinstance(node, ast.Name) and node.id == PACKAGE:
+        if isinstance(node, ast.Name) and node.id == PACKAGE:
             found.append(Finding(PACKAGE, _line(node)))
     return found
 
@@ -321,7 +320,8 @@ def torch_aliases(trees: list[ast.AST]) -> set[str]:
     ``from torch import optim``, and, to a fixed point, any assignment whose value mentions torch or such a
     name (``T = torch``, ``F = T.nn.functional``, ``opt = torch.optim.SGD([w])``, ``run = lambda: T.…``).
     The answer's cells are only its own and its helpers' functions: without this, ``T = torch`` in a cell
-    of its own would hand the answer torch unseen."""
+    of its own would hand the answer torch unseen. Every such name is suspect here, wherever it is bound
+    (torch's kernels reached through it); where a name's scope decides, :func:`foreign_uses` does."""
     aliases = set(TORCH_TOPS)
     bindings = []
     for tree in trees:
@@ -415,10 +415,13 @@ def without_create_graph(answer: Answer) -> list[Finding]:
 
 def torch_itself(answer: Answer) -> list[Finding]:
     """The library whose behaviour a predict exercise asks about: running it is not predicting it, however
-    it is reached (torch itself, or a name another cell, or the kernel's globals, bind to torch)."""
-    aliases = torch_aliases(answer.every) | answer.torch_globals
-    aliases = {"torch"} | (aliases - _bound_anywhere(answer.trees))  # a name the answer binds is its own
-    found = [Finding(n.id, _line(n)) for n in _walk(answer) if isinstance(n, ast.Name) and n.id in aliases]
+    it is reached (torch itself, or a name another cell, or the kernel's globals, bind to torch: any name a
+    student's cell binds to torch, or to a value made from it, ``T = torch``, ``F = T.nn.functional``,
+    ``opt = torch.optim.SGD([w])``, ``run = lambda: T.ones(1)``, is torch wherever that binding is the one in
+    scope)."""
+    bound_elsewhere = foreign_uses(answer, set(TORCH_TOPS) | set(answer.torch_globals), TORCH_TOPS)
+    found = [Finding(n.id, _line(n)) for n in bound_elsewhere]  # T = torch in any cell, followed by scope
+    found += [Finding(n.id, _line(n)) for n in _walk(answer) if isinstance(n, ast.Name) and n.id == "torch"]
     for tree in answer.trees:
         for name, node in _imports(tree):
             if name.split(".")[0] in ("torch", "functorch"):
@@ -806,13 +809,101 @@ def find_steps(answer: Answer) -> None:
             return
 
 
+def _bound_values(trees: list[ast.AST]) -> dict[str, list[ast.AST]]:
+    """Each name the student's cells bind, with every value bound to it (assignments, defaults, arguments)."""
+    values: dict[str, list[ast.AST]] = {}
+    for name, value in [pair for tree in trees for pair in _bindings(tree)] + list(_arguments(trees)):
+        values.setdefault(name, []).append(value)
+    return values
+
+
+def _names_of(node: ast.AST, values: dict[str, list[ast.AST]]) -> set[str]:
+    """The names ``node`` mentions; a bare name stands for what is bound to it (``xp`` for ``x + h``)."""
+    if isinstance(node, ast.Name) and values.get(node.id):
+        found, todo = set(), [node]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, ast.Name) and n.id in values and n.id not in found:
+                found.add(n.id)
+                todo += values[n.id]
+            else:
+                found |= {m.id for m in ast.walk(n) if isinstance(m, ast.Name)}
+        return found
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _calls_in(node: ast.AST, values: dict[str, list[ast.AST]]) -> list[ast.Call]:
+    """The calls in ``node``, and in the values bound to the names it uses (``fp = f(x + h); fp - fm``)."""
+    calls, seen, todo = [], set(), [node]
+    while todo:
+        for n in ast.walk(todo.pop()):
+            if isinstance(n, ast.Call):
+                calls.append(n)
+            elif isinstance(n, ast.Name) and n.id not in seen:
+                seen.add(n.id)
+                todo += values.get(n.id, [])
+    return calls
+
+
+def _arguments_of(call: ast.Call) -> list[ast.AST]:
+    return [*call.args, *(k.value for k in call.keywords)]
+
+
+def is_difference_quotient(numerator: ast.AST, divisor: ast.AST, values: dict[str, list[ast.AST]]) -> bool:
+    """``(f(x + h) - f(x)) / h`` whatever ``h`` holds: a difference of one function at two inputs, divided by
+    what moves one input to the other (``h``) but not by the input itself (``x``). A step's value need not be
+    readable for this: ``h = (delta / delta / 2) ** 20`` is a step too. ``(e^x - e^-x) / (e^x + e^-x)``
+    divides by the inputs themselves, and is no difference quotient."""
+    apart = _names_of(divisor, values)
+    if not apart:
+        return False
+    for sub in ast.walk(numerator):
+        if not (isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Sub)):
+            continue
+        for a in _calls_in(sub.left, values):
+            for b in _calls_in(sub.right, values):
+                if ast.dump(a.func) != ast.dump(b.func) or ast.dump(a) == ast.dump(b):
+                    continue
+                for x, y in zip(_arguments_of(a), _arguments_of(b), strict=False):
+                    if ast.dump(x) == ast.dump(y):
+                        continue
+                    here, there = _names_of(x, values), _names_of(y, values)
+                    # the divisor holds what moves the input (h), not the input itself (tanh's e^x - e^-x)
+                    if apart & (here | there) and not (here & there) <= apart:
+                        return True
+    return False
+
+
+def _quotients(node: ast.AST):
+    """(numerator, divisor) of a division: ``a / b``, ``torch.div(a, b)``, ``a.div(b)``."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv)):
+        yield node.left, node.right
+    elif isinstance(node, ast.Call) and (_callee(node) or "") in DIVIDE:
+        args = node.args
+        if isinstance(node.func, ast.Attribute) and len(args) == 1:
+            args = [node.func.value, *args]
+        if len(args) >= 2:
+            yield args[0], args[1]
+
+
 def numeric(answer: Answer) -> list[Finding]:
     """Numerical differentiation: a difference divided by a step, in any of its forms (see the notes)."""
     if not answer.steps and not answer.perturbed:
         find_steps(answer)
     found = []
     complex_step = imaginary = False
+    values = _bound_values(answer.every)
     for node in _walk(answer):
+        for numerator, divisor in _quotients(node):
+            if not is_step(divisor, answer) and is_difference_quotient(numerator, divisor, values):
+                found.append(Finding(_code(node), _line(node)))
+        if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Div, ast.FloorDiv)):
+            target = node.target.id if isinstance(node.target, ast.Name) else None
+            numerators = values.get(target, []) if target else []
+            if not is_step(node.value, answer) and any(
+                is_difference_quotient(n, node.value, values) for n in numerators
+            ):
+                found.append(Finding(_code(node), _line(node)))
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, (ast.Div, ast.FloorDiv)) and is_step(node.right, answer):
                 found.append(Finding(_code(node), _line(node)))
@@ -891,6 +982,170 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "own_check": ("autograd", "package", "dynamic"),
     "own_function": ("function_autograd", "numeric", "package", "dynamic"),
 }
+
+
+# ---------------------------------------------------------------------------------- names in scope
+#
+# A name the answer uses is the student's own only where the student's binding of it is in scope: a
+# parameter or local of an enclosing function (or lambda, or comprehension), a name bound in the class body
+# it is used in, or a module-level binding made before the use. A binding anywhere else (a local of another
+# function, an assignment after a module-level use) leaves the use pointing at whatever else binds the name.
+
+FUNCTION_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _binds(node: ast.AST, names: set[str], declared: set[str]) -> None:
+    """Add to ``names`` what ``node`` binds in the scope it runs in, and to ``declared`` the names it declares
+    ``global``. A nested function or class binds its own name there, not what its body binds; a
+    comprehension binds nothing there but the targets of its ``:=``."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        names.add(node.name)
+        return
+    if isinstance(node, ast.Lambda):
+        return
+    if isinstance(node, COMPREHENSIONS):
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.NamedExpr) and isinstance(inner.target, ast.Name):
+                names.add(inner.target.id)
+        return
+    if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+        names.add(node.id)
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names if alias.name != "*"}
+    elif isinstance(node, ast.ExceptHandler) and node.name:
+        names.add(node.name)
+    elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+        names.add(node.name)
+    elif isinstance(node, ast.MatchMapping) and node.rest:
+        names.add(node.rest)
+    elif isinstance(node, ast.Global):
+        declared.update(node.names)
+    for child in ast.iter_child_nodes(node):
+        _binds(child, names, declared)
+
+
+def _locals(scope: ast.AST) -> set[str]:
+    """The names a function, lambda or comprehension binds for itself: its parameters (its loop targets),
+    and what its body binds, less the names it declares ``global``."""
+    names: set[str] = set()
+    declared: set[str] = set()
+    if isinstance(scope, COMPREHENSIONS):
+        for generator in scope.generators:
+            _binds(generator.target, names, declared)
+        return names
+    arguments = scope.args
+    names |= {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+    names |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+    for statement in scope.body if isinstance(scope.body, list) else [scope.body]:
+        _binds(statement, names, declared)
+    return names - declared
+
+
+@dataclass(frozen=True)
+class Use:
+    """A name loaded where no enclosing function or class body binds it: a module-level name."""
+
+    node: ast.Name
+    statement: int  # the index of the module-level statement the use is written in
+    runs_later: bool  # inside a function or lambda: it runs when that is called, after its cell
+
+
+def free_uses(tree: ast.AST) -> list[Use]:
+    """Every load of a module-level name in ``tree`` (a cell), in order."""
+    uses: list[Use] = []
+
+    def visit(node: ast.AST, local: frozenset[str], in_class: frozenset[str], statement: int, later: bool):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load) and node.id not in local and node.id not in in_class:
+                uses.append(Use(node, statement, later))
+            return
+        if isinstance(node, FUNCTION_SCOPES):
+            arguments = node.args
+            outside = [*arguments.defaults, *(d for d in arguments.kw_defaults if d is not None)]
+            if not isinstance(node, ast.Lambda):
+                every_arg = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+                every_arg += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+                outside += [*node.decorator_list, *(a.annotation for a in every_arg if a.annotation)]
+                outside += [node.returns] if node.returns is not None else []
+            for child in outside:
+                visit(child, local, in_class, statement, later)
+            inside = local | _locals(node)
+            for child in node.body if isinstance(node.body, list) else [node.body]:
+                visit(child, inside, frozenset(), statement, True)
+            return
+        if isinstance(node, COMPREHENSIONS):
+            first, *rest = node.generators
+            visit(first.iter, local, in_class, statement, later)  # evaluated where the comprehension is
+            inside = local | _locals(node)
+            results = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            for child in [*first.ifs, *rest, *results]:
+                visit(child, inside, frozenset(), statement, later)
+            return
+        if isinstance(node, ast.ClassDef):
+            for child in [*node.decorator_list, *node.bases, *node.keywords]:
+                visit(child, local, in_class, statement, later)
+            body: set[str] = set()
+            for child in node.body:
+                _binds(child, body, set())
+            for child in node.body:
+                visit(child, local, frozenset(body), statement, later)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, local, in_class, statement, later)
+
+    for index, statement in enumerate(getattr(tree, "body", [])):
+        visit(statement, frozenset(), frozenset(), index, False)
+    return uses
+
+
+def _imports_from(node: ast.AST, tops: tuple[str, ...]) -> bool:
+    return any(name.split(".")[0] in tops for name, _ in _imports(node))
+
+
+def foreign_uses(answer: Answer, foreign: set[str], tops: tuple[str, ...]) -> list[ast.Name]:
+    """The uses in the answer's cells of a name that, where it is used, is bound to something foreign: one of
+    ``foreign`` (bound by someone else before the student's cells run), a name imported from a module of
+    ``tops``, or a name the student bound to a value that uses a foreign name (an alias, to a fixed point).
+
+    The student's cells run in order, and each module-level statement leaves a name foreign or the
+    student's own: its own when the statement binds it to a value free of foreign names (a ``def`` or a
+    ``class`` always: what its body uses is judged where it is called). A use at module level sees the names
+    as they stand before its statement; a use inside a function runs when the tests call it, after every
+    cell: it sees them as the last cell leaves them, and in the student's kernel (``answer.live``) ``foreign``
+    holds the names whose values are the foreign ones right now, so no binding of the student's counts.
+    A name a function declares ``global`` and binds from a foreign name stays foreign everywhere."""
+    trees = {id(tree) for tree in answer.trees}
+    current = set(foreign)
+    before: dict[tuple[int, int], frozenset[str]] = {}
+    lasting: set[str] = set()
+    for tree in answer.every:
+        uses = free_uses(tree)
+        for index, statement in enumerate(tree.body):
+            if id(tree) in trees:
+                before[id(tree), index] = frozenset(current)
+            bound: set[str] = set()
+            _binds(statement, bound, set())
+            loads = [use.node.id for use in uses if use.statement == index]
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                current -= bound
+            elif _imports_from(statement, tops) or any(name in current for name in loads):
+                current |= bound
+            else:
+                current -= bound
+            for function in ast.walk(statement):
+                if isinstance(function, FUNCTION_SCOPES) and not isinstance(function, ast.Lambda):
+                    declared = {n for g in ast.walk(function) if isinstance(g, ast.Global) for n in g.names}
+                    if declared and (_imports_from(function, tops) or any(n in current for n in loads)):
+                        lasting |= declared
+    after = current | lasting | (set(foreign) if answer.live else set())
+    found = []
+    for tree in answer.trees:
+        for use in free_uses(tree):
+            names = after if use.runs_later else before.get((id(tree), use.statement), frozenset()) | lasting
+            if use.node.id in names:
+                found.append(use.node)
+    return found
 
 
 # ---------------------------------------------------------------------------------- the answer's cells
@@ -1028,6 +1283,7 @@ def answer_of(
     cells: list[str],
     instructor: frozenset[str] = frozenset(),
     torch_globals: frozenset[str] = frozenset(),
+    live: bool = False,
 ) -> Answer | None:
     """The answer ``name`` in ``cells`` (the student's cells, in order): its cell and those it needs.
     None when no cell defines it."""
@@ -1070,7 +1326,7 @@ def answer_of(
     else:
         return None
     trees = [parsed[index] for index in sorted(seen)]
-    return Answer(trees=trees, every=every, engine=engine, instructor=instructor, torch_globals=torch_globals)
+    return Answer(trees, every, engine, instructor, torch_globals, live)
 
 
 def violations(rule: str | tuple[str, ...], answer: Answer) -> list[tuple[str, list[Finding]]]:
@@ -1094,13 +1350,14 @@ def enforce(
     error: type[Exception] = AssertionError,
     missing_is_error: bool = True,
     torch_globals: frozenset[str] = frozenset(),
+    live: bool = False,
 ) -> None:
     """Raise ``error`` with the bilingual message of every kind of finding the answer breaks.
 
     The one function behind every rule, in the student's kernel and in the grader alike."""
     from .messages import render
 
-    answer = answer_of(name, cells, instructor, torch_globals)
+    answer = answer_of(name, cells, instructor, torch_globals, live)
     if answer is None:
         if missing_is_error:
             raise error(render("by_hand_missing", name=name))
@@ -1273,7 +1530,7 @@ def assert_rules(function: object, *rules: str) -> None:
         raise ValueError(f"unknown rules {unknown}; the rules are {sorted(RULES)}")
     name, sources = _kernel_sources(function)
     torch_globals = _kernel_torch_globals(function, sources)
-    enforce(rules, name, sources, _kernel_instructor(function), CheckFailed, False, torch_globals)
+    enforce(rules, name, sources, _kernel_instructor(function), CheckFailed, False, torch_globals, live=True)
 
 
 def assert_by_hand(function: object) -> None:

@@ -270,7 +270,7 @@ def test_every_exercise_states_its_rules_and_its_reference_solution_keeps_them()
             except AssertionError as failure:
                 problems.append(f"{unit} {grade_id}: the solution breaks {rules}: {failure}")
     assert not problems, "\n".join(problems)
-    assert counts == {"unit01": 7, "unit02": 6, "unit03": 7, "unit04": 5, "unit05": 10, "unit06": 6}, counts
+    assert counts == {"unit01": 7, "unit02": 6, "unit03": 7, "unit04": 5, "unit05": 13, "unit06": 6}, counts
 
 
 def test_in_the_kernel_it_warns_at_once(tmp_path):
@@ -555,6 +555,39 @@ def derivative(f, x, h=1e-6):
 def chain_grad(x):
     return derivative(lambda t: math.exp(math.sin(t ** 2)), x)
 """,
+    # a step whose value no reading can tell: built from the input, so only the form gives it away
+    "a step built from the input": """
+import math
+def chain_grad(x):
+    h = (x / x / 2) ** 20
+    F = lambda t: math.exp(math.sin(t ** 2))
+    return (F(x + h) - F(x - h)) / (2 * h)
+""",
+    "a step from a parameter, values named": """
+import math
+def chain_grad(x, delta=1.0):
+    h = (delta / delta / 2) ** 20
+    ahead, here = math.exp(math.sin((x + h) ** 2)), math.exp(math.sin(x ** 2))
+    return (ahead - here) / h
+""",
+    "a difference divided in place": """
+import math
+def F(t):
+    return math.exp(math.sin(t ** 2))
+def chain_grad(x):
+    h = (x * x / x / x / 10) ** 6
+    d = F(x + h) - F(x - h)
+    d /= 2 * h
+    return d
+""",
+    "torch.div of a difference": """
+import math, torch
+def chain_grad(x):
+    h = torch.tensor(x / x / 2) ** 20
+    F = lambda t: torch.exp(torch.sin(t ** 2))
+    t = torch.tensor(x, dtype=torch.float64)
+    return torch.div(F(t + h) - F(t - h), 2 * h).item()
+""",
     "forward difference inline": """
 import math
 def chain_grad(x):
@@ -712,6 +745,18 @@ def chain_grad(x):
 
 # derivations with what a careful student adds: helpers, a forward pass reused, stability epsilons
 DERIVATIONS = {
+    # one function at two inputs, divided by the inputs themselves: a formula, not a difference quotient
+    "tanh from exponentials": """
+import math
+def chain_grad(x):
+    tanh = (math.exp(x) - math.exp(-x)) / (math.exp(x) + math.exp(-x))
+    return 1 - tanh ** 2
+""",
+    "a quotient rule": """
+import math
+def chain_grad(x):
+    return (math.cos(x) * (x + 1) - math.sin(x)) / (x + 1) ** 2
+""",
     "chain with helpers": """
 import math
 def local_exp(v):
@@ -835,6 +880,79 @@ def test_names_the_setup_and_the_tests_bring_are_not_the_students():
     assert check_sources("grad_square", [own], instructor=instructor) == (True, [])
 
 
+# a binding of the student's clears a name of the tests only where it is in scope (a judge's counter-example:
+# a dummy binding anywhere in the cells used to make the instructor's name count as the student's)
+OUT_OF_SCOPE = {
+    "a local of another function": (
+        "def unrelated():\n    reference_gradient = None\n",
+        "def grad_square(x):\n    return reference_gradient(abs, x)\n",
+    ),
+    "a local of another function in the same cell": (
+        "",
+        "def unrelated():\n    reference_gradient = None\n\n"
+        "def grad_square(x):\n    return reference_gradient(abs, x)\n",
+    ),
+    "a parameter of another function": (
+        "def unrelated(reference_gradient):\n    return reference_gradient\n",
+        "def grad_square(x):\n    return reference_gradient(abs, x)\n",
+    ),
+    "a comprehension's variable": (
+        "names = [reference_gradient for reference_gradient in range(3)]\n",
+        "def grad_square(x):\n    return reference_gradient(abs, x)\n",
+    ),
+    "a module-level binding after a module-level use": (
+        "",
+        "def grad_square(x):\n    return SLOPE * x\n\nSLOPE = reference_gradient(abs, 1.0)\n"
+        "reference_gradient = None\n",
+    ),
+    "an alias made in another cell": (
+        "rg = reference_gradient\n",
+        "def grad_square(x):\n    return rg(abs, x)\n",
+    ),
+    "an import from the package in another cell": (
+        "from autograder.checker import reference_gradient as rg\n",
+        "def grad_square(x):\n    return rg(abs, x)\n",
+    ),
+    "a global bound by another function": (
+        "def grab():\n    global rg\n    rg = reference_gradient\n\ngrab()\n",
+        "def grad_square(x):\n    return rg(abs, x)\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", sorted(OUT_OF_SCOPE))
+def test_a_binding_out_of_scope_does_not_make_the_tests_name_the_students(how):
+    elsewhere, answer = OUT_OF_SCOPE[how]
+    cells = [cell for cell in (elsewhere, answer) if cell]
+    assert "package" in kinds("grad_square", cells, instructor=frozenset({"reference_gradient"})), how
+
+
+IN_SCOPE = {
+    "a local": "def grad_square(x):\n    reference_gradient = 2\n    return reference_gradient * x\n",
+    "a parameter": "def grad_square(x, reference_gradient=2):\n    return reference_gradient * x\n",
+    "a local of the enclosing function": "def grad_square(x):\n    reference_gradient = 2\n"
+    "    return (lambda: reference_gradient * x)()\n",
+    "a module-level binding before the use": "reference_gradient = 2\n\ndef grad_square(x):\n"
+    "    return reference_gradient * x\n",
+    "a module-level binding after the def, before the call": "def grad_square(x):\n"
+    "    return reference_gradient * x\n\nreference_gradient = 2\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(IN_SCOPE))
+def test_a_binding_in_scope_makes_the_name_the_students(how):
+    instructor = frozenset({"reference_gradient"})
+    assert check_sources("grad_square", ["x = 1.0", IN_SCOPE[how]], instructor=instructor) == (True, []), how
+
+
+def test_a_binding_in_another_cell_before_the_answer_is_the_students():
+    cells = ["reference_gradient = 2.0\n", "def grad_square(x):\n    return reference_gradient * x\n"]
+    assert check_sources("grad_square", cells, instructor=frozenset({"reference_gradient"})) == (True, [])
+    cells.insert(1, "reference_gradient = rg = assert_gradient\n")  # then bound to the tests' object again
+    found = kinds("grad_square", cells, instructor=frozenset({"reference_gradient", "assert_gradient"}))
+    assert "package" in found
+
+
 # ------------------------------------------------------------ double backpropagation (unit 3's penalty)
 
 DOUBLE = """
@@ -952,6 +1070,18 @@ def test_a_prediction_may_not_run_torch_bound_to_another_name_in_another_cell(ho
     answer = f"def breaks(chain):\n    return bool({use})\n"
     assert "torch" in kinds("breaks", [binding, answer], rule="predict"), how
     assert "torch" not in kinds("breaks", [answer], rule="predict"), how  # the other cell is what tells
+
+
+def test_torch_bound_in_another_cell_stays_torch_where_a_local_of_another_function_has_its_name():
+    """A dummy local ``T`` in another function does not make the module-level ``T = torch`` the answer's."""
+    cells = [
+        "T = torch",
+        "def unrelated():\n    T = 1\n    return T\n",
+        "def breaks(chain):\n    return T.ones(1)\n",
+    ]
+    assert "torch" in kinds("breaks", cells, rule="predict")
+    cells[1] = "T = {'exp'}\n"  # rebound at module level before the answer runs: the student's own
+    assert check_sources("breaks", cells, rule="predict") == (True, [])
 
 
 def test_a_name_the_answer_binds_itself_is_its_own_even_if_another_cell_binds_it_to_torch():

@@ -43,6 +43,7 @@ NOT_NUMERIC = {
     "test_new_operations": "methods returning nodes: their mistakes are planted in their source (EDITS)",
     "test_dot": "a function returning a node: its mistakes are planted in its source (EDITS)",
     "test_no_grad": "a function returning a function: its mistakes are planted in its source (EDITS)",
+    "test_norm_logsumexp": "functions returning nodes: their mistakes are planted in their source (EDITS)",
 }
 
 GENERIC = {  # name: (transform of one returned value, the ids any of which the message must name)
@@ -298,6 +299,23 @@ def sgd_mistake(mistake):
         return mutant
 
     return build
+
+
+def sgd_without_reset(ns):
+    """Unit 4, exercise 4: the steps followed as if zero_grad() were left out of the loop (Unit 4, Section 7):
+    every step() sees the sum of the gradients so far."""
+    reference = ns["sgd_steps"]  # taken now: the mutant replaces that name
+
+    def mutant(grad, w0, lrs, momentum, dampening, weight_decay, nesterov):
+        total = []
+
+        def summed(w):
+            total[:] = [a + g for a, g in zip(total, grad(w), strict=True)] if total else grad(w)
+            return list(total)
+
+        return reference(summed, w0, lrs, momentum, dampening, weight_decay, nesterov)
+
+    return mutant
 
 
 def stable_lr_mistake(mistake):
@@ -765,6 +783,20 @@ def jacobian_by_backward(mistake):
     return build
 
 
+READINGS = (  # unit 4, exercise 4: what the documentation of torch.optim.SGD answers
+    "momentum_buffer_from_zero",
+    "weight_decay_outside_momentum",
+    "nesterov_ignored",
+    "momentum_lr_in_buffer",
+)
+STABLE_LR = (
+    "stable_lr_best_step",
+    "stable_lr_flat_direction",
+    "stable_lr_weight_decay_ignored",
+    "stable_lr_momentum_ignored",
+    "stable_lr_dampening_ignored",
+    "hessian_factor_2_missing",
+)
 MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_mul_gate_backward": {
         "product_wrong_operand": [mul_own_operand],
@@ -877,25 +909,10 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "update_factor_2_missing": [predict_with("half")],
     },
     "test_sgd_steps": {
-        key: [sgd_mistake(key)]
-        for key in (
-            "momentum_buffer_from_zero",
-            "weight_decay_outside_momentum",
-            "nesterov_ignored",
-            "momentum_lr_in_buffer",
-        )
+        "grad_not_zeroed": [sgd_without_reset],
+        **{key: [sgd_mistake(key)] for key in READINGS},
     },
-    "test_largest_stable_lr": {
-        key: [stable_lr_mistake(key)]
-        for key in (
-            "stable_lr_best_step",
-            "stable_lr_flat_direction",
-            "stable_lr_weight_decay_ignored",
-            "stable_lr_momentum_ignored",
-            "stable_lr_dampening_ignored",
-            "hessian_factor_2_missing",
-        )
-    },
+    "test_largest_stable_lr": {key: [stable_lr_mistake(key)] for key in STABLE_LR},
     "test_grad_after": {
         "grad_replaced": [steps_mistaken("replaced")],
         "grad_zero_is_none": [steps_mistaken("zero_is_none")],
@@ -974,8 +991,7 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
             Edit("topological_order", (("    return order\n", "    return order[::-1]\n"),))
         ]
     },
-    "test_backward": {
-        "fork_branch_missing": [VALUE_ASSIGNS],
+    "test_backward": {  # = for += is exercise 1's (test_value_core): over a graph it depends on the order
         "out_grad_missing": [VALUE_WITHOUT_CHAIN],
         "product_wrong_operand": [VALUE_WRONG_OPERAND],
         "backward_wrong_order": [Edit("backward", (("in reversed(order):", "in order:"),))],
@@ -1047,6 +1063,37 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
             )
         ],
         "no_grad_never_restored": [Edit("no_grad", (("Value.recording = before  #", "pass  #"),))],
+    },
+    "test_norm_logsumexp": {
+        "fork_branch_missing": [Edit("norm_logsumexp", ((".grad += ", ".grad = "),))],
+        "out_grad_missing": [Edit("norm_logsumexp", ((" * out.grad", ""),))],
+        "norm_sqrt_derivative_missing": [
+            Edit(
+                "norm_logsumexp",
+                (("x.grad += x.data / out.data * out.grad", "x.grad += 2 * x.data * out.grad"),),
+            )
+        ],
+        "logsumexp_log_missing": [
+            Edit(
+                "norm_logsumexp",
+                (("math.exp(x.data - out.data) * out.grad", "math.exp(x.data) * out.grad"),),
+            )
+        ],
+        "logsumexp_overflow": [
+            Edit(  # the value from e^x itself: right until e^x no longer fits in a float
+                "norm_logsumexp",
+                (("top + math.log(sum(math.exp(x.data - top)", "math.log(sum(math.exp(x.data)"),),
+            ),
+            Edit(  # a stable value, but the local gradient e^xᵢ / Σ e^xⱼ taken as it is written
+                "norm_logsumexp",
+                (
+                    (
+                        "math.exp(x.data - out.data) * out.grad",
+                        "math.exp(x.data) / sum(math.exp(y.data) for y in xs) * out.grad",
+                    ),
+                ),
+            ),
+        ],
     },
     "test_train": {
         "engine_grad_not_zeroed": [Edit("train", (("p.grad = 0.0  #", "pass  #"),))],
@@ -1255,6 +1302,17 @@ HIDDEN_ONLY = {
     # the maximum node's paths, the row sum of dA: their wrong dZ are the answer but for one term
     "test_log_softmax_forward_backward": {"fork_branch_missing", "row_sum_missing"},
 }
+# prediction exercises whose visible test names no misreading, because the wrong values (and the code that
+# makes them) would answer what the exercise asks: the visible part fails each of these mistakes all the same
+# (it must not pass), and the hidden part, on the visible inputs too, names them
+NAMED_WHEN_HIDDEN = {
+    "test_sgd_steps": set(READINGS),  # before or after the buffer, the first buffer, lr inside or outside
+    "test_largest_stable_lr": set(STABLE_LR),
+}
+# the visible test holds no reference value at all, only real training at 0.97 and 1.03 times the prediction
+# (the reference's computation shows the structure of the answer): there any wrong value fails, and the hidden
+# part names it
+REFERENCE_HIDDEN = {"test_largest_stable_lr"}
 
 
 def test_every_assignment_has_graded_cells():
@@ -1279,12 +1337,14 @@ def test_each_part_tells_every_mistake_apart(exercises, path, grade_id):
         failure = exercise.run(right + "\n__mutate__()\n" + wrong, {"__mutate__": swap(spies)}, registered)
         assert failure is None, f"{grade_id} ({part}): the reference solution fails: {failure}"
 
-        def attempt(student, ids, label, part=part, right=right, wrong=wrong):
+        def attempt(student, ids, label, part=part, right=right, wrong=wrong, naming=True):
             failure = exercise.run(right + "\n__mutate__()\n" + wrong, {"__mutate__": swap(student)})
             if failure is None:
                 problems.append(f"{part}: {label} passes: these inputs do not tell it from the right answer")
-            elif not any(named(key, str(failure)) for key in ids):
+            elif naming and not any(named(key, str(failure)) for key in ids):
                 problems.append(f"{part}: {label} fails without naming {sorted(ids)}:{failure}")
+
+        unnamed = part == "visible" and grade_id in REFERENCE_HIDDEN
 
         for name in functions:
             results = calls[name]
@@ -1297,7 +1357,7 @@ def test_each_part_tells_every_mistake_apart(exercises, path, grade_id):
                     if label == "transpose" and not any(len(shape(v)) == 2 for v in values):
                         continue
                     mutant = transformed(exercise.namespace[name], index, as_tensor_transform(transform))
-                    attempt({name: mutant}, ids, f"{name} value #{index} {label}")
+                    attempt({name: mutant}, ids, f"{name} value #{index} {label}", naming=not unnamed)
         expected = MUTANTS.get(grade_id, {})
         edits = EDITS.get(grade_id, {})
         assert registered <= set(expected) | set(edits), (
@@ -1311,6 +1371,15 @@ def test_each_part_tells_every_mistake_apart(exercises, path, grade_id):
             for edit in edits[key]:
                 attempt(exercise.edited(edit), {key}, f"{key} (planted in {edit.cell})")
         hidden_only = HIDDEN_ONLY.get(grade_id, set()) if part == "visible" else set()
-        for key in sorted((set(expected) | set(edits)) - registered - hidden_only):
+        named_later = NAMED_WHEN_HIDDEN.get(grade_id, set()) if part == "visible" else set()
+        for key in sorted((set(expected) | set(edits)) - registered - hidden_only - named_later):
             problems.append(f"{part}: registers no {key!r}, though a mutant is written for it")
+        for key in sorted(named_later - registered):  # it must still lose points here
+            for build in expected.get(key, []):
+                (name,) = functions
+                attempt({name: build(exercise.namespace)}, {key}, f"{key} ({build.__name__})", naming=False)
+        if part == "visible":
+            assert not registered & named_later, (
+                f"{grade_id}: the visible part names {registered & named_later}"
+            )
     assert not problems, f"{grade_id}:\n" + "\n".join(problems)

@@ -20,11 +20,13 @@ def exercise():
 
 
 def helpers(exercise, grade_id):
-    """The namespace of a test cell's definitions: its visible part up to the first check."""
+    """The namespace of a test cell's definitions: its visible part up to the first check, then its hidden
+    part's up to the line that checks the visible cases again."""
     (cell,) = [c for c in exercise.tests() if nbgrader_meta(c)["grade_id"] == grade_id]
-    visible, _ = split_hidden(cell.source)
+    visible, hidden = split_hidden(cell.source)
     namespace = dict(exercise.namespace)
     exec(compile(visible.split("\nparts = Parts(")[0], f"<{grade_id}>", "exec"), namespace)
+    exec(compile(hidden.split("\nfor part, ")[0], f"<hidden {grade_id}>", "exec"), namespace)
     return namespace
 
 
