@@ -72,6 +72,20 @@ def gate_upstream(ns):
     return mutant
 
 
+def gate_local_only(ns):
+    def mutant(x, y, upstream):
+        return y, x  # the multiply gate's local gradients, the upstream gradient never multiplied in
+
+    return mutant
+
+
+def max_local_only(ns):
+    def mutant(x, y, upstream):
+        return (1.0, 0.0) if x > y else (0.0, 1.0)  # the max gate's local gradients, without the upstream one
+
+    return mutant
+
+
 def max_to_smaller(ns):
     def mutant(x, y, upstream):
         return (0.0, upstream) if x > y else (upstream, 0.0)  # the upstream gradient to the smaller input
@@ -85,6 +99,16 @@ def staged_swapped(ns):
     def mutant(w, x, b):
         f, df_dd, df_de, df_dn, df_dz, df_dw, df_dx, df_db = reference(w, x, b)
         return f, df_dd, df_de, df_dn, df_dz, df_dx, df_dw, df_db  # df_dz·w for w, df_dz·x for x
+
+    return mutant
+
+
+def staged_z_local_only(ns):
+    reference = ns["staged_sigmoid_backward"]  # taken now: the mutant replaces that name
+
+    def mutant(w, x, b):
+        f, df_dd, df_de, df_dn, df_dz, df_dw, df_dx, df_db = reference(w, x, b)
+        return f, df_dd, df_de, df_dn, df_dz, x, w, 1.0  # the z node's local gradients, without ∂f/∂z
 
     return mutant
 
@@ -641,7 +665,8 @@ def staged_local_only(ns):
 def diamond_with(mistake):
     """Unit 1, exercise 5: one path left out of ∂f/∂x ("u", "v"), the local gradients alone, each factor
     of the multiplication times its own value, sin's derivative taken at x or without its inner w, or ∂f/∂w
-    with w's own value at m = w x or without its inner x ("w own operand", "w no inner")."""
+    with w's own value at m = w x, without its inner x, with sin's derivative taken at x or without the
+    upstream value u ("w own operand", "w no inner", "w outer at x", "w local only")."""
 
     def build(ns):
         def mutant(x, w):
@@ -653,7 +678,10 @@ def diamond_with(mistake):
             via_u, via_v = df_du * 2 * x, df_dv * outer * inner
             total = {"u": via_u, "v": via_v}.get(mistake, via_u + via_v)
             dm_dw = {"w own operand": w, "w no inner": 1.0}.get(mistake, x)
-            return via_u, via_v, total, df_dv * math.cos(m) * dm_dw
+            df_dm = {"w outer at x": df_dv * math.cos(x), "w local only": math.cos(m)}.get(
+                mistake, df_dv * math.cos(m)
+            )
+            return via_u, via_v, total, df_dm * dm_dw
 
         return mutant
 
@@ -801,10 +829,15 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_mul_gate_backward": {
         "product_wrong_operand": [mul_own_operand],
         "upstream_returned": [gate_upstream],
+        "local_not_chained": [gate_local_only],
     },
-    "test_max_gate_backward": {"upstream_returned": [gate_upstream], "max_to_smaller": [max_to_smaller]},
+    "test_max_gate_backward": {
+        "upstream_returned": [gate_upstream],
+        "max_to_smaller": [max_to_smaller],
+        "local_not_chained": [max_local_only],
+    },
     "test_staged_sigmoid_backward": {
-        "local_not_chained": [staged_local_only],
+        "local_not_chained": [staged_local_only, staged_z_local_only],
         "product_wrong_operand": [staged_swapped],
         "quotient_sign": [staged_quotient_sign],
         "outer_at_x": [staged_exp_at_z],
@@ -827,9 +860,9 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     },
     "test_diamond_backward": {
         "fork_branch_missing": [diamond_with("u"), diamond_with("v")],
-        "local_not_chained": [diamond_with("local only")],
+        "local_not_chained": [diamond_with("local only"), diamond_with("w local only")],
         "product_wrong_operand": [diamond_with("own operand"), diamond_with("w own operand")],
-        "outer_at_x": [diamond_with("outer at x")],
+        "outer_at_x": [diamond_with("outer at x"), diamond_with("w outer at x")],
         "inner_factor_missing": [diamond_with("no inner"), diamond_with("w no inner")],
     },
     "test_mean_chain_backward": {
