@@ -1180,6 +1180,7 @@ class Exercise:
         if registered is not None:
             ns["assert_gradient"] = recording(ns["assert_gradient"], registered)
             ns["assert_value"] = recording(ns["assert_value"], registered)
+            ns["Predictions"] = recording_predictions(ns["Predictions"], registered)
         with contextlib.redirect_stdout(io.StringIO()):
             try:
                 exec(compile(code, "<test cell>", "exec"), ns)
@@ -1196,6 +1197,17 @@ def recording(check, registered):
         return check(*args, mistakes=mistakes, **options)
 
     return wrapper
+
+
+def recording_predictions(kind, registered):
+    """``Predictions``, recording the ids of the readings each ``check`` is given."""
+
+    class Recorded(kind):
+        def check(self, name, answer, expected, readings):
+            registered.update(readings)
+            return super().check(name, answer, expected, readings)
+
+    return Recorded
 
 
 def returning(function, calls):
