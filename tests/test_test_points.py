@@ -444,9 +444,9 @@ def normalize_with(mistake):
 
 
 def steps_mistaken(mistake):
-    """Unit 3, exercise 1: backward() taken to replace .grad, "zero" taken to set .grad to None or to fill a
-    .grad that is None with zeros, a step that moves a parameter whose .grad is None, or the weight decay
-    added into .grad."""
+    """Unit 3, exercise 1: backward() taken to replace .grad, "none" taken to zero .grad, "zero" taken to set
+    .grad to None or to fill a .grad that is None with zeros, a step that moves a parameter whose .grad is
+    None, or the weight decay added into .grad."""
 
     def build(ns):
         def mutant(steps, w0, x, y, lr, weight_decay):
@@ -463,7 +463,7 @@ def steps_mistaken(mistake):
                 elif step == "zero" and (grad is not None or mistake == "zero_creates"):
                     grad = None if mistake == "zero_is_none" else 0.0
                 elif step == "none":
-                    grad = None
+                    grad = 0.0 if mistake == "none_zeroes" and grad is not None else None
             return w, grad
 
         return mutant
@@ -924,6 +924,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_grad_after": {
         "grad_replaced": [steps_mistaken("replaced")],
         "grad_zero_is_none": [steps_mistaken("zero_is_none")],
+        "zero_grad_zeroes": [steps_mistaken("none_zeroes")],
         "zero_creates_grad": [steps_mistaken("zero_creates")],
         "none_not_skipped": [steps_mistaken("none_moves")],
         "decay_in_grad": [steps_mistaken("decay_in_grad")],
