@@ -528,3 +528,37 @@ class Parts:
             )
         )
         return earned
+
+
+class Predictions:
+    """A True/False prediction checked case after case, as an exercise's test cell runs them.
+
+    ::
+
+        predictions = Predictions()
+        predictions.check(f"breaks_backward({chain}, {edited})", answer, expected, {"mistake_id": reading})
+
+    ``readings`` gives, for each registered mistake, what that misreading predicts on this case. A wrong
+    answer names a mistake only when its reading agrees with the answer on every case checked so far: a
+    single True/False agrees with many misreadings, the whole run with few. The message reads "expected
+    True, got False", not a numeric error.
+    """
+
+    def __init__(self) -> None:
+        self.agreeing: dict[str, bool] = {}
+
+    def check(self, name: str, answer: object, expected: bool, readings: Mapping[str, bool]) -> None:
+        __tracebackhide__ = True
+        if isinstance(answer, np.bool_):  # a NumPy comparison is a prediction too
+            answer = bool(answer)
+        if not isinstance(answer, bool):
+            raise CheckFailed("\n" + render("gradcheck_not_bool", name=name, given=repr(answer)))
+        for key, reading in readings.items():
+            self.agreeing[key] = self.agreeing.get(key, True) and bool(reading) == answer
+        if answer != bool(expected):
+            named = [Diagnosis(key).message() for key in readings if self.agreeing[key]]
+            raise CheckFailed(
+                "\n"
+                + "\n".join([render("prediction_wrong", name=name, expected=expected, given=answer), *named])
+            )
+        print(render("prediction_right", name=name, given=answer))

@@ -468,7 +468,9 @@ def normalize_with(mistake):
 
 
 def steps_mistaken(mistake):
-    """Unit 3, exercise 1: backward() taken to replace .grad, or "zero" taken to set .grad to None."""
+    """Unit 3, exercise 1: backward() taken to replace .grad, "none" taken to zero .grad, "zero" taken to set
+    .grad to None or to fill a .grad that is None with zeros, a step that moves a parameter whose .grad is
+    None, or the weight decay added into .grad."""
 
     def build(ns):
         def mutant(steps, w0, x, y, lr, weight_decay):
@@ -477,12 +479,15 @@ def steps_mistaken(mistake):
                 if step == "backward":
                     g = 2 * (x * w - y) * x
                     grad = g if grad is None or mistake == "replaced" else grad + g
-                elif step == "step" and grad is not None:
+                elif step == "step" and (grad is not None or mistake == "none_moves"):
+                    before, grad = w, 0.0 if grad is None else grad
                     w = w - lr * (grad + weight_decay * w)
-                elif step == "zero" and grad is not None:
+                    if mistake == "decay_in_grad":
+                        grad = grad + weight_decay * before
+                elif step == "zero" and (grad is not None or mistake == "zero_creates"):
                     grad = None if mistake == "zero_is_none" else 0.0
                 elif step == "none":
-                    grad = None
+                    grad = 0.0 if mistake == "none_zeroes" and grad is not None else None
             return w, grad
 
         return mutant
@@ -559,7 +564,7 @@ def hooks_mistaken(mistake):
 
 def kinks_mistaken(mistake):
     """Unit 3, exercise 5: a tie gives everything to its first input, a kink takes the derivative from the
-    right, or clamp gives 0 at its bounds."""
+    right, clamp gives 0 at its bounds, or every kink splits the gradient evenly, as a maximum would."""
 
     def build(ns):
         def mutant(terms, xs):
@@ -574,17 +579,20 @@ def kinks_mistaken(mistake):
                         grad[i] += coef / len(tied)
                     continue
                 i, v = args[0], xs[args[0]]
-                right = mistake == "right"
+                right, even = mistake == "right", mistake == "even"
                 if name == "clamp":
                     lo, hi = args[1], args[2]
                     at_lo = 0.0 if mistake == "clamp_zero" else 1.0
                     at_hi = 0.0 if mistake in ("clamp_zero", "right") else 1.0
+                    at_lo, at_hi = (0.5, 0.5) if even else (at_lo, at_hi)
                     slope = 1.0 if lo < v < hi else at_lo if v == lo else at_hi if v == hi else 0.0
                 elif name == "hardtanh":
-                    slope = 1.0 if -1 < v < 1 or (right and v == -1) else 0.0
+                    at_bound = 0.5 if even and v in (-1, 1) else 0.0
+                    slope = 1.0 if -1 < v < 1 or (right and v == -1) else at_bound
                 else:
                     below = {"relu": 0.0, "abs": -1.0}.get(name, args[-1])
                     at_zero = 1.0 if right else below if name == "leaky_relu" else 0.0
+                    at_zero = (1.0 + below) / 2 if even else at_zero
                     slope = 1.0 if v > 0 else below if v < 0 else at_zero
                 grad[i] += coef * slope
             return grad
@@ -949,6 +957,10 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_grad_after": {
         "grad_replaced": [steps_mistaken("replaced")],
         "grad_zero_is_none": [steps_mistaken("zero_is_none")],
+        "zero_grad_zeroes": [steps_mistaken("none_zeroes")],
+        "zero_creates_grad": [steps_mistaken("zero_creates")],
+        "none_not_skipped": [steps_mistaken("none_moves")],
+        "decay_in_grad": [steps_mistaken("decay_in_grad")],
     },
     "test_microbatch_gradient": {
         "microbatch_not_divided": [microbatch_scaled("one")],
@@ -971,6 +983,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "tie_to_first": [kinks_mistaken("first")],
         "kink_right_derivative": [kinks_mistaken("right")],
         "clamp_min_norm": [kinks_mistaken("clamp_zero")],
+        "kink_even_split": [kinks_mistaken("even")],
     },
     "test_penalty_grads": {
         "penalty_not_differentiated": [penalty_mistaken("constant")],
@@ -1201,6 +1214,7 @@ class Exercise:
         if registered is not None:
             ns["assert_gradient"] = recording(ns["assert_gradient"], registered)
             ns["assert_value"] = recording(ns["assert_value"], registered)
+            ns["Predictions"] = recording_predictions(ns["Predictions"], registered)
         with contextlib.redirect_stdout(io.StringIO()):
             try:
                 exec(compile(code, "<test cell>", "exec"), ns)
@@ -1217,6 +1231,17 @@ def recording(check, registered):
         return check(*args, mistakes=mistakes, **options)
 
     return wrapper
+
+
+def recording_predictions(kind, registered):
+    """``Predictions``, recording the ids of the readings each ``check`` is given."""
+
+    class Recorded(kind):
+        def check(self, name, answer, expected, readings):
+            registered.update(readings)
+            return super().check(name, answer, expected, readings)
+
+    return Recorded
 
 
 def returning(function, calls):
