@@ -1214,7 +1214,8 @@ class Exercise:
         if registered is not None:
             ns["assert_gradient"] = recording(ns["assert_gradient"], registered)
             ns["assert_value"] = recording(ns["assert_value"], registered)
-            ns["Predictions"] = recording_predictions(ns["Predictions"], registered)
+            if "Predictions" in ns:  # the setup cells that import it (unit 3's)
+                ns["Predictions"] = recording_predictions(ns["Predictions"], registered)
         with contextlib.redirect_stdout(io.StringIO()):
             try:
                 exec(compile(code, "<test cell>", "exec"), ns)
