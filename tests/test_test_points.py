@@ -1108,13 +1108,17 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
 
 
 def named(key, text):
-    """Whether ``text`` holds the English diagnosis of mistake ``key``, whatever its numbers."""
-    template = catalogue()[key]["en"]
-    pattern = "".join(
-        re.escape(literal) + (".+?" if field is not None else "")
-        for literal, field, _, _ in string.Formatter().parse(template)
-    )
-    return re.search(pattern, text) is not None
+    """Whether ``text`` holds the English diagnosis of mistake ``key``, whatever its numbers (or its text
+    for an answer derived by hand, where one is catalogued)."""
+    entry = catalogue()[key]
+    for template in (entry["en"], entry.get("en_by_hand", entry["en"])):
+        pattern = "".join(
+            re.escape(literal) + (".+?" if field is not None else "")
+            for literal, field, _, _ in string.Formatter().parse(template)
+        )
+        if re.search(pattern, text) is not None:
+            return True
+    return False
 
 
 class Exercise:
