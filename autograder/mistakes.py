@@ -87,9 +87,12 @@ def _factor_readings(
         return []
     ratio = float(np.median(answer[clear] / reference[clear]))
     trials: list[tuple[float, str, dict]] = []
+    texts: dict[str, tuple[tuple[str, str], ...]] = {}  # a factor's text without backward() calls, by hand
     for key, entry in catalogue().items():
         if entry["recognise"] == "factor":
             trials.append((float(entry["factor"]), key, {}))
+            if not backward_calls and "en_by_hand" in entry:
+                texts[key] = (("ko", entry["ko_by_hand"]), ("en", entry["en_by_hand"]))
     whole = round(ratio) if np.isfinite(ratio) and abs(ratio) < 2 * MAX_COUNT else 0
     inverse = round(1 / ratio) if np.isfinite(ratio) and abs(ratio) > 1 / (2 * MAX_COUNT) else 0
     repeated = "accumulated" if backward_calls else "constant_factor"
@@ -105,7 +108,11 @@ def _factor_readings(
             ]
         if 3 <= inverse <= MAX_COUNT:
             trials.append((1 / inverse, "mean_not_sum", {"n": inverse}))
-    return [Diagnosis(key, params) for c, key, params in trials if _close(answer, c * reference, rtol, atol)]
+    return [
+        Diagnosis(key, params, texts.get(key, ()))
+        for c, key, params in trials
+        if _close(answer, c * reference, rtol, atol)
+    ]
 
 
 def diagnose(

@@ -272,7 +272,9 @@ def package(answer: Answer) -> list[Finding]:
 
 
 JACOBIAN_PREFIXES = ("torch.autograd.functional", "autograd.functional", "torch.func", "functorch")
+JACOBIAN_PREFIXES += ("torch.autograd.forward_ad", "autograd.forward_ad")  # forward mode: a column per call
 JACOBIAN_ATTRS = {"jacobian", "hessian", "jacrev", "jacfwd", "vmap", "hvp", "vhp", "jvp"}
+JACOBIAN_ATTRS |= {"forward_ad", "make_dual", "unpack_dual", "dual_level"}  # not one VJP per output entry
 
 
 BATCHED = "is_grads_batched"  # torch.autograd.grad's 8th parameter: every grad_outputs row at once, by vmap
@@ -292,8 +294,9 @@ def _batched_grad(node: ast.AST) -> bool:
 
 
 def jacobian(answer: Answer) -> list[Finding]:
-    """A ready-made Jacobian or Hessian (``torch.autograd.functional``, ``torch.func``, ``vmap``), or all
-    its rows from one ``torch.autograd.grad(..., is_grads_batched=True)`` (a vmap inside)."""
+    """A ready-made Jacobian or Hessian (``torch.autograd.functional``, ``torch.func``, ``vmap``), all
+    its rows from one ``torch.autograd.grad(..., is_grads_batched=True)`` (a vmap inside), or its columns
+    from forward mode (``torch.autograd.forward_ad``: dual numbers, not one VJP per output entry)."""
     found = []
     for node in _walk(answer):
         if _batched_grad(node):

@@ -137,17 +137,7 @@ def _signed(value: float) -> str:
 # ------------------------------------------------------------------------------------------ unit 2
 
 
-def unit02_seed000_graph() -> Figure:
-    """Seeds 000/001 as autograd records them: x = ones(2, 2), y = x + 1, z = 2y², obj = mean(z) = 8."""
-    x = torch.ones(2, 2, dtype=DTYPE, requires_grad=True)
-    y = _kept(x + 1)
-    z = _kept(2 * y**2)
-    obj = _kept(z.mean())
-    obj.backward()
-    return Graph.from_tensor(obj, x=x, y=y, z=z, obj=obj).draw()
-
-
-def unit02_seed003_graph() -> Figure:
+def unit02_second_example_graph() -> Figure:
     """Seed 003: a = [2, 3], b = a + 1, c = b², d = 2c, obj = mean(d) = 25, a.grad = [6, 8]."""
     a = torch.tensor([2.0, 3.0], dtype=DTYPE, requires_grad=True)
     b = _kept(a + 1)
@@ -406,8 +396,7 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "unit01_node_graph.svg": unit01_node_graph,
     "unit01_gates.svg": unit01_gates,
     "unit01_fork.svg": unit01_fork,
-    "unit02_seed000_graph.svg": unit02_seed000_graph,
-    "unit02_seed003_graph.svg": unit02_seed003_graph,
+    "unit02_second_example_graph.svg": unit02_second_example_graph,
     "unit02_jacobian_rows.svg": unit02_jacobian_rows,
     "unit03_fork_hooks.svg": unit03_fork_hooks,
     "unit03_version_counter.svg": unit03_version_counter,

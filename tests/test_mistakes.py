@@ -126,6 +126,15 @@ def test_a_derivation_by_hand_reads_a_whole_factor_as_a_constant_not_as_backward
     assert only(check_value(3.0, 1.0)).mistakes == ("sum_not_mean", "accumulated")
 
 
+def test_a_derivation_by_hand_reads_a_factor_two_without_backward_calls():
+    """Twice the answer is still factor_two by hand, but its text names no backward() call it never made."""
+    by_hand = only(check_gradient(2 * GRAD / 6, square_mean, X, n=6, backward_calls=False))
+    with_calls = only(check_gradient(2 * GRAD / 6, square_mean, X, n=6))
+    assert by_hand.mistakes == with_calls.mistakes == ("factor_two",)
+    for lang in LANGUAGES:
+        assert "backward()" not in by_hand.message(lang) and "backward()" in with_calls.message(lang), lang
+
+
 def test_square_transpose_is_named_only_when_it_differs():
     A = torch.tensor([[0.5, -1.0], [2.0, 0.3]], dtype=torch.float64)
     verdict = only(check_gradient(2 * A.T, square_sum, A))

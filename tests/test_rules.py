@@ -465,6 +465,26 @@ def jacobian_rows(x):
     y = x.tanh() * x.sum()
     return grad(y, x, torch.eye(len(y), dtype=y.dtype), None, False, True, False, True)[0]
 """,
+    # forward mode: one column per call, from dual numbers, not one vector-Jacobian product per row
+    "forward_ad": """
+import torch
+import torch.autograd.forward_ad as fwAD
+def jacobian_rows(x):
+    columns = []
+    with fwAD.dual_level():
+        for j in range(x.numel()):
+            dual = fwAD.make_dual(x.detach(), torch.eye(x.numel(), dtype=x.dtype)[j])
+            columns.append(fwAD.unpack_dual(torch.tanh(dual) * dual.sum()).tangent)
+    return torch.stack(columns, dim=1)
+""",
+    "forward_ad by attribute": """
+import torch
+def jacobian_rows(x):
+    ad = torch.autograd
+    with ad.forward_ad.dual_level():
+        dual = ad.forward_ad.make_dual(x.detach(), torch.ones_like(x))
+        return ad.forward_ad.unpack_dual(torch.tanh(dual) * dual.sum()).tangent
+""",
     "is_grads_batched in a dict": """
 import torch
 BATCH = {"is_grads_batched": True}

@@ -387,6 +387,26 @@ class SquaredDistance(torch.autograd.Function):
 }
 
 
+ALSO_REAL = [  # more lazy answers to an exercise REAL already tries: (assignment, answer, tests), the answer
+    (
+        ("unit02", "layer_jacobian", "test_layer_jacobian"),
+        """
+import torch
+import torch.autograd.forward_ad as fwAD
+def layer_jacobian(X, W):
+    columns = []  # forward mode: a column per call, not one vector-Jacobian product per output entry
+    with fwAD.dual_level():
+        for index in range(X.numel()):
+            tangent = torch.zeros(X.numel(), dtype=X.dtype)
+            tangent[index] = 1.0
+            dual = fwAD.make_dual(X.detach(), tangent.reshape(X.shape))
+            columns.append(fwAD.unpack_dual(layer(dual, W)).tangent.reshape(-1))
+    return torch.stack(columns, dim=1)
+""",
+    ),
+]
+
+
 KERNELS = {  # answers calling torch's own backward kernels (aten), right by the numbers: autograd too
     ("unit06", "log_softmax_forward_backward", "test_log_softmax_forward_backward"): """
 import torch
@@ -496,9 +516,10 @@ def students(assignment: str) -> dict[str, tuple[nbformat.NotebookNode, set[str]
     found = {"reference": (answered(assignment), set())}
     for kind, tests in sorted(applicable(assignment).items()):
         found[f"planted-{kind}"] = (answered(assignment, change=planted(assignment, kind)), tests)
-    for (unit, answer, test), code in {**REAL, **OBSERVED}.items():
+    for number, ((unit, answer, test), code) in enumerate([*REAL.items(), *OBSERVED.items(), *ALSO_REAL]):
         if unit == assignment:
-            found[f"real-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
+            name = f"real-{answer}" if f"real-{answer}" not in found else f"real-{answer}-{number}"
+            found[name] = (answered(assignment, change={answer: code}), set(test.split()))
     for (unit, answer, test), code in KERNELS.items():
         if unit == assignment:
             found[f"kernel-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
@@ -596,7 +617,7 @@ def test_the_real_shortcuts_are_right_by_the_numbers():
     """The real shortcuts are not wrong answers: with the rules switched off they pass their visible test,
     so only the rule stands between them and the points."""
     problems = []
-    for (assignment, answer, test), code in [*REAL.items(), *KERNELS.items()]:
+    for (assignment, answer, test), code in [*REAL.items(), *ALSO_REAL, *KERNELS.items()]:
         namespace = kernel_namespace(assignment, {answer: code})
         namespace.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
         nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)

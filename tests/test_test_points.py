@@ -739,13 +739,22 @@ def layer_with(mistake):
 
 def broadcast_with(mistake):
     """Unit 2, exercise 4: the broadcast inputs' gradients left per entry, summed over the other axis, or
-    summed with their axis of length 1 dropped."""
+    summed with their axis of length 1 dropped; m's gradient without the factor s, or s's with X for X − m."""
 
     def build(ns):
         def mutant(X, m, s, b, G):
             per_m, per_s, per_b = -G * s, G * (X - m), G  # each entry of Y's own share
             if mistake == "not_summed":
                 return G * s, per_m, per_s, per_b
+            if mistake == "m_without_s":
+                return G * s, -G.sum(dim=1, keepdim=True), per_s.sum(dim=0), per_b.sum(dim=0, keepdim=True)
+            if mistake == "s_with_X":
+                return (
+                    G * s,
+                    per_m.sum(dim=1, keepdim=True),
+                    (G * X).sum(dim=0),
+                    per_b.sum(dim=0, keepdim=True),
+                )
             if mistake == "wrong_axis":
                 return G * s, per_m.sum(dim=0, keepdim=True), per_s.sum(dim=1), per_b.sum(dim=1, keepdim=True)
             return G * s, per_m.sum(dim=1), per_s.sum(dim=0), per_b.sum(dim=0)  # keepdim lost
@@ -888,6 +897,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "broadcast_not_summed": [broadcast_with("not_summed")],
         "broadcast_wrong_axis": [broadcast_with("wrong_axis")],
         "broadcast_keepdim_lost": [broadcast_with("keepdim_lost")],
+        "product_factor_missing": [broadcast_with("m_without_s"), broadcast_with("s_with_X")],
     },
     "test_cdf_vjp": {
         "jvp_not_vjp": [cdf_vjp_with("jvp"), cdf_vjp_with("running_jvp")],
@@ -1154,13 +1164,17 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
 
 
 def named(key, text):
-    """Whether ``text`` holds the English diagnosis of mistake ``key``, whatever its numbers."""
-    template = catalogue()[key]["en"]
-    pattern = "".join(
-        re.escape(literal) + (".+?" if field is not None else "")
-        for literal, field, _, _ in string.Formatter().parse(template)
-    )
-    return re.search(pattern, text) is not None
+    """Whether ``text`` holds the English diagnosis of mistake ``key``, whatever its numbers (or its text
+    for an answer derived by hand, where one is catalogued)."""
+    entry = catalogue()[key]
+    for template in (entry["en"], entry.get("en_by_hand", entry["en"])):
+        pattern = "".join(
+            re.escape(literal) + (".+?" if field is not None else "")
+            for literal, field, _, _ in string.Formatter().parse(template)
+        )
+        if re.search(pattern, text) is not None:
+            return True
+    return False
 
 
 class Exercise:
