@@ -545,6 +545,22 @@ def ready_logsumexp(answer: Answer) -> list[Finding]:
     return _library_functions(answer, READY_LOGSUMEXP)
 
 
+EIGENSOLVERS = {"eig", "eigvals", "eigh", "eigvalsh", "eigs", "eigsh", "svd", "svdvals", "roots", "polyroots"}
+LINALG_MODULES = ("numpy.linalg", "scipy.linalg", "scipy.sparse.linalg", "numpy.polynomial")
+
+
+def eigensolver(answer: Answer) -> list[Finding]:
+    """A library's eigenvalues or polynomial roots (``numpy.linalg.eigvals``, ``scipy.linalg.eig``,
+    ``numpy.roots``), where the exercise asks for the rule behind them: a step's matrix handed to a solver,
+    and a bisection on what it returns, is a search, not a derivation."""
+    found = _library_functions(answer, EIGENSOLVERS | {"linalg"})  # np.linalg.anything: a solver's module
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            if name.startswith(LINALG_MODULES):
+                found.append(Finding(f"import {name}", _line(node)))
+    return found
+
+
 def legacy_data(answer: Answer) -> list[Finding]:
     """``.data``, the old way of changing a tensor behind autograd's back."""
     return [
@@ -966,6 +982,7 @@ KINDS = {
     "data": Kind(legacy_data, "rule_legacy_data"),
     "softmax": Kind(ready_softmax, "rule_ready_softmax"),
     "logsumexp": Kind(ready_logsumexp, "rule_ready_softmax"),
+    "eigensolver": Kind(eigensolver, "rule_eigensolver"),
     "create_graph": Kind(without_create_graph, "rule_double_backward"),
     "function_autograd": Kind(function_autograd, "rule_function_autograd"),
 }
@@ -980,6 +997,7 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "without_data": ("data", "numeric", "package", "dynamic"),
     "own_softmax": ("softmax", "package", "dynamic"),
     "own_logsumexp": ("logsumexp", "package", "dynamic"),
+    "own_eigenvalues": ("eigensolver", "package", "dynamic"),
     "own_code": ("package", "dynamic"),
     "double_backward": ("create_graph", "numeric", "package", "dynamic"),
     "own_check": ("autograd", "package", "dynamic"),

@@ -1180,6 +1180,31 @@ def order(root):
     assert check_sources("order", [stack], rule="iterative") == (True, [])
 
 
+EIGENSOLVED = {  # unit 4, exercise 5: a step's matrix handed to a library, and a bisection on its eigenvalues
+    "numpy eigvals": "import numpy as np\ndef limit(h):\n    return 2 / max(abs(np.linalg.eigvals(h)))\n",
+    "imported eigvalsh": "from numpy.linalg import eigvalsh\ndef limit(h):\n    return 2 / eigvalsh(h)[-1]\n",
+    "scipy eig": "import scipy.linalg\ndef limit(h):\n    return 2 / max(abs(scipy.linalg.eig(h)[0]))\n",
+    "linalg module": "from numpy import linalg\ndef limit(h):\n    return 2 / linalg.norm(h, 2)\n",
+    "star import": "from scipy.linalg import *\ndef limit(h):\n    return 2 / max(eigh(h)[0])\n",
+    "polynomial roots": "import numpy\ndef limit(c):\n    return max(abs(r) for r in numpy.roots(c))\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(EIGENSOLVED))
+def test_an_eigensolver_is_found_where_the_rule_is_asked_for(how):
+    assert "eigensolver" in kinds("limit", [EIGENSOLVED[how]], rule="own_eigenvalues"), how
+
+
+def test_eigenvalues_of_a_2x2_by_hand_pass():
+    by_hand = """
+import math
+def limit(a, c, off):
+    steepest = (a + c) / 2 + math.sqrt((a - c) ** 2 / 4 + off ** 2)  # the larger root, by hand
+    return 2 / steepest
+"""
+    assert check_sources("limit", [by_hand], rule="own_eigenvalues") == (True, [])
+
+
 def test_vmap_is_asked_for_and_a_loop_is_not_it():
     vmapped = """
 from torch.func import grad, vmap

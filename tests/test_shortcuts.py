@@ -55,6 +55,7 @@ PLANTED = {
     "data": "import torch\n    return torch.ones(1).data",
     "softmax": "import torch\n    return torch.softmax(torch.ones(2), 0)",
     "logsumexp": "import torch\n    return torch.logsumexp(torch.ones(2), 0)",
+    "eigensolver": "import numpy\n    return numpy.linalg.eigvals(numpy.eye(2))",
     "create_graph": "import torch\n    return torch.func.grad(torch.sin)(torch.ones(()))",
     "function_autograd": "import torch\n    t = torch.tensor(1.0, requires_grad=True)\n"
     "    return torch.autograd.grad(t * t, t)",
@@ -72,6 +73,7 @@ MESSAGES = {  # kind → words of its English message, to see that the visible t
     "data": ".data",
     "softmax": "yourself",
     "logsumexp": "yourself",
+    "eigensolver": "linear algebra",
     "create_graph": "differentiated again",
     "function_autograd": "inside its torch.autograd.Function",
 }
@@ -309,6 +311,28 @@ def sgd_steps(grad, w0, lrs, momentum, dampening, weight_decay, nesterov):
         optimizer.step()
         history.append(w.tolist())
     return history
+""",
+    ("unit04", "largest_stable_lr", "test_largest_stable_lr"): """
+import numpy as np
+def largest_stable_lr(x_data, momentum, dampening, weight_decay):
+    n, s1 = len(x_data), sum(x_data)
+    hessian = np.array([[2 * sum(x * x for x in x_data) / n, 2 * s1 / n], [2 * s1 / n, 2.0]])
+    hessian += weight_decay * np.eye(2)
+    kept, carried = (1 - dampening) * hessian, momentum * np.eye(2)
+
+    def unstable(lr):  # the step map on (θ, b): b ← μ·b + (1 − τ)·H·θ, θ ← θ − lr·b
+        if momentum == 0:
+            return max(abs(np.linalg.eigvals(np.eye(2) - lr * hessian))) > 1
+        step = np.block([[np.eye(2) - lr * kept, -lr * carried], [kept, carried]])
+        return max(abs(np.linalg.eigvals(step))) > 1
+
+    low, high = 0.0, 1.0
+    while not unstable(high):
+        high *= 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (low, middle) if unstable(middle) else (middle, high)
+    return (low + high) / 2
 """,
     ("unit05", "norm_logsumexp", "test_norm_logsumexp"): """
 import torch

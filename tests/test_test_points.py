@@ -240,10 +240,13 @@ def quadratic_mistake(kind):
 
 def predict_with(reduction):
     """Unit 4, exercise 3: the prediction made with one reduction whatever was asked, the mean's last
-    mini-batch divided by B ("over B"), or the update's 2 dropped ("half")."""
+    mini-batch divided by B ("over B"), the update's 2 dropped ("half"), or an update after every sample
+    whatever B ("per sample", Unit 4, Section 3)."""
 
     def build(ns):
         def mutant(x_data, c, w0, lr, epochs, batch_size, asked):
+            if reduction == "per sample":
+                batch_size = 1
             factor = 1.0
             for start in range(0, len(x_data), batch_size):
                 batch = x_data[start : start + batch_size]
@@ -261,8 +264,8 @@ def predict_with(reduction):
 
 
 def huber_mistake(mistake):
-    """Unit 4, exercise 2: the Huber loss's derivative left unclipped or clipped without its sign, or the
-    power rule applied to the exponent k."""
+    """Unit 4, exercise 2: the Huber loss's derivative left unclipped or clipped without its sign, the
+    power rule applied to the exponent k, or the inner derivative ∂ŷ/∂a, ∂ŷ/∂k dropped in whole or in part."""
 
     def build(ns):
         def mutant(xs, ys, a, k, delta):
@@ -279,8 +282,16 @@ def huber_mistake(mistake):
                 dl_ds = torch.where(inside, 2 * s, delta * torch.sign(s))
             elif mistake == "sum_not_mean":  # the 1/B forgotten in both gradients
                 dl_ds = len(s) * dl_ds
-            dy_dk = a * k * xs ** (k - 1) if mistake == "exponent_power_rule" else a * powers * torch.log(xs)
-            return loss, (dl_ds * powers).mean(), (dl_ds * dy_dk).mean()
+            dy_da, dy_dk = powers, a * powers * torch.log(xs)
+            if mistake == "exponent_power_rule":
+                dy_dk = a * k * xs ** (k - 1)
+            elif mistake == "inner_factor_missing":  # the chain rule's ∂ŷ/∂a and ∂ŷ/∂k dropped
+                dy_da, dy_dk = 1.0, 1.0
+            elif mistake == "exponent_log_missing":  # ∂ŷ/∂k without ln x
+                dy_dk = a * powers
+            elif mistake == "exponent_coefficient_missing":  # ∂ŷ/∂k = ln x alone
+                dy_dk = torch.log(xs)
+            return loss, (dl_ds * dy_da).mean(), (dl_ds * dy_dk).mean()
 
         return mutant
 
@@ -951,6 +962,9 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
             "huber_inner_factor_2",
             "exponent_power_rule",
             "sum_not_mean",
+            "inner_factor_missing",
+            "exponent_log_missing",
+            "exponent_coefficient_missing",
         )
     },
     "test_predict_w": {
@@ -958,6 +972,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "batch_loss_averaged": [predict_with("mean")],
         "last_batch_divided_by_B": [predict_with("over B")],
         "update_factor_2_missing": [predict_with("half")],
+        "batches_ignored": [predict_with("per sample")],
     },
     "test_sgd_steps": {
         "grad_not_zeroed": [sgd_without_reset],
@@ -1381,6 +1396,7 @@ HIDDEN_ONLY = {
 NAMED_WHEN_HIDDEN = {
     "test_sgd_steps": set(READINGS),  # before or after the buffer, the first buffer, lr inside or outside
     "test_largest_stable_lr": set(STABLE_LR),
+    "test_huber_power_loss_and_grads": {"exponent_coefficient_missing"},  # its autograd shows ln x in ∂ŷ/∂k
 }
 # the visible test holds no reference value at all, only real training at 0.97 and 1.03 times the prediction
 # (the reference's computation shows the structure of the answer): there any wrong value fails, and the hidden
