@@ -281,7 +281,8 @@ RULE_MISTAKES = {  # mistake id → a wrong local rule of one of Exercise 4's op
 REPEAT_MISTAKES = {  # mistake id → what the engine does wrong when backward() runs more than once
     "inner_grad_stale": "stale",  # an inner node keeps the gradient of the call before
     "leaf_grad_reset": "reset_all",  # backward() sets every gradient to 0, the leaves' too
-    "engine_grad_not_zeroed": "zero_nothing",  # zero_grad() leaves the gradients as they are
+    "zero_grad_did_nothing": "zero_nothing",  # zero_grad() leaves the gradients as they are
+    "backward_seed_missing": "no_seed",  # the output's gradient never set to 1, or set and then reset
 }
 LOCAL_MISTAKES = tuple(key for key in MISTAKES if key != "backward_wrong_order")
 
@@ -297,6 +298,55 @@ def local_step(engine, op, inputs, number, before, upstream, twice=False) -> tup
     out.grad = upstream
     out.local_backward()
     return float(out.data), [float(node.grad) for node in nodes]
+
+
+def engine_used(engine, call, allowed=0) -> tuple[object, float]:
+    """``call()``'s result, and 1.0 when it made more than ``allowed`` nodes of ``engine`` or called the
+    engine's ``backward()`` (0.0 when not): a local rule that builds a graph of its own and backpropagates
+    through it derives nothing. Whatever the constructor is now is counted; both are put back after."""
+    own = vars(engine)
+    init, backward, made = own.get("__init__"), own.get("backward"), []
+    counted = engine.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(None)
+        counted(self, *args, **kwargs)
+
+    def refused(self, *args, **kwargs):
+        made.extend([None] * (allowed + 1))  # a backward() of the engine's: always too much
+
+    engine.__init__ = counting
+    if backward is not None:
+        engine.backward = refused
+    try:
+        result = call()
+    finally:
+        for name, kept in (("__init__", init), ("backward", backward)):
+            if kept is None:
+                if name in vars(engine):
+                    delattr(engine, name)
+            else:
+                setattr(engine, name, kept)
+    return result, float(len(made) > allowed)
+
+
+def local_step_alone(
+    engine, op, inputs, number, before, upstream, twice=False
+) -> tuple[float, list[float], float]:
+    """``local_step``, and 1.0 when the operation made a node besides its output (and ``Value(c)`` for a
+    number) or its ``local_backward()`` made any node or called ``backward()``; 0.0 when it did neither."""
+    nodes = [engine(x) for x in inputs]
+    first, second = (nodes[0], nodes[0]) if twice else (nodes[0], nodes[-1])
+    out, outside = engine_used(
+        engine,
+        lambda: apply(op, first, second if _two_nodes(op) else number),
+        allowed=1 if _two_nodes(op) or number is None else 2,
+    )
+    for node, grad in zip(nodes, before, strict=True):
+        node.grad = grad
+    out.grad = upstream
+    _, inside = engine_used(engine, out.local_backward)
+    return float(out.data), [float(node.grad) for node in nodes], max(outside, inside)
 
 
 def torch_local(op, inputs, number, before, upstream, twice=False) -> tuple[float, list[float]]:
@@ -525,7 +575,7 @@ def _after_calls(graph, local, where, calls, mode: str) -> list[float]:
                 for node in [root] if mode == "forward_order" else inner:
                     _pass_on(grads, graph[node].parents, local[node], 1.0, mode)
                 continue
-            seeds = {root: 1.0}
+            seeds = {root: 0.0 if mode == "no_seed" else 1.0}  # no seed: nothing flows from the root
             if mode == "stale":  # what an inner node still holds is passed on with this call's gradient
                 seeds.update({node: grads[node] for node in inner if node != root and grads[node]})
             upstream = _seeded(tensors, seeds)
@@ -544,11 +594,12 @@ def propagated(spec: Spec, calls, mode: str = "right") -> list[float]:
 ORDER_FREE = tuple(key for key, mode in MISTAKES.items() if mode != "assign")  # any topological order agrees
 
 
-def mistaken_gradients(spec: Spec, mistakes=ORDER_FREE) -> dict[str, list[float]]:
+def mistaken_gradients(spec: Spec, mistakes=(*ORDER_FREE, "backward_seed_missing")) -> dict[str, list[float]]:
     """For each mistake id: every node's gradient after ``backward()`` in an engine with that mistake."""
     graph, where = _lecture_graph(spec)
     local, calls = _local_derivatives(graph), [("backward", spec.size - 1)]
-    return {key: _after_calls(graph, local, where, calls, MISTAKES[key]) for key in mistakes}
+    modes = {**MISTAKES, **REPEAT_MISTAKES}
+    return {key: _after_calls(graph, local, where, calls, modes[key]) for key in mistakes}
 
 
 def mistaken_calls(spec: Spec, calls, mistakes=tuple(REPEAT_MISTAKES)) -> dict[str, list[float]]:

@@ -30,7 +30,7 @@ import re
 import nbformat
 import pytest
 
-from autograder.checker import CheckFailed
+from autograder.checker import CheckFailed, Parts
 from autograder.grading.cells import is_instructor, is_test, nbgrader_meta, split_hidden
 from autograder.rules import RULES, SHORT_FORMS
 from tests.classes import COURSE, answered, cell_scores, course, new_class, submit
@@ -433,6 +433,97 @@ def grad_after(steps, w0, x, y, lr, weight_decay):
 }
 
 
+ENGINE_INSIDE = {  # unit 5: local rules that let the student's own engine differentiate a graph of copies
+    ("unit05", "new_operations", "test_new_operations"): """
+def exp(self):
+    out = Value(math.exp(self.data), (self,), "exp")
+
+    def local_backward():
+        self.grad += out.data * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+def log(self):
+    out = Value(math.log(self.data), (self,), "log")
+
+    def local_backward():
+        self.grad += out.grad / self.data
+
+    out.local_backward = local_backward
+    return out
+
+
+def _through(parents, build, op):
+    \"\"\"One node whose rule backpropagates, with the engine's backward(), through build() on copies.\"\"\"
+    out = Value(build(*(Value(p.data) for p in parents)).data, parents, op)
+
+    def local_backward():
+        copies = [Value(p.data) for p in parents]
+        build(*copies).backward()
+        for parent, copy in zip(parents, copies):
+            parent.grad += copy.grad * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+lecture_power = Value.__pow__
+
+
+def power(self, other):
+    if not isinstance(other, Value):
+        return lecture_power(self, other)
+    return _through((self, other), lambda a, b: (b * a.log()).exp(), "**")
+
+
+def rpower(self, c):
+    return Value(c) ** self
+
+
+def divide(self, other):
+    other = other if isinstance(other, Value) else Value(other)
+    return _through((self, other), lambda a, b: a * lecture_power(b, -1), "/")
+
+
+def rdivide(self, c):
+    return Value(c) / self
+
+
+Value.exp, Value.log = exp, log
+Value.__pow__, Value.__rpow__ = power, rpower
+Value.__truediv__, Value.__rtruediv__ = divide, rdivide
+""",
+    ("unit05", "norm_logsumexp", "test_norm_logsumexp"): """
+def _through(xs, build, op):
+    \"\"\"One node whose rule backpropagates, with the engine's backward(), through build() on copies.\"\"\"
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    out = Value(build([Value(x.data) for x in xs]).data, xs, op)
+
+    def local_backward():
+        copies = [Value(x.data) for x in xs]
+        build(copies).backward()
+        for x, copy in zip(xs, copies):
+            x.grad += copy.grad * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+def norm(xs):
+    return _through(xs, lambda c: dot(c, c) ** 0.5, "norm")
+
+
+def logsumexp(xs):
+    def shifted(c):
+        top = max(x.data for x in c)
+        return sum((x - top).exp() for x in c).log() + top
+
+    return _through(xs, shifted, "logsumexp")
+""",
+}
+
 OBSERVED = {  # shortcuts of a rule that shows in what the answer returns: they fail by the numbers
     ("unit03", "microbatch_gradient", "test_microbatch_gradient"): """
 def microbatch_gradient(w, X, y, sizes):
@@ -440,6 +531,9 @@ def microbatch_gradient(w, X, y, sizes):
     ((X @ w - y) ** 2).mean().backward()  # the whole batch at once
     return w.grad.detach().expand(len(sizes), -1).clone()
 """,
+    ("unit05", "norm_logsumexp", "test_norm_logsumexp"): ENGINE_INSIDE[
+        ("unit05", "norm_logsumexp", "test_norm_logsumexp")
+    ],
 }
 
 
@@ -629,14 +723,36 @@ def test_torch_bound_in_another_cell_is_found_in_the_kernel_and_is_right_by_the_
             exec(compile(source, f"<test {test}>", "exec"), namespace)
 
 
+@contextlib.contextmanager
+def strict_parts():
+    """A failed part fails the cell at once (an exercise with parts otherwise prints it and scores)."""
+    Parts.strict = True
+    try:
+        yield
+    finally:
+        Parts.strict = False
+
+
 def test_a_rule_made_observable_fails_by_the_numbers():
     """One backward() for the whole batch cannot give the running .grad of unit 3's micro-batches."""
     for (assignment, answer, test), code in OBSERVED.items():
         namespace = kernel_namespace(assignment, {answer: code})
         nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
         (cell,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == test]
-        with pytest.raises(CheckFailed), contextlib.redirect_stdout(io.StringIO()):
+        with pytest.raises(CheckFailed), contextlib.redirect_stdout(io.StringIO()), strict_parts():
             exec(compile(split_hidden(cell.source)[0], f"<test {test}>", "exec"), namespace)
+
+
+def test_a_local_rule_that_runs_the_engine_is_named_at_once_in_the_kernel():
+    """Unit 5's local rules derived by the student's own engine (a graph of copies, its backward()) are
+    right by the numbers, and the visible test refuses them by name: no node but the output, no backward()."""
+    for (assignment, answer, test), code in ENGINE_INSIDE.items():
+        namespace = kernel_namespace(assignment, {answer: code})
+        nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+        (source,) = [c.source for c in nb.cells if nbgrader_meta(c).get("grade_id") == test]
+        quiet = contextlib.redirect_stdout(io.StringIO())
+        with pytest.raises(CheckFailed, match="made nodes besides its output"), quiet, strict_parts():
+            exec(compile(split_hidden(source)[0], f"<test {test}>", "exec"), dict(namespace))
 
 
 def test_setup_cells_hand_answers_nothing_from_the_package():

@@ -999,8 +999,19 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
         "leaf_grad_reset": [
             Edit("backward", (("if node.parents:  # an inner node", "if True:  # an inner node"),))
         ],
-        "engine_grad_not_zeroed": [
-            Edit("backward", (("node.grad = 0.0  # zero_grad", "pass  # zero_grad"),))
+        "zero_grad_did_nothing": [Edit("backward", (("node.grad = 0.0  # zero_grad", "pass  # zero_grad"),))],
+        "backward_seed_missing": [
+            Edit("backward", (("    self.grad = 1.0\n", "    pass\n"),)),  # never seeded
+            Edit(  # seeded, then cleared with the inner nodes
+                "backward",
+                (
+                    ("    self.grad = 1.0\n    for node in reversed", "    for node in reversed"),
+                    (
+                        "    order = topological_order(self)\n",
+                        "    order = topological_order(self)\n    self.grad = 1.0\n",
+                    ),
+                ),
+            ),
         ],
     },
     "test_new_operations": {
@@ -1025,6 +1036,45 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
                 "new_operations",
                 (("other.grad += -self.data / other.data**2", "other.grad += self.data / other.data**2"),),
             )
+        ],
+        "local_rule_uses_engine": [
+            Edit(  # the rule of a / b from a graph of the lecture's operations, by the engine's backward()
+                "new_operations",
+                (
+                    (
+                        "        self.grad += (1 / other.data) * out.grad\n",
+                        "        a, b = Value(self.data), Value(other.data)\n"
+                        "        (a * b**-1).backward()\n"
+                        "        self.grad += a.grad * out.grad\n",
+                    ),
+                    (
+                        "other.grad += -self.data / other.data**2 * out.grad",
+                        "other.grad += b.grad * out.grad",
+                    ),
+                ),
+            ),
+            Edit(  # that graph built with the node, its rules run by hand inside local_backward
+                "new_operations",
+                (
+                    (
+                        '    out = Value(self.data / other.data, (self, other), "/")\n',
+                        '    out = Value(self.data / other.data, (self, other), "/")\n'
+                        "    a, b = Value(self.data), Value(other.data)\n"
+                        "    inner = a * b**-1\n",
+                    ),
+                    (
+                        "        self.grad += (1 / other.data) * out.grad\n",
+                        "        inner.grad = 1.0\n"
+                        "        for node in reversed(topological_order(inner)):\n"
+                        "            node.local_backward()\n"
+                        "        self.grad += a.grad * out.grad\n",
+                    ),
+                    (
+                        "other.grad += -self.data / other.data**2 * out.grad",
+                        "other.grad += b.grad * out.grad",
+                    ),
+                ),
+            ),
         ],
     },
     "test_dot": {
@@ -1077,6 +1127,32 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
             Edit(
                 "norm_logsumexp",
                 (("math.exp(x.data - out.data) * out.grad", "math.exp(x.data) * out.grad"),),
+            )
+        ],
+        "norm_not_divided_by_norm": [
+            Edit(
+                "norm_logsumexp", (("x.grad += x.data / out.data * out.grad", "x.grad += x.data * out.grad"),)
+            )
+        ],
+        "logsumexp_shift_not_normalised": [
+            Edit(
+                "norm_logsumexp",
+                (("math.exp(x.data - out.data) * out.grad", "math.exp(x.data - top) * out.grad"),),
+            )
+        ],
+        "local_rule_uses_engine": [
+            Edit(  # norm's rule from dot(c, c) ** 0.5 on copies, by the engine's backward()
+                "norm_logsumexp",
+                (
+                    (
+                        "        for x in xs:  # the chain rule through √u: (1 / (2√u)) · 2xᵢ\n"
+                        "            x.grad += x.data / out.data * out.grad\n",
+                        "        copies = [Value(x.data) for x in xs]\n"
+                        "        (dot(copies, copies) ** 0.5).backward()\n"
+                        "        for x, copy in zip(xs, copies):\n"
+                        "            x.grad += copy.grad * out.grad\n",
+                    ),
+                ),
             )
         ],
         "logsumexp_overflow": [
