@@ -300,55 +300,6 @@ def local_step(engine, op, inputs, number, before, upstream, twice=False) -> tup
     return float(out.data), [float(node.grad) for node in nodes]
 
 
-def engine_used(engine, call, allowed=0) -> tuple[object, float]:
-    """``call()``'s result, and 1.0 when it made more than ``allowed`` nodes of ``engine`` or called the
-    engine's ``backward()`` (0.0 when not): a local rule that builds a graph of its own and backpropagates
-    through it derives nothing. Whatever the constructor is now is counted; both are put back after."""
-    own = vars(engine)
-    init, backward, made = own.get("__init__"), own.get("backward"), []
-    counted = engine.__init__
-
-    def counting(self, *args, **kwargs):
-        made.append(None)
-        counted(self, *args, **kwargs)
-
-    def refused(self, *args, **kwargs):
-        made.extend([None] * (allowed + 1))  # a backward() of the engine's: always too much
-
-    engine.__init__ = counting
-    if backward is not None:
-        engine.backward = refused
-    try:
-        result = call()
-    finally:
-        for name, kept in (("__init__", init), ("backward", backward)):
-            if kept is None:
-                if name in vars(engine):
-                    delattr(engine, name)
-            else:
-                setattr(engine, name, kept)
-    return result, float(len(made) > allowed)
-
-
-def local_step_alone(
-    engine, op, inputs, number, before, upstream, twice=False
-) -> tuple[float, list[float], float]:
-    """``local_step``, and 1.0 when the operation made a node besides its output (and ``Value(c)`` for a
-    number) or its ``local_backward()`` made any node or called ``backward()``; 0.0 when it did neither."""
-    nodes = [engine(x) for x in inputs]
-    first, second = (nodes[0], nodes[0]) if twice else (nodes[0], nodes[-1])
-    out, outside = engine_used(
-        engine,
-        lambda: apply(op, first, second if _two_nodes(op) else number),
-        allowed=1 if _two_nodes(op) or number is None else 2,
-    )
-    for node, grad in zip(nodes, before, strict=True):
-        node.grad = grad
-    out.grad = upstream
-    _, inside = engine_used(engine, out.local_backward)
-    return float(out.data), [float(node.grad) for node in nodes], max(outside, inside)
-
-
 def torch_local(op, inputs, number, before, upstream, twice=False) -> tuple[float, list[float]]:
     """The same step by torch: the output's value, and ``before`` + upstream × ∂out/∂input for each input."""
     leaves = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]

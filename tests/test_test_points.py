@@ -1037,45 +1037,6 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
                 (("other.grad += -self.data / other.data**2", "other.grad += self.data / other.data**2"),),
             )
         ],
-        "local_rule_uses_engine": [
-            Edit(  # the rule of a / b from a graph of the lecture's operations, by the engine's backward()
-                "new_operations",
-                (
-                    (
-                        "        self.grad += (1 / other.data) * out.grad\n",
-                        "        a, b = Value(self.data), Value(other.data)\n"
-                        "        (a * b**-1).backward()\n"
-                        "        self.grad += a.grad * out.grad\n",
-                    ),
-                    (
-                        "other.grad += -self.data / other.data**2 * out.grad",
-                        "other.grad += b.grad * out.grad",
-                    ),
-                ),
-            ),
-            Edit(  # that graph built with the node, its rules run by hand inside local_backward
-                "new_operations",
-                (
-                    (
-                        '    out = Value(self.data / other.data, (self, other), "/")\n',
-                        '    out = Value(self.data / other.data, (self, other), "/")\n'
-                        "    a, b = Value(self.data), Value(other.data)\n"
-                        "    inner = a * b**-1\n",
-                    ),
-                    (
-                        "        self.grad += (1 / other.data) * out.grad\n",
-                        "        inner.grad = 1.0\n"
-                        "        for node in reversed(topological_order(inner)):\n"
-                        "            node.local_backward()\n"
-                        "        self.grad += a.grad * out.grad\n",
-                    ),
-                    (
-                        "other.grad += -self.data / other.data**2 * out.grad",
-                        "other.grad += b.grad * out.grad",
-                    ),
-                ),
-            ),
-        ],
     },
     "test_dot": {
         "fork_branch_missing": [DOT_ASSIGNS],
@@ -1138,21 +1099,6 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
             Edit(
                 "norm_logsumexp",
                 (("math.exp(x.data - out.data) * out.grad", "math.exp(x.data - top) * out.grad"),),
-            )
-        ],
-        "local_rule_uses_engine": [
-            Edit(  # norm's rule from dot(c, c) ** 0.5 on copies, by the engine's backward()
-                "norm_logsumexp",
-                (
-                    (
-                        "        for x in xs:  # the chain rule through √u: (1 / (2√u)) · 2xᵢ\n"
-                        "            x.grad += x.data / out.data * out.grad\n",
-                        "        copies = [Value(x.data) for x in xs]\n"
-                        "        (dot(copies, copies) ** 0.5).backward()\n"
-                        "        for x, copy in zip(xs, copies):\n"
-                        "            x.grad += copy.grad * out.grad\n",
-                    ),
-                ),
             )
         ],
         "logsumexp_overflow": [
