@@ -853,6 +853,10 @@ def _rules_and_helpers(trees: list[ast.AST]) -> list[ast.AST]:
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 defined.setdefault(node.name, []).append(node)
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):  # rule = lambda: …
+                        defined.setdefault(target.id, []).append(node.value)
     for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and any(
