@@ -384,7 +384,8 @@ class SquaredDistance(torch.autograd.Function):
 
 
 ENGINE_RULES = {  # unit 5: local rules that let the student's own engine backpropagate through copies
-    ("unit05", "new_operations", "test_new_operations"): """
+    # exercise 8's norm and logsumexp are built on that engine: its rules are read with theirs
+    ("unit05", "new_operations", "test_new_operations test_norm_logsumexp"): """
 def exp(self):
     out = Value(math.exp(self.data), (self,), "exp")
 
