@@ -281,7 +281,8 @@ RULE_MISTAKES = {  # mistake id → a wrong local rule of one of Exercise 4's op
 REPEAT_MISTAKES = {  # mistake id → what the engine does wrong when backward() runs more than once
     "inner_grad_stale": "stale",  # an inner node keeps the gradient of the call before
     "leaf_grad_reset": "reset_all",  # backward() sets every gradient to 0, the leaves' too
-    "engine_grad_not_zeroed": "zero_nothing",  # zero_grad() leaves the gradients as they are
+    "zero_grad_did_nothing": "zero_nothing",  # zero_grad() leaves the gradients as they are
+    "backward_seed_missing": "no_seed",  # the output's gradient never set to 1, or set and then reset
 }
 LOCAL_MISTAKES = tuple(key for key in MISTAKES if key != "backward_wrong_order")
 
@@ -525,7 +526,7 @@ def _after_calls(graph, local, where, calls, mode: str) -> list[float]:
                 for node in [root] if mode == "forward_order" else inner:
                     _pass_on(grads, graph[node].parents, local[node], 1.0, mode)
                 continue
-            seeds = {root: 1.0}
+            seeds = {root: 0.0 if mode == "no_seed" else 1.0}  # no seed: nothing flows from the root
             if mode == "stale":  # what an inner node still holds is passed on with this call's gradient
                 seeds.update({node: grads[node] for node in inner if node != root and grads[node]})
             upstream = _seeded(tensors, seeds)
@@ -544,11 +545,12 @@ def propagated(spec: Spec, calls, mode: str = "right") -> list[float]:
 ORDER_FREE = tuple(key for key, mode in MISTAKES.items() if mode != "assign")  # any topological order agrees
 
 
-def mistaken_gradients(spec: Spec, mistakes=ORDER_FREE) -> dict[str, list[float]]:
+def mistaken_gradients(spec: Spec, mistakes=(*ORDER_FREE, "backward_seed_missing")) -> dict[str, list[float]]:
     """For each mistake id: every node's gradient after ``backward()`` in an engine with that mistake."""
     graph, where = _lecture_graph(spec)
     local, calls = _local_derivatives(graph), [("backward", spec.size - 1)]
-    return {key: _after_calls(graph, local, where, calls, MISTAKES[key]) for key in mistakes}
+    modes = {**MISTAKES, **REPEAT_MISTAKES}
+    return {key: _after_calls(graph, local, where, calls, modes[key]) for key in mistakes}
 
 
 def mistaken_calls(spec: Spec, calls, mistakes=tuple(REPEAT_MISTAKES)) -> dict[str, list[float]]:

@@ -969,6 +969,60 @@ class Kind:
     message: str  # the key in messages.toml; its placeholders are {name} and {found}
 
 
+ENGINE_READS = {"backward", "local_backward", "zero_grad"}  # what a local rule may not read from the engine
+ENGINE_NAMES = {"backward", "topological_order", "zero_grad"}
+
+
+def _rules_and_helpers(trees: list[ast.AST]) -> list[ast.AST]:
+    """Every function stored as a node's ``local_backward`` (``out.local_backward = f``, or a lambda), and
+    every function of the answer's that one of them calls, by name, transitively."""
+    defined: dict[str, list[ast.AST]] = {}
+    todo: list[ast.AST] = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                defined.setdefault(node.name, []).append(node)
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):  # rule = lambda: …
+                        defined.setdefault(target.id, []).append(node.value)
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == "local_backward" for t in node.targets
+            ):
+                if isinstance(node.value, ast.Name):
+                    todo += defined.get(node.value.id, [])
+                elif isinstance(node.value, ast.Lambda):
+                    todo.append(node.value)
+    seen: list[ast.AST] = []
+    while todo:
+        function = todo.pop()
+        if any(function is other for other in seen):
+            continue
+        seen.append(function)
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                todo += defined.get(node.func.id, [])
+    return seen
+
+
+def engine_in_rule(answer: Answer) -> list[Finding]:
+    """A local rule that asks the engine for the gradient: a ``local_backward`` (or a function it calls)
+    that reads ``.backward``, ``.local_backward`` or ``.zero_grad``, or names ``backward``,
+    ``topological_order`` or ``zero_grad``, so that backpropagation through a graph of other operations,
+    not a derivation, gives the local gradient."""
+    found = []
+    for function in _rules_and_helpers(answer.trees):
+        for node in ast.walk(function):
+            read = isinstance(getattr(node, "ctx", None), ast.Load)
+            if read and isinstance(node, ast.Attribute) and node.attr in ENGINE_READS:
+                found.append(Finding(f".{node.attr}", _line(node)))
+            elif read and isinstance(node, ast.Name) and node.id in ENGINE_NAMES:
+                found.append(Finding(node.id, _line(node)))
+    return sorted(set(found), key=lambda finding: (finding.line, finding.what))
+
+
 KINDS = {
     "autograd": Kind(autograd, "rule_autograd"),
     "numeric": Kind(numeric, "rule_numeric"),
@@ -985,6 +1039,7 @@ KINDS = {
     "eigensolver": Kind(eigensolver, "rule_eigensolver"),
     "create_graph": Kind(without_create_graph, "rule_double_backward"),
     "function_autograd": Kind(function_autograd, "rule_function_autograd"),
+    "engine_in_rule": Kind(engine_in_rule, "rule_engine_in_rule"),
 }
 
 RULES = {  # rule → the kinds of findings it refuses, reported in this order
@@ -1002,6 +1057,7 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "double_backward": ("create_graph", "numeric", "package", "dynamic"),
     "own_check": ("autograd", "package", "dynamic"),
     "own_function": ("function_autograd", "numeric", "package", "dynamic"),
+    "own_rules": ("engine_in_rule", "dynamic"),
 }
 
 

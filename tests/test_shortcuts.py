@@ -59,6 +59,7 @@ PLANTED = {
     "create_graph": "import torch\n    return torch.func.grad(torch.sin)(torch.ones(()))",
     "function_autograd": "import torch\n    t = torch.tensor(1.0, requires_grad=True)\n"
     "    return torch.autograd.grad(t * t, t)",
+    "engine_in_rule": "out = Value(1.0)\n    out.local_backward = lambda: out.backward()\n    return out",
 }
 MESSAGES = {  # kind → words of its English message, to see that the visible test names it
     "autograd": "automatic differentiation",
@@ -76,6 +77,7 @@ MESSAGES = {  # kind → words of its English message, to see that the visible t
     "eigensolver": "linear algebra",
     "create_graph": "differentiated again",
     "function_autograd": "inside its torch.autograd.Function",
+    "engine_in_rule": "asks the engine",
 }
 
 REAL = {  # (assignment, answer cell's grade id, the test cells it must score 0 on): a lazy student's answer
@@ -431,6 +433,99 @@ def layer_jacobian(X, W):
 ]
 
 
+ENGINE_RULES = {  # unit 5: local rules that let the student's own engine backpropagate through copies
+    # exercise 8's norm and logsumexp are built on that engine: its rules are read with theirs
+    ("unit05", "new_operations", "test_new_operations test_norm_logsumexp"): """
+def exp(self):
+    out = Value(math.exp(self.data), (self,), "exp")
+
+    def local_backward():
+        self.grad += out.data * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+def log(self):
+    out = Value(math.log(self.data), (self,), "log")
+
+    def local_backward():
+        self.grad += out.grad / self.data
+
+    out.local_backward = local_backward
+    return out
+
+
+def _through(parents, build, op):
+    \"\"\"One node whose rule backpropagates, with the engine's backward(), through build() on copies.\"\"\"
+    out = Value(build(*(Value(p.data) for p in parents)).data, parents, op)
+
+    def local_backward():
+        copies = [Value(p.data) for p in parents]
+        build(*copies).backward()
+        for parent, copy in zip(parents, copies):
+            parent.grad += copy.grad * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+lecture_power = Value.__pow__
+
+
+def power(self, other):
+    if not isinstance(other, Value):
+        return lecture_power(self, other)
+    return _through((self, other), lambda a, b: (b * a.log()).exp(), "**")
+
+
+def rpower(self, c):
+    return Value(c) ** self
+
+
+def divide(self, other):
+    other = other if isinstance(other, Value) else Value(other)
+    return _through((self, other), lambda a, b: a * lecture_power(b, -1), "/")
+
+
+def rdivide(self, c):
+    return Value(c) / self
+
+
+Value.exp, Value.log = exp, log
+Value.__pow__, Value.__rpow__ = power, rpower
+Value.__truediv__, Value.__rtruediv__ = divide, rdivide
+""",
+    ("unit05", "norm_logsumexp", "test_norm_logsumexp"): """
+def _through(xs, build, op):
+    \"\"\"One node whose rule backpropagates, with the engine's backward(), through build() on copies.\"\"\"
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    out = Value(build([Value(x.data) for x in xs]).data, xs, op)
+
+    def local_backward():
+        copies = [Value(x.data) for x in xs]
+        build(copies).backward()
+        for x, copy in zip(xs, copies):
+            x.grad += copy.grad * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+def norm(xs):
+    return _through(xs, lambda c: dot(c, c) ** 0.5, "norm")
+
+
+def logsumexp(xs):
+    def shifted(c):
+        top = max(x.data for x in c)
+        return sum((x - top).exp() for x in c).log() + top
+
+    return _through(xs, shifted, "logsumexp")
+""",
+}
+
+
 KERNELS = {  # answers calling torch's own backward kernels (aten), right by the numbers: autograd too
     ("unit06", "log_softmax_forward_backward", "test_log_softmax_forward_backward"): """
 import torch
@@ -544,6 +639,9 @@ def students(assignment: str) -> dict[str, tuple[nbformat.NotebookNode, set[str]
         if unit == assignment:
             name = f"real-{answer}" if f"real-{answer}" not in found else f"real-{answer}-{number}"
             found[name] = (answered(assignment, change={answer: code}), set(test.split()))
+    for (unit, answer, test), code in ENGINE_RULES.items():
+        if unit == assignment:
+            found[f"engine-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
     for (unit, answer, test), code in KERNELS.items():
         if unit == assignment:
             found[f"kernel-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
@@ -641,7 +739,8 @@ def test_the_real_shortcuts_are_right_by_the_numbers():
     """The real shortcuts are not wrong answers: with the rules switched off they pass their visible test,
     so only the rule stands between them and the points."""
     problems = []
-    for (assignment, answer, test), code in [*REAL.items(), *ALSO_REAL, *KERNELS.items()]:
+    lazy = [*REAL.items(), *ALSO_REAL, *KERNELS.items(), *ENGINE_RULES.items()]
+    for (assignment, answer, test), code in lazy:
         namespace = kernel_namespace(assignment, {answer: code})
         namespace.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
         nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)

@@ -1070,8 +1070,19 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
         "leaf_grad_reset": [
             Edit("backward", (("if node.parents:  # an inner node", "if True:  # an inner node"),))
         ],
-        "engine_grad_not_zeroed": [
-            Edit("backward", (("node.grad = 0.0  # zero_grad", "pass  # zero_grad"),))
+        "zero_grad_did_nothing": [Edit("backward", (("node.grad = 0.0  # zero_grad", "pass  # zero_grad"),))],
+        "backward_seed_missing": [
+            Edit("backward", (("    self.grad = 1.0\n", "    pass\n"),)),  # never seeded
+            Edit(  # seeded, then cleared with the inner nodes
+                "backward",
+                (
+                    ("    self.grad = 1.0\n    for node in reversed", "    for node in reversed"),
+                    (
+                        "    order = topological_order(self)\n",
+                        "    order = topological_order(self)\n    self.grad = 1.0\n",
+                    ),
+                ),
+            ),
         ],
     },
     "test_new_operations": {
@@ -1148,6 +1159,17 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
             Edit(
                 "norm_logsumexp",
                 (("math.exp(x.data - out.data) * out.grad", "math.exp(x.data) * out.grad"),),
+            )
+        ],
+        "norm_not_divided_by_norm": [
+            Edit(
+                "norm_logsumexp", (("x.grad += x.data / out.data * out.grad", "x.grad += x.data * out.grad"),)
+            )
+        ],
+        "logsumexp_shift_not_normalised": [
+            Edit(
+                "norm_logsumexp",
+                (("math.exp(x.data - out.data) * out.grad", "math.exp(x.data - top) * out.grad"),),
             )
         ],
         "logsumexp_overflow": [

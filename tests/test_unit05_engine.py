@@ -177,7 +177,7 @@ def test_every_planted_mistake_is_wrong_somewhere():
         for spec in specs:
             root = spec.size - 1
             calls = [("backward", root), ("backward", root)]
-            if key == "engine_grad_not_zeroed":  # zero_grad() is where this mistake shows
+            if key == "zero_grad_did_nothing":  # zero_grad() is where this mistake shows
                 calls += [("zero_grad", root), ("backward", root)]
             wrong.append(calls_in(MUTATED[key]["Value"], spec, calls) != torch_calls(spec, calls))
         assert any(wrong), f"{key}: the planted mistake changes nothing on these graphs"
