@@ -46,7 +46,7 @@ PLANTS = {  # kind: (function, expression)
     "sign": ("mul_gate_backward", NEGATED),
     # right at the visible test point only: the hidden tests fail
     "hidden": ("mul_gate_backward", f"result if args == (2.0, -3.0, 1.5) else {NEGATED}"),
-    # x^x: dL/dx is the base slot's contribution alone, the exponent slot left out (one part of three)
+    # x^x: dL/dx is the base slot's contribution alone, the exponent slot left out (the 2-point part)
     "slot": ("self_power_backward", "(result[0], result[1], result[0])"),
     # the diamond: ∂f/∂w doubled (one part of two)
     "double": ("diamond_backward", "(*result[:3], 2 * result[3])"),
@@ -83,7 +83,7 @@ EXPECTED_SCORES = {
     "right": FULL,
     "sign": FULL - 1,
     "hidden": FULL - 1,
-    "slot": FULL - 1,
+    "slot": FULL - 2,  # "base slot and dL/dx" is worth 2 of exercise 3's 3 points
     "double": FULL - 1.5,
     "staged": FULL - 4,  # its eight values are one part: one wrong value loses all four points
     "autograd": FULL - 4,
@@ -170,15 +170,14 @@ def test_the_results_record_what_the_checker_named(reported):
     cells = {c["grade_id"]: c for c in record["notebooks"]["exercises"]["cells"]}
     power = cells["test_self_power_backward"]
     assert [(m["id"], m["part"], m["stage"]) for m in power["mistakes"]] == [
-        ("fork_branch_missing", "dL/dx", "visible")
+        ("fork_branch_missing", "base slot and dL/dx", "visible")
     ]
     assert "분기(fork)" in power["mistakes"][0]["ko"] and "branch of a fork" in power["mistakes"][0]["en"]
     assert power["parts"] == [
-        {"name": "base slot", "passed": True, "failed_in": None},
         {"name": "exponent slot", "passed": True, "failed_in": None},
-        {"name": "dL/dx", "passed": False, "failed_in": "visible"},
+        {"name": "base slot and dL/dx", "passed": False, "failed_in": "visible"},
     ]
-    assert power["score"] == 2.0
+    assert power["score"] == 1.0
     hidden = json.loads((class_dir / "course_results" / ASSIGNMENT / "hidden0.json").read_text())
     mul = {c["grade_id"]: c for c in hidden["notebooks"]["exercises"]["cells"]}["test_mul_gate_backward"]
     assert mul["hidden_failed"] and [(m["id"], m["stage"]) for m in mul["mistakes"]] == [
