@@ -546,7 +546,12 @@ def ready_logsumexp(answer: Answer) -> list[Finding]:
 
 
 EIGENSOLVERS = {"eig", "eigvals", "eigh", "eigvalsh", "eigs", "eigsh", "svd", "svdvals", "roots", "polyroots"}
+# a characteristic polynomial's roots by other names: sympy's eigenvalues and root finders, numpy's poly
+# (it computes eigenvalues itself) and poly1d with its roots attribute ``.r``
+EIGENSOLVERS |= {"eigenvals", "eigenvects", "charpoly", "nroots", "all_roots", "real_roots"}
+EIGENSOLVERS |= {"poly1d", "poly", "r"}
 LINALG_MODULES = ("numpy.linalg", "scipy.linalg", "scipy.sparse.linalg", "numpy.polynomial")
+LINALG_MODULES += ("sympy", "mpmath")  # computer algebra and arbitrary precision: eigenvalues and roots both
 
 
 def eigensolver(answer: Answer) -> list[Finding]:

@@ -1187,6 +1187,18 @@ EIGENSOLVED = {  # unit 4, exercise 5: a step's matrix handed to a library, and 
     "linalg module": "from numpy import linalg\ndef limit(h):\n    return 2 / linalg.norm(h, 2)\n",
     "star import": "from scipy.linalg import *\ndef limit(h):\n    return 2 / max(eigh(h)[0])\n",
     "polynomial roots": "import numpy\ndef limit(c):\n    return max(abs(r) for r in numpy.roots(c))\n",
+    "sympy eigenvals": "import sympy\ndef limit(h):\n    return 2 / max(sympy.Matrix(h).eigenvals())\n",
+    "sympy Matrix": "from sympy import Matrix\ndef limit(h):\n    return 2 / max(Matrix(h).eigenvals())\n",
+    "sympy nroots": "from sympy import nroots\ndef limit(c):\n    return 2 / max(nroots(c))\n",
+    "mpmath polyroots": "import mpmath\ndef limit(c):\n    return 2 / max(mpmath.polyroots(c))\n",
+    "mpmath from-import": "from mpmath import mp\ndef limit(h):\n    return 2 / max(mp.eig(mp.matrix(h)))\n",
+    "charpoly": "def limit(m):\n    return 2 / max(m.charpoly().all_roots())\n",
+    "real_roots": "def limit(p):\n    return 2 / max(p.real_roots())\n",
+    "eigenvects": "def limit(m):\n    return 2 / max(v for v, _, _ in m.eigenvects())\n",
+    "poly1d roots": "import numpy as np\ndef limit(c):\n    return 2 / max(np.poly1d(c).r)\n",
+    "poly1d from-import": "from numpy import poly1d\ndef limit(c):\n    return 2 / max(poly1d(c).r)\n",
+    "poly": "import numpy as np\ndef limit(h):\n    return 2 / max(np.poly(h))\n",
+    "roots attribute": "def limit(p):\n    return 2 / max(p.r)\n",
 }
 
 

@@ -363,6 +363,8 @@ def stable_lr_mistake(mistake):
             a, off = 2 * sum(x * x for x in x_data) / n, 2 * sum(x_data) / n
             spread = ((a - 2) ** 2 / 4 + off**2) ** 0.5
             high, low = (a + 2) / 2 + spread, (a + 2) / 2 - spread
+            if mistake == "stable_lr_bias_ignored":  # the lecture's ŷ = w·x: the Hessian is 2·mean(x²) alone
+                high = low = a
             if mistake == "hessian_factor_2_missing":  # (1/n)[[Σx², Σx], [Σx, n]]
                 high, low = high / 2, low / 2
             if mistake == "stable_lr_best_step":  # the lecture's fastest fixed rate, 2 / (λmax + λmin)
@@ -372,6 +374,8 @@ def stable_lr_mistake(mistake):
                 curvature += weight_decay
             if momentum == 0 or mistake == "stable_lr_momentum_ignored":
                 return 2 / curvature
+            if mistake == "stable_lr_momentum_ignored_damped":  # 2 / ((1 − τ)(λ + α)): μ dropped, τ kept
+                return 2 / ((1 - dampening) * curvature)
             kept = 1.0 if mistake == "stable_lr_dampening_ignored" else 1 - dampening
             return 2 * (1 + momentum) / (kept * curvature)
 
@@ -852,6 +856,8 @@ STABLE_LR = (
     "stable_lr_momentum_ignored",
     "stable_lr_dampening_ignored",
     "hessian_factor_2_missing",
+    "stable_lr_bias_ignored",
+    "stable_lr_momentum_ignored_damped",
 )
 MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_mul_gate_backward": {
@@ -1418,7 +1424,12 @@ HIDDEN_ONLY = {
 NAMED_WHEN_HIDDEN = {
     "test_sgd_steps": set(READINGS),  # before or after the buffer, the first buffer, lr inside or outside
     "test_largest_stable_lr": set(STABLE_LR),
-    "test_huber_power_loss_and_grads": {"exponent_coefficient_missing"},  # its autograd shows ln x in ∂ŷ/∂k
+    # their autograd shows ∂ŷ/∂k: ln x, and a·x^k beside it
+    "test_huber_power_loss_and_grads": {
+        "exponent_coefficient_missing",
+        "exponent_log_missing",
+        "exponent_power_rule",
+    },
 }
 # the visible test holds no reference value at all, only real training at 0.97 and 1.03 times the prediction
 # (the reference's computation shows the structure of the answer): there any wrong value fails, and the hidden
