@@ -975,8 +975,14 @@ ENGINE_NAMES = {"backward", "topological_order", "zero_grad"}
 
 
 OPERATOR_METHODS = {  # an operator on a Value runs the method of this name (or its reflected form)
-    ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
-    ast.Mod: "mod", ast.Pow: "pow", ast.MatMul: "matmul",
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "truediv",
+    ast.FloorDiv: "floordiv",
+    ast.Mod: "mod",
+    ast.Pow: "pow",
+    ast.MatMul: "matmul",
 }
 
 
@@ -1010,7 +1016,9 @@ def _rules_and_helpers(trees: list[ast.AST], answer: str = "") -> list[ast.AST]:
             if isinstance(node, ast.Assign):
                 for target in node.targets:
                     if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
-                        assigned += list(zip(target.elts, node.value.elts))
+                        assigned += list(
+                            zip(target.elts, node.value.elts, strict=False)
+                        )  # unequal: no tuple unpacked
                     else:
                         assigned.append((target, node.value))
     for tree in trees:
@@ -1020,20 +1028,29 @@ def _rules_and_helpers(trees: list[ast.AST], answer: str = "") -> list[ast.AST]:
     for target, value in assigned:
         if isinstance(target, ast.Name) and isinstance(value, ast.Lambda):  # rule = lambda: …
             defined.setdefault(target.id, []).append(value)
-    for target, value in assigned:  # Value.spread = helper: a call of .spread runs helper
-        if isinstance(target, ast.Attribute) and isinstance(value, ast.Name) and value.id in defined:
-            defined.setdefault(target.attr, []).extend(defined[value.id])
+    aliases = [(target.attr, value) for target, value in assigned if isinstance(target, ast.Attribute)]
+    for tree in trees:  # setattr(Value, "spread", helper)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _callee(node) == "setattr" and len(node.args) == 3:
+                name = node.args[1]
+                if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                    aliases.append((name.value, node.args[2]))
+    for attr, value in aliases:  # Value.spread = helper (or staticmethod(helper)): a call of .spread runs it
+        for node in ast.walk(value):
+            if isinstance(node, ast.Name) and node.id in defined and node.id != attr:
+                defined.setdefault(attr, []).extend(defined[node.id])
     classes = {node.name for tree in trees for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
     for name in classes:  # Value(…) runs the constructor
         defined.setdefault(name, []).extend(defined.get("__init__", []))
     todo: list[ast.AST] = list(defined.get(answer, [])) if answer else []
-    for target, value in assigned:
-        if isinstance(target, ast.Attribute) and target.attr == "local_backward":
+    for attr, value in aliases:
+        if attr == "local_backward":
             if isinstance(value, ast.Lambda):
                 todo.append(value)
-            else:  # a name, or a factory's call: every function it may run
+            else:  # a name (``local_backward`` too), or a factory's call: every function it may run
                 for node in ast.walk(value):
-                    for name in _reached_names(node):
+                    names = _reached_names(node) | ({node.id} if isinstance(node, ast.Name) else set())
+                    for name in names:
                         todo += defined.get(name, [])
     seen: list[ast.AST] = []
     while todo:

@@ -1242,18 +1242,21 @@ HALVE_ELSEWHERE = {  # the engine asked outside the rule: when the node is made,
     "a factory": (
         "def make_rule(a, out):\n    c = Value(a.data)\n    (c * 0.5).backward()\n    share = c.grad\n"
         "    return lambda: setattr(a, 'grad', a.grad + share * out.grad)\n",
-        "def halve(a):\n    out = Value(a.data / 2, (a,))\n    out.local_backward = make_rule(a, out)\n    return out\n",
+        "def halve(a):\n    out = Value(a.data / 2, (a,))\n"
+        "    out.local_backward = make_rule(a, out)\n    return out\n",
     ),
     "a helper called on the class": (
         THROUGH.replace("def through(a)", "def spread(a)") + "Value.spread = spread\n",
         "def halve(a):\n    out = Value(a.data / 2, (a,))\n\n    def local_backward():\n"
-        "        a.grad += Value.spread(a) * out.grad\n\n    out.local_backward = local_backward\n    return out\n",
+        "        a.grad += Value.spread(a) * out.grad\n\n"
+        "    out.local_backward = local_backward\n    return out\n",
     ),
     "a method called on a node": (
         ENGINE_CLASS + "\n    def spread(self):\n        c = Value(self.data)\n        (c * 0.5).backward()\n"
         "        return c.grad\n",
         "def halve(a):\n    out = Value(a.data / 2, (a,))\n\n    def local_backward():\n"
-        "        a.grad += a.spread() * out.grad\n\n    out.local_backward = local_backward\n    return out\n",
+        "        a.grad += a.spread() * out.grad\n\n"
+        "    out.local_backward = local_backward\n    return out\n",
     ),
     "an operator": (
         ENGINE_CLASS + "\n    def __matmul__(self, other):\n        c = Value(self.data)\n"
@@ -1274,7 +1277,8 @@ def test_a_derived_rule_from_a_factory_or_a_method_passes():
         ENGINE_CLASS,
         "def make_rule(a, out):\n    return lambda: setattr(a, 'grad', a.grad + a.half() * out.grad)\n",
         "def half(self):\n    return 0.5\nValue.half = half\n",
-        "def halve(a):\n    out = Value(a.data / 2, (a,))\n    out.local_backward = make_rule(a, out)\n    return out\n",
+        "def halve(a):\n    out = Value(a.data / 2, (a,))\n"
+        "    out.local_backward = make_rule(a, out)\n    return out\n",
     ]
     assert check_sources("halve", cells, rule="own_rules") == (True, [])
 
