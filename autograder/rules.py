@@ -982,7 +982,7 @@ OPERATOR_METHODS = {  # an operator on a Value runs the method of this name (or 
     ast.FloorDiv: "floordiv",
     ast.Mod: "mod",
     ast.Pow: "pow",
-    ast.MatMul: "matmul",
+    ast.MatMult: "matmul",
 }
 
 
