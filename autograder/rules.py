@@ -64,6 +64,7 @@ class Answer:
     instructor: frozenset[str] = frozenset()  # names the tests and the course's package put beside it
     torch_globals: frozenset[str] = frozenset()  # in the kernel: names beside it whose values are torch's
     live: bool = False  # in the kernel: ``instructor`` and ``torch_globals`` are what the names hold now
+    name: str = ""  # the answer's name: the function (or class) the rule is asked for
     steps: set[str] = field(default_factory=set)
     perturbed: set[str] = field(default_factory=set)
 
@@ -978,28 +979,84 @@ ENGINE_READS = {"backward", "local_backward", "zero_grad"}  # what a local rule 
 ENGINE_NAMES = {"backward", "topological_order", "zero_grad"}
 
 
-def _rules_and_helpers(trees: list[ast.AST]) -> list[ast.AST]:
-    """Every function stored as a node's ``local_backward`` (``out.local_backward = f``, or a lambda), and
-    every function of the answer's that one of them calls, by name, transitively."""
+OPERATOR_METHODS = {  # an operator on a Value runs the method of this name (or its reflected form)
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "truediv",
+    ast.FloorDiv: "floordiv",
+    ast.Mod: "mod",
+    ast.Pow: "pow",
+    ast.MatMult: "matmul",
+}
+
+
+def _reached_names(node: ast.AST) -> set[str]:
+    """The names of functions that ``node`` may run: a name it reads (called or handed on: a factory, a
+    rule stored elsewhere), a method it calls or reads (``Value.spread``, ``self.spread``), and the method
+    behind an operator (``a * b`` runs ``__mul__`` or ``__rmul__``)."""
+    names = set()
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        names.add(node.id)
+    elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+        names.add(node.attr)
+    elif isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in OPERATOR_METHODS:
+        method = OPERATOR_METHODS[type(node.op)]
+        names |= {f"__{method}__", f"__r{method}__", f"__i{method}__"}
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        names.add("__neg__")
+    return names - ENGINE_READS - ENGINE_NAMES  # those are findings themselves
+
+
+def _rules_and_helpers(trees: list[ast.AST], answer: str = "") -> list[ast.AST]:
+    """The answer function ``answer`` itself (a rule may ask the engine when the node is made, and keep
+    the result as a constant), every function stored as a node's ``local_backward`` (``out.local_backward
+    = f``, a lambda, or what a factory call returns), and every function of the answer's that one of them
+    may run (see ``_reached_names``), transitively. A function is known by its name where it is defined
+    (``def``, ``f = lambda``) and by every attribute it is assigned to (``Value.__pow__ = power``)."""
     defined: dict[str, list[ast.AST]] = {}
-    todo: list[ast.AST] = []
+    assigned: list[tuple[ast.AST, ast.AST]] = []  # (target, value) pairs, tuples taken apart
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                        assigned += list(
+                            zip(target.elts, node.value.elts, strict=False)
+                        )  # unequal: no tuple unpacked
+                    else:
+                        assigned.append((target, node.value))
     for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 defined.setdefault(node.name, []).append(node)
-            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):  # rule = lambda: …
-                        defined.setdefault(target.id, []).append(node.value)
-    for tree in trees:
+    for target, value in assigned:
+        if isinstance(target, ast.Name) and isinstance(value, ast.Lambda):  # rule = lambda: …
+            defined.setdefault(target.id, []).append(value)
+    aliases = [(target.attr, value) for target, value in assigned if isinstance(target, ast.Attribute)]
+    for tree in trees:  # setattr(Value, "spread", helper)
         for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Attribute) and t.attr == "local_backward" for t in node.targets
-            ):
-                if isinstance(node.value, ast.Name):
-                    todo += defined.get(node.value.id, [])
-                elif isinstance(node.value, ast.Lambda):
-                    todo.append(node.value)
+            if isinstance(node, ast.Call) and _callee(node) == "setattr" and len(node.args) == 3:
+                name = node.args[1]
+                if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                    aliases.append((name.value, node.args[2]))
+    for attr, value in aliases:  # Value.spread = helper (or staticmethod(helper)): a call of .spread runs it
+        for node in ast.walk(value):
+            if isinstance(node, ast.Name) and node.id in defined and node.id != attr:
+                defined.setdefault(attr, []).extend(defined[node.id])
+    classes = {node.name for tree in trees for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+    for name in classes:  # Value(…) runs the constructor
+        defined.setdefault(name, []).extend(defined.get("__init__", []))
+    todo: list[ast.AST] = list(defined.get(answer, [])) if answer else []
+    for attr, value in aliases:
+        if attr == "local_backward":
+            if isinstance(value, ast.Lambda):
+                todo.append(value)
+            else:  # a name (``local_backward`` too), or a factory's call: every function it may run
+                for node in ast.walk(value):
+                    names = _reached_names(node) | ({node.id} if isinstance(node, ast.Name) else set())
+                    for name in names:
+                        todo += defined.get(name, [])
     seen: list[ast.AST] = []
     while todo:
         function = todo.pop()
@@ -1007,18 +1064,19 @@ def _rules_and_helpers(trees: list[ast.AST]) -> list[ast.AST]:
             continue
         seen.append(function)
         for node in ast.walk(function):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                todo += defined.get(node.func.id, [])
+            for name in _reached_names(node):
+                todo += defined.get(name, [])
     return seen
 
 
 def engine_in_rule(answer: Answer) -> list[Finding]:
-    """A local rule that asks the engine for the gradient: a ``local_backward`` (or a function it calls)
-    that reads ``.backward``, ``.local_backward`` or ``.zero_grad``, or names ``backward``,
-    ``topological_order`` or ``zero_grad``, so that backpropagation through a graph of other operations,
-    not a derivation, gives the local gradient."""
+    """A local rule that asks the engine for the gradient: the answer function, a ``local_backward``, or a
+    function either may run (``_rules_and_helpers``) that reads ``.backward``, ``.local_backward`` or
+    ``.zero_grad``, or names ``backward``, ``topological_order`` or ``zero_grad``, so that backpropagation
+    through a graph of other operations, when the rule runs or when the node is made, not a derivation,
+    gives the local gradient."""
     found = []
-    for function in _rules_and_helpers(answer.trees):
+    for function in _rules_and_helpers(answer.trees, answer.name):
         for node in ast.walk(function):
             read = isinstance(getattr(node, "ctx", None), ast.Load)
             if read and isinstance(node, ast.Attribute) and node.attr in ENGINE_READS:
@@ -1408,7 +1466,7 @@ def answer_of(
     else:
         return None
     trees = [parsed[index] for index in sorted(seen)]
-    return Answer(trees, every, engine, instructor, torch_globals, live)
+    return Answer(trees, every, engine, instructor, torch_globals, live, name=name)
 
 
 def violations(rule: str | tuple[str, ...], answer: Answer) -> list[tuple[str, list[Finding]]]:

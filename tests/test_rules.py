@@ -1245,6 +1245,56 @@ def test_a_local_rule_that_asks_the_engine_is_found(how):
     assert "engine_in_rule" in kinds("halve", cells, rule="own_rules"), how
 
 
+HALVE_ELSEWHERE = {  # the engine asked outside the rule: when the node is made, in a factory, in a method
+    "when the node is made": (
+        "def halve(a):\n    out = Value(a.data / 2, (a,))\n    c = Value(a.data)\n    (c * 0.5).backward()\n"
+        "    share = c.grad\n\n    def local_backward():\n        a.grad += share * out.grad\n\n"
+        "    out.local_backward = local_backward\n    return out\n",
+    ),
+    "a factory": (
+        "def make_rule(a, out):\n    c = Value(a.data)\n    (c * 0.5).backward()\n    share = c.grad\n"
+        "    def rule():\n        a.grad += share * out.grad\n\n    return rule\n",
+        "def halve(a):\n    out = Value(a.data / 2, (a,))\n"
+        "    out.local_backward = make_rule(a, out)\n    return out\n",
+    ),
+    "a helper called on the class": (
+        THROUGH.replace("def through(a)", "def spread(a)") + "Value.spread = spread\n",
+        "def halve(a):\n    out = Value(a.data / 2, (a,))\n\n    def local_backward():\n"
+        "        a.grad += Value.spread(a) * out.grad\n\n"
+        "    out.local_backward = local_backward\n    return out\n",
+    ),
+    "a method called on a node": (
+        ENGINE_CLASS + "\n    def spread(self):\n        c = Value(self.data)\n        (c * 0.5).backward()\n"
+        "        return c.grad\n",
+        "def halve(a):\n    out = Value(a.data / 2, (a,))\n\n    def local_backward():\n"
+        "        a.grad += a.spread() * out.grad\n\n"
+        "    out.local_backward = local_backward\n    return out\n",
+    ),
+    "an operator": (
+        ENGINE_CLASS + "\n    def __matmul__(self, other):\n        c = Value(self.data)\n"
+        "        (c * other).backward()\n        return c.grad\n",
+        "def halve(a):\n    out = Value(a.data / 2, (a,))\n\n    def local_backward():\n"
+        "        a.grad += (a @ 0.5) * out.grad\n\n    out.local_backward = local_backward\n    return out\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", sorted(HALVE_ELSEWHERE))
+def test_the_engine_asked_outside_the_stored_rule_is_found(how):
+    assert "engine_in_rule" in kinds("halve", [ENGINE_CLASS, *HALVE_ELSEWHERE[how]], rule="own_rules"), how
+
+
+def test_a_derived_rule_from_a_factory_or_a_method_passes():
+    cells = [
+        ENGINE_CLASS,
+        "def make_rule(a, out):\n    def rule():\n        a.grad += a.half() * out.grad\n\n    return rule\n",
+        "def half(self):\n    return 0.5\nValue.half = half\n",
+        "def halve(a):\n    out = Value(a.data / 2, (a,))\n"
+        "    out.local_backward = make_rule(a, out)\n    return out\n",
+    ]
+    assert check_sources("halve", cells, rule="own_rules") == (True, [])
+
+
 def test_a_derived_local_rule_passes_and_the_engine_may_backpropagate_elsewhere():
     rule = "    def local_backward():\n        a.grad += 0.5 * out.grad"
     train = "def train(x):\n    loss = halve(Value(x))\n    loss.backward()\n    return loss.grad\n"
