@@ -1,5 +1,6 @@
-"""Unit 1's test cells leave no helper behind, however they end: an autograd oracle (reference_gradient, a
-cell's check function) left in the notebook's namespace would answer the exercises after it.
+"""The test cells of units 1 and 4 leave no helper behind, however they end: an autograd oracle
+(reference_gradient, a cell's check function) or a real-training helper left in the notebook's namespace would
+answer the exercises after it.
 
 Each test cell runs piece by piece, as the grader runs it (its visible and hidden pieces compiled on their
 own, the first error ending the cell), with the reference solution up to a piece and, from that piece on, a
@@ -21,14 +22,15 @@ from autograder.grading.cells import is_test, nbgrader_meta, segments
 from tests.test_test_points import Exercise, free_names
 
 COURSE = Course.find()
-SOURCE = COURSE.source / "unit01" / "exercises.ipynb"
+UNITS = ("unit01", "unit04")  # the units whose test cells guard every piece that calls the student
+SOURCES = {unit: COURSE.source / unit / "exercises.ipynb" for unit in UNITS}
+EXERCISES: dict[str, Exercise] = {}
 
-pytestmark = pytest.mark.skipif(not SOURCE.exists(), reason="unit 1 is not in this course")
 
-
-@pytest.fixture(scope="module")
-def exercise():
-    return Exercise(SOURCE)
+def exercise_of(unit: str) -> Exercise:
+    if unit not in EXERCISES:
+        EXERCISES[unit] = Exercise(SOURCES[unit])
+    return EXERCISES[unit]
 
 
 @pytest.fixture(autouse=True)
@@ -71,16 +73,19 @@ def run_cell(exercise, code, names, broken_from, breaking):
     return {name: ns[name] for name in set(ns) - before - {"__builtins__"}}, raised
 
 
-TESTS = (
-    [nbgrader_meta(c)["grade_id"] for c in nbformat.read(SOURCE, 4).cells if is_test(c)]
-    if SOURCE.exists()
-    else []
-)
+TESTS = [
+    (unit, nbgrader_meta(c)["grade_id"])
+    for unit, source in SOURCES.items()
+    if source.exists()
+    for c in nbformat.read(source, 4).cells
+    if is_test(c)
+]
 
 
-@pytest.mark.parametrize("grade_id", TESTS)
+@pytest.mark.parametrize(("unit", "grade_id"), TESTS)
 @pytest.mark.parametrize("breaking", [raising, negated])
-def test_helpers_are_gone_however_the_cell_ends(exercise, grade_id, breaking):
+def test_helpers_are_gone_however_the_cell_ends(unit, grade_id, breaking):
+    exercise = exercise_of(unit)
     (cell,) = [c for c in exercise.tests() if nbgrader_meta(c)["grade_id"] == grade_id]
     names = sorted(free_names(cell.source) & exercise.solutions)
     assert names, f"{grade_id}: no student function in the cell"
