@@ -303,13 +303,25 @@ def reference_gradient(
         if grad_output is None:
             if out.numel() != 1:
                 raise ValueError("the reference function returns a non-scalar: pass grad_output")
-            upstream = torch.ones_like(out)
+            upstream = None
         else:
             upstream = _leaf(grad_output).detach().reshape(out.shape)
         if not out.requires_grad:  # f does not depend on its inputs at all
             return tuple(torch.zeros_like(leaf).detach() for leaf in leaves)
-        grads = torch.autograd.grad(out, leaves, upstream, allow_unused=True, materialize_grads=True)
+        grads = vjp(out, leaves, upstream, allow_unused=True, materialize_grads=True)
     return tuple(g.detach() for g in grads)
+
+
+def vjp(out: torch.Tensor, inputs, upstream: torch.Tensor | None = None, **options) -> tuple:
+    """``torch.autograd.grad(out, inputs, upstream)``, with ``upstream`` folded into the output.
+
+    Given a tensor as ``grad_outputs``, autograd's first call imports torch.fx's symbolic shapes and with them
+    sympy: half a second that a student would wait at every ``course check``. A scalar output with no
+    ``grad_outputs`` never takes that path. The result is the same to the bit: the backward of
+    ``(out * upstream).sum()`` hands ``out`` the product ``1.0 * upstream``, which is ``upstream``."""
+    if upstream is not None:
+        out = (out * upstream.to(out.dtype)).sum()
+    return torch.autograd.grad(out, inputs, **options)
 
 
 def parameter_names(f: Callable, count: int) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -85,3 +86,33 @@ def test_mistakes_get_one_line_in_both_languages(tmp_path):
     corrupt = check(str(broken))
     assert corrupt.returncode == 2 and "Traceback" not in corrupt.stderr
     assert "cannot be read" in corrupt.stderr
+
+
+def test_check_imports_torch_once_and_never_sympy(tmp_path):
+    """``course check`` imports torch in its own process, then forks the worker from it (no second Python
+    importing torch again), and the checker never pays for sympy (autograd's tensor ``grad_outputs`` path)."""
+    target = tmp_path / "exercises.ipynb"
+    nb = nbformat.read(COURSE.release / "unit01" / "exercises.ipynb", as_version=4)
+    solutions = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nbformat.read(COURSE.source / "unit01" / "exercises.ipynb", as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = solutions[cell.metadata["nbgrader"]["grade_id"]]
+    nbformat.write(nb, target)
+    probe = (
+        "import sys, subprocess\n"
+        "from pathlib import Path\n"
+        "def refused(*args, **kwargs):\n"
+        "    raise AssertionError(f'a new process was started: {args[0]}')\n"
+        "subprocess.Popen = refused\n"
+        "from autograder.grading.selfcheck import check\n"
+        f"rows, _ = check(Path({str(target)!r}))\n"
+        "assert rows and all(row.passed for row in rows), [(r.grade_id, r.messages) for r in rows]\n"
+        "assert 'sympy' not in sys.modules, 'sympy was imported'\n"
+        "print('ok', len(rows))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("ok"), done.stdout + done.stderr[-3000:]

@@ -411,7 +411,6 @@ class Session:
         runs as the student anyway; the worker still gets its own session, limits, folder and environment,
         and forgets the modules this process imported from the student's folder (a kernel's stale copies).
         """
-        template.warm_autograd()  # before the fork: the tests here and the student's code there both need it
         child_in, grader_in = os.pipe()
         grader_out, child_out = os.pipe()
         pid = os.fork()

@@ -66,6 +66,9 @@ def check(
     limits = limits or Limits()
     if progress:
         print(render("check_running", lang, path=path.name, count=len(points)), file=sys.stderr, flush=True)
+    if any(c.cell_type == "code" and "torch" in c.source for c in nb.cells):
+        # before the worker starts: it is then a fork of this process, and torch is imported once, not twice
+        import torch  # noqa: F401
     found = exercises(copy.deepcopy(nb))  # cells as submitted: the run writes into the notebook's own
     results = run_notebook(nb, lambda: Session(path.parent, limits=limits, sandbox=False, in_place=True))
     rows = []

@@ -144,7 +144,9 @@ def _fork_worker(stdin_fd: int, stdout_fd: int, tmp_bytes: int) -> int:
 
 
 def warm_autograd() -> None:
-    """Run autograd once: its first ``grad``/``backward`` imports torch.fx's symbolic shapes (a second)."""
+    """Run autograd once, with a tensor as ``grad_outputs``: that path's first call imports torch.fx's
+    symbolic shapes and sympy (half a second), which a slot's template and a grading process pay once, not per
+    submission. (``course check`` does not: the checker never takes that path, see ``checker.vjp``.)"""
     import torch
 
     x = torch.ones(2, requires_grad=True)
