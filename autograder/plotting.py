@@ -43,7 +43,7 @@ def korean_font_path() -> Path:
             if path.is_file():
                 return path
     raise FontMissing(
-        "한글 글꼴(NanumGothic)이 없습니다. `python -m pip install koreanize-matplotlib`로 설치하세요. / "
+        "한글 글꼴(NanumGothic)이 없습니다. `python -m pip install koreanize-matplotlib`로 설치하십시오. / "
         "The Korean font (NanumGothic) is missing: `python -m pip install koreanize-matplotlib`."
     )
 

@@ -47,7 +47,7 @@ HEADINGS = {
 ASSIGNMENT_NOTE = {
     "ko": (
         "과제 파일은 `course start <과제> --lang ko`가 만드는 학생용 노트북과 같습니다. 답과 숨겨진 테스트는 "
-        "들어 있지 않습니다. 채점기(`autograder` 패키지)가 설치된 곳에서 실행하세요."
+        "들어 있지 않습니다. 채점기(`autograder` 패키지)가 설치된 곳에서 실행하십시오."
     ),
     "en": (
         "Each file is the student version that `course start <assignment> --lang en` makes, without "
