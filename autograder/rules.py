@@ -119,10 +119,38 @@ TENSOR_AUTOGRAD = {"requires_grad", "requires_grad_", "retain_grad"}
 
 TORCH_KERNELS = {"aten", "_C", "_VF", "ops"}  # torch's own kernels, backward formulas among them
 KERNEL_SUFFIXES = ("_backward", "_backward_data")  # aten._log_softmax_backward_data, aten.tanh_backward
+KERNEL_INFIX = "_backward_"  # torch.batch_norm_backward_reduce, torch.mkldnn_linear_backward_weights
+NOT_KERNELS = {"save_for_backward"}  # ctx's: what a Function of one's own keeps its tensors with
+HOOKS = ("_hook", "_hooks")  # register_full_backward_hook: no gradient comes from a hook
+
+
+def _kernel_name(name: str) -> bool:
+    """The name of one of torch's backward formulas, however it is reached: ``_log_softmax_backward_data``,
+    ``tanh_backward``, ``batch_norm_backward_reduce``."""
+    if name in NOT_KERNELS or name.endswith(HOOKS):
+        return False
+    return name.endswith(KERNEL_SUFFIXES) or KERNEL_INFIX in name
 
 
 def _kernel(attr: str) -> bool:
-    return attr in TORCH_KERNELS or attr.endswith(KERNEL_SUFFIXES)
+    return attr in TORCH_KERNELS or _kernel_name(attr)
+
+
+def _own_names(trees: list[ast.AST]) -> set[str]:
+    """The names the student's cells bind, as attributes too: an engine's ``out.local_backward = …`` or its
+    ``_backward`` method is its own, not torch's."""
+    names = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):
+                names.add(node.attr)
+    return names
 
 
 def _root(node: ast.AST) -> str | None:
@@ -137,7 +165,8 @@ def autograd(answer: Answer) -> list[Finding]:
     read) or another library's (jax, sympy, …). In an engine of one's own, its ``.grad`` and
     ``.backward`` are its own, and torch itself is what counts."""
     found = []
-    kernels = torch_aliases(answer.every) - {"torch"}
+    kernels = torch_aliases(answer.every)  # torch, T, tt = torch, F = T.nn.functional, …
+    own = _own_names(answer.every) | set(answer.instructor)
     for node in _walk(answer):
         if isinstance(node, ast.Attribute):
             if answer.engine and node.attr in ENGINE_ALLOWED:
@@ -146,10 +175,12 @@ def autograd(answer: Answer) -> list[Finding]:
                 continue
             if node.attr in AUTOGRAD_ATTRS or (answer.engine and node.attr in TENSOR_AUTOGRAD):
                 found.append(Finding(f".{node.attr}", _line(node)))
-            elif _root(node) == "torch" and _kernel(node.attr):
-                found.append(Finding(f".{node.attr}", _line(node)))  # torch.ops.aten.sigmoid_backward, …
-            elif node.attr in TORCH_KERNELS and _root(node) in kernels:
-                found.append(Finding(f".{node.attr}", _line(node)))  # T = torch; T.ops.aten.…
+            elif _kernel(node.attr) and _root(node) in kernels:
+                found.append(Finding(f".{node.attr}", _line(node)))  # T.ops.aten.sigmoid_backward, tt._…
+            elif _kernel_name(node.attr) and node.attr not in own:
+                found.append(Finding(f".{node.attr}", _line(node)))  # torch passed in: lib._…_backward_data
+        elif isinstance(node, ast.Name) and _kernel_name(node.id) and node.id not in own:
+            found.append(Finding(node.id, _line(node)))  # from torch import *: batch_norm_backward_elemt
         elif answer.engine and isinstance(node, ast.Name) and node.id == "torch":
             found.append(Finding("torch", _line(node)))
         elif answer.engine and isinstance(node, ast.keyword) and node.arg in TENSOR_AUTOGRAD:
@@ -165,6 +196,8 @@ def autograd(answer: Answer) -> list[Finding]:
                 found.append(Finding(f"import {name}", _line(node)))
             elif top == "torch" and TORCH_KERNELS & set(name.split(".")[1:]):
                 found.append(Finding(f"import {name}", _line(node)))  # from torch.ops import aten
+            elif _kernel_name(name.rsplit(".", 1)[-1]):
+                found.append(Finding(f"import {name}", _line(node)))  # from torch import _…_backward_data
     return found
 
 

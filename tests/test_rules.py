@@ -139,6 +139,48 @@ import torch
 def grad_square(x):
     return torch.ops.aten._log_softmax_backward_data(x, x, 0, x.dtype)
 """,
+    # torch's backward formulas outside torch.ops, whatever name or root they are reached by
+    "from torch import a _backward_data kernel": """
+from torch import _log_softmax_backward_data
+def grad_square(x):
+    return _log_softmax_backward_data(x, x, 0, x.dtype)
+""",
+    "a _backward_data kernel imported under another name": """
+from torch import _softmax_backward_data as formula
+def grad_square(x):
+    return formula(x, x, 0, x.dtype)
+""",
+    "import torch as T, then a _backward_data kernel": """
+import torch as T
+def grad_square(x):
+    return T._log_softmax_backward_data(x, x, 0, x.dtype)
+""",
+    "an alias bound by assignment, then a _backward_data kernel": """
+import torch
+tt = torch
+def grad_square(x):
+    return tt._log_softmax_backward_data(x, x, 0, x.dtype)
+""",
+    "a kernel reached through a parameter that torch is passed to": """
+import torch
+def grad_square(x):
+    return (lambda library: library._log_softmax_backward_data(x, x, 0, x.dtype))(torch)
+""",
+    "from torch import ops": """
+from torch import ops
+def grad_square(x):
+    return ops.aten.pow_backward(x, x, 2)
+""",
+    "a _backward_ kernel": """
+import torch
+def grad_square(x):
+    return torch.batch_norm_backward_reduce(x, x, x, x, x, True, True, True)
+""",
+    "a _backward_ kernel from a star import": """
+from torch import *
+def grad_square(x):
+    return batch_norm_backward_elemt(x, x, x, x, x, x, x, x)
+""",
     # the notebook's namespace, where the tests' oracles live
     "import __main__": """
 import __main__
@@ -214,6 +256,76 @@ def test_autograd_in_a_helper_is_found_but_not_in_unrelated_cells():
 def test_the_last_definition_is_the_one_judged():
     assert check_sources("grad_square", [CHEATS["backward"], BY_HAND]) == (True, [])
     assert check_sources("grad_square", [BY_HAND, CHEATS["backward"]])[1]
+
+
+# unit 6, exercise 1: torch's own log-softmax backward formula, spelled without ``torch.`` in front
+LOG_SOFTMAX_KERNELS = {
+    "from torch import _log_softmax_backward_data": """
+import torch
+from torch import _log_softmax_backward_data
+def log_softmax_forward_backward(Z, dA):
+    m = Z.max(dim=1, keepdim=True).values
+    A = Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
+    return A, _log_softmax_backward_data(dA, A, 1, torch.float64)
+""",
+    "import torch as T": """
+import torch as T
+def log_softmax_forward_backward(Z, dA):
+    m = Z.max(dim=1, keepdim=True).values
+    A = Z - m - T.log(T.exp(Z - m).sum(dim=1, keepdim=True))
+    return A, T._log_softmax_backward_data(dA, A, 1, T.float64)
+""",
+    "tt = torch": """
+import torch
+tt = torch
+def log_softmax_forward_backward(Z, dA):
+    m = Z.max(dim=1, keepdim=True).values
+    A = Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
+    return A, tt._log_softmax_backward_data(dA, A, 1, torch.float64)
+""",
+    "from torch import ops": """
+import torch
+from torch import ops
+def log_softmax_forward_backward(Z, dA):
+    m = Z.max(dim=1, keepdim=True).values
+    A = Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
+    return A, ops.aten._log_softmax_backward_data(dA, A, 1, torch.float64)
+""",
+}
+
+
+@pytest.mark.parametrize("how", sorted(LOG_SOFTMAX_KERNELS))
+def test_torchs_backward_formula_is_found_under_any_name_and_would_score(how):
+    """Each returns exactly the dZ that exercise 1 asks for, so only the rule stands between it and the
+    points: the rules of that exercise (by hand, a softmax of one's own) refuse it as automatic
+    differentiation."""
+    import torch
+
+    code = LOG_SOFTMAX_KERNELS[how]
+    found = kinds("log_softmax_forward_backward", [code], rule="by_hand")
+    assert "autograd" in found, (how, found)
+    namespace = {}
+    exec(code, namespace)
+    Z = torch.randn(3, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    dA = torch.randn(3, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    (dZ,) = torch.autograd.grad(torch.log_softmax(Z.requires_grad_(), dim=1), Z, dA)
+    torch.testing.assert_close(namespace["log_softmax_forward_backward"](Z.detach(), dA)[1], dZ)
+
+
+def test_names_of_ones_own_that_end_like_a_kernel_are_no_kernel():
+    """An engine's ``_backward`` (micrograd's name), a helper ``softmax_backward`` and ctx's
+    ``save_for_backward`` are the student's own, or the Function's: no torch kernel."""
+    micrograd = [cell.replace("local_backward", "_backward") for cell in (ENGINE, ORDER, BACKWARD, NEURON)]
+    assert check_sources("Value", micrograd) == (True, [])
+    assert check_sources("neuron_gradient", micrograd) == (True, [])
+    helper = """
+def softmax_backward(P, dY):
+    return P * (dY - (P * dY).sum(dim=1, keepdim=True))
+def grad_square(x):
+    return softmax_backward(x, x)
+"""
+    assert check_sources("grad_square", [helper]) == (True, [])
+    assert check_sources("Square", [FUNCTION], rule="own_function") == (True, [])
 
 
 def rule_calls(code):

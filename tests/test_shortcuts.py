@@ -526,8 +526,12 @@ def logsumexp(xs):
 }
 
 
-KERNELS = {  # answers calling torch's own backward kernels (aten), right by the numbers: autograd too
-    ("unit06", "log_softmax_forward_backward", "test_log_softmax_forward_backward"): """
+# answers calling torch's own backward kernels (aten, or torch's own namespace under any name), right by the
+# numbers: autograd too. (exercise, answer, tests), code: an exercise may come more than once
+KERNELS = [
+    (
+        ("unit06", "log_softmax_forward_backward", "test_log_softmax_forward_backward"),
+        """
 import torch
 from torch.ops import aten
 def log_softmax_forward_backward(Z, dA):
@@ -535,13 +539,19 @@ def log_softmax_forward_backward(Z, dA):
     A = Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
     return A, aten._log_softmax_backward_data(dA, A, 1, Z.dtype)
 """,
-    ("unit06", "embedding_backward", "test_embedding_backward"): """
+    ),
+    (
+        ("unit06", "embedding_backward", "test_embedding_backward"),
+        """
 import torch
 def embedding_backward(idx, dOut, V, padding_idx=None):
     padding = -1 if padding_idx is None else padding_idx
     return torch.ops.aten.embedding_dense_backward(dOut, idx, V, padding, False)
 """,
-    ("unit06", "normalize_backward", "test_normalize_backward"): """
+    ),
+    (
+        ("unit06", "normalize_backward", "test_normalize_backward"),
+        """
 import torch
 kernels = torch.ops.aten
 def normalize_backward(X, gamma, dY, dim, eps):
@@ -554,7 +564,40 @@ def normalize_backward(X, gamma, dY, dim, eps):
     bias = torch.zeros_like(gamma)
     return kernels.native_layer_norm_backward(dY, X, [X.shape[1]], mean, rstd, gamma, bias, [True] * 3)
 """,
-}
+    ),
+    (
+        ("unit06", "log_softmax_forward_backward", "test_log_softmax_forward_backward"),
+        """
+import torch
+from torch import _log_softmax_backward_data
+def log_softmax_forward_backward(Z, dA):
+    m = Z.max(dim=1, keepdim=True).values
+    A = Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
+    return A, _log_softmax_backward_data(dA, A, 1, Z.dtype)
+""",
+    ),
+    (
+        ("unit06", "log_softmax_forward_backward", "test_log_softmax_forward_backward"),
+        """
+import torch as T
+def log_softmax_forward_backward(Z, dA):
+    m = Z.max(dim=1, keepdim=True).values
+    A = Z - m - T.log(T.exp(Z - m).sum(dim=1, keepdim=True))
+    return A, T._log_softmax_backward_data(dA, A, 1, Z.dtype)
+""",
+    ),
+    (
+        ("unit06", "log_softmax_forward_backward", "test_log_softmax_forward_backward"),
+        """
+import torch
+tt = torch
+def log_softmax_forward_backward(Z, dA):
+    m = Z.max(dim=1, keepdim=True).values
+    A = Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
+    return A, tt._log_softmax_backward_data(dA, A, 1, Z.dtype)
+""",
+    ),
+]
 
 
 ELSEWHERE = {  # (assignment, answer, tests): (a cell of the student's put before the answer's, the answer)
@@ -642,9 +685,10 @@ def students(assignment: str) -> dict[str, tuple[nbformat.NotebookNode, set[str]
     for (unit, answer, test), code in ENGINE_RULES.items():
         if unit == assignment:
             found[f"engine-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
-    for (unit, answer, test), code in KERNELS.items():
+    for number, ((unit, answer, test), code) in enumerate(KERNELS):
         if unit == assignment:
-            found[f"kernel-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
+            name = f"kernel-{answer}" if f"kernel-{answer}" not in found else f"kernel-{answer}-{number}"
+            found[name] = (answered(assignment, change={answer: code}), set(test.split()))
     for (unit, answer, test), (cell, code) in ELSEWHERE.items():
         if unit == assignment:
             nb = answered(assignment, change={answer: code}, before={answer: cell})
@@ -739,7 +783,7 @@ def test_the_real_shortcuts_are_right_by_the_numbers():
     """The real shortcuts are not wrong answers: with the rules switched off they pass their visible test,
     so only the rule stands between them and the points."""
     problems = []
-    lazy = [*REAL.items(), *ALSO_REAL, *KERNELS.items(), *ENGINE_RULES.items()]
+    lazy = [*REAL.items(), *ALSO_REAL, *KERNELS, *ENGINE_RULES.items()]
     for (assignment, answer, test), code in lazy:
         namespace = kernel_namespace(assignment, {answer: code})
         namespace.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
@@ -755,7 +799,7 @@ def test_the_real_shortcuts_are_right_by_the_numbers():
 
 def test_a_kernel_shortcut_is_refused_at_once_in_the_kernel():
     """torch's own backward kernels (aten) are automatic differentiation: the visible test says so."""
-    for (assignment, answer, test), code in KERNELS.items():
+    for (assignment, answer, test), code in KERNELS:
         namespace = kernel_namespace(assignment, {answer: code})
         nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
         (source,) = [c.source for c in nb.cells if nbgrader_meta(c).get("grade_id") == test]

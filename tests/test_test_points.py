@@ -403,6 +403,9 @@ def log_softmax_with(mistake):
                 m = Z.max(dim=1, keepdim=True).values
             A = Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
             P = torch.exp(A)
+            if mistake == "global_max_in_backward":  # A right, the softmax of dZ shifted by one maximum
+                e = torch.exp(Z - Z.max())
+                P = e / e.sum(dim=1, keepdim=True)
             row_sum = dA.sum(dim=1, keepdim=True)
             at_max = torch.nn.functional.one_hot(Z.argmax(dim=1), Z.shape[1]).to(Z.dtype) * row_sum
             dZ = {
@@ -445,7 +448,7 @@ def tied_with(mistake):
             H = torch.tanh(X @ W + b1)
             dX_hat = 2 * (H @ W.T + b2 - X) / (N * D if mistake == "mse_loss" else N)
             decoder = dX_hat.T @ H
-            derivative = 1.0 if mistake == "no_tanh" else 1 - H**2
+            derivative = {"no_tanh": 1.0, "tanh_at_input": 1 - (X @ W + b1) ** 2}.get(mistake, 1 - H**2)
             encoder = X.T @ ((dX_hat @ W) * derivative)
             return {"encoder_only": encoder, "decoder_only": decoder}.get(mistake, encoder + decoder)
 
@@ -467,6 +470,8 @@ def normalize_with(mistake):
             X_hat = (X - mu) / sigma
             param_axis = dim if mistake == "param_axis" else 0
             dgamma, dbeta = (dY * X_hat).sum(dim=param_axis), dY.sum(dim=param_axis)
+            if mistake == "params_averaged":  # dγ and dβ averaged over the batch, not summed
+                dgamma, dbeta = dgamma / X.shape[0], dbeta / X.shape[0]
             g = dY if mistake == "gamma_outside" else dY * gamma
             through_mean = g.mean(dim=axis, keepdim=True)
             through_var = X_hat * (g * X_hat).sum(dim=axis, keepdim=True) / divisor
@@ -932,7 +937,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     },
     "test_log_softmax_forward_backward": {
         "softmax_not_shifted": [log_softmax_with("not_shifted")],
-        "softmax_global_max": [log_softmax_with("global_max")],
+        "softmax_global_max": [log_softmax_with("global_max"), log_softmax_with("global_max_in_backward")],
         "fork_branch_missing": [log_softmax_with("minus_m_only"), log_softmax_with("log_sum_only")],
         "jacobian_diagonal_only": [log_softmax_with("diagonal")],
         "row_sum_missing": [log_softmax_with("row_sum")],
@@ -945,6 +950,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     "test_tied_autoencoder_grad": {
         "fork_branch_missing": [tied_with("encoder_only"), tied_with("decoder_only")],
         "inner_factor_missing": [tied_with("no_tanh")],
+        "tanh_derivative_at_input": [tied_with("tanh_at_input")],
         "mse_loss_convention": [tied_with("mse_loss")],
     },
     "test_normalize_backward": {
@@ -955,6 +961,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
         "norm_wrong_axis": [normalize_with("wrong_axis")],
         "norm_gamma_outside": [normalize_with("gamma_outside")],
         "norm_param_wrong_axis": [normalize_with("param_axis")],
+        "db_not_summed": [normalize_with("params_averaged")],
     },
     "test_quadratic_loss_and_grads": {
         "powers_swapped": [quadratic_mistake("swapped")],

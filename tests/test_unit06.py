@@ -145,6 +145,8 @@ CHECKS = {  # wrong check: the message it must get
     "h too large": (vjp_check(h=1e-1), "yet your check returned False"),  # truncation error ~ h²
     "h = 1e-5": (vjp_check(h=1e-5), "yet your check returned False"),  # sin(500·x): (500·h)²/6 > 1e-6
     "threshold 1e-5": (vjp_check(threshold=1e-5), "yet your check returned True"),  # a backward 3e-6 off
+    "h = 1e-8": (vjp_check(h=1e-8), "yet your check returned False"),  # a one-pass variance: ε·121/h > 1e-6
+    "threshold 1e-7": (vjp_check(threshold=1e-7), "yet your check returned False"),  # sin(1400·x): 3.3e-7
     "float32": (vjp_check(dtype=torch.float32), "yet your check returned False"),  # rounding error ~ ε/h
     "elementwise, floor 1e-8": (
         vjp_check(measure=elementwise, threshold=1e-5),
@@ -203,7 +205,9 @@ def test_a_ones_upstream_misses_the_ignored_upstream(exercise):
 def test_the_planted_backwards_are_wrong_and_the_right_ones_right(exercise):
     """The cell's own cases mean what they say, measured by autograd-free central differences here; the right
     softmax's and exp's tiny entries raise the elementwise check's false alarm; the fast wave is right at
-    h = 1e-6 but not at h = 1e-5, and the backward 3e-6 off is wrong at the threshold 1e-6 but not at 1e-5."""
+    h = 1e-6 but not at h = 1e-5, the one-pass variance right at h = 1e-6 but not at h = 1e-8, the faster wave
+    right at the threshold 1e-6 but not at 1e-7, and the backward 3e-6 off is wrong at the threshold 1e-6 but
+    not at 1e-5."""
     _, ns = run(exercise, "test_check_backward", {}, keep_helpers=True)
     g = torch.Generator().manual_seed(3)
     Z = torch.randn(3, 4, generator=g, dtype=torch.float64)
@@ -211,6 +215,7 @@ def test_the_planted_backwards_are_wrong_and_the_right_ones_right(exercise):
     X = torch.randn(4, 3, generator=g, dtype=torch.float64)
     E = X.clone()
     E[0, 1] = -14.0
+    V = torch.rand(12, 3, generator=g, dtype=torch.float64) * 2 - 1 + 11  # data around 11
     cases = {  # (forward, backward, input): (right?, the least and the largest relative error at h = 1e-6)
         ("softmax_forward", "softmax_backward", "Z"): (True, 0, 1e-8),
         ("softmax_forward", "softmax_backward_diagonal", "Z"): (False, 1e-4, 10),
@@ -228,9 +233,11 @@ def test_the_planted_backwards_are_wrong_and_the_right_ones_right(exercise):
         ("large_forward", "large_backward_sign", "X"): (False, 1e-4, 10),
         ("large_forward", "large_backward_slightly_off", "X"): (False, 2e-6, 4e-6),
         ("fast_wave_forward", "fast_wave_backward", "X"): (True, 0, 1e-7),  # (500·h)²/6 ≈ 4e-8
+        ("faster_wave_forward", "faster_wave_backward", "X"): (True, 3e-7, 3.5e-7),  # (1400·h)²/6 ≈ 3.3e-7
+        ("one_pass_variance_forward", "one_pass_variance_backward", "V"): (True, 0, 3e-7),  # ε·121/h, N = 12
     }
     for (forward, backward, which), (right, least, largest) in cases.items():
-        T = {"Z": Z, "X": X, "E": E}[which]
+        T = {"Z": Z, "X": X, "E": E, "V": V}[which]
         dY = torch.randn(torch.as_tensor(ns[forward](T)).shape, generator=g, dtype=torch.float64)
         a = ns[backward](T, dY)
         n = central(lambda U, f=ns[forward], dY=dY: (f(U) * dY).sum(), T, 1e-6)
@@ -239,6 +246,9 @@ def test_the_planted_backwards_are_wrong_and_the_right_ones_right(exercise):
     dY = torch.randn(4, 3, generator=g, dtype=torch.float64)
     fast = central(lambda U: (ns["fast_wave_forward"](U) * dY).sum(), X, 1e-5)
     assert normwise(ns["fast_wave_backward"](X, dY), fast) > 2e-6  # right, yet a false alarm at h = 1e-5
+    dY = torch.randn(3, generator=g, dtype=torch.float64)
+    small = central(lambda U: (ns["one_pass_variance_forward"](U) * dY).sum(), V, 1e-8)
+    assert normwise(ns["one_pass_variance_backward"](V, dY), small) > 2e-6  # a false alarm at h = 1e-8
     tiny_entries = ((Z, "softmax_forward", "softmax_backward"), (E, "exp_forward", "exp_backward"))
     for T, forward, backward in tiny_entries:
         dY = torch.randn(T.shape, generator=g, dtype=torch.float64)
