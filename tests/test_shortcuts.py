@@ -300,19 +300,18 @@ def huber_power_loss_and_grads(xs, ys, a, k, delta):
     h = 1e-6
     return L(a, k), (L(a + h, k) - L(a - h, k)) / (2 * h), (L(a, k + h) - L(a, k - h)) / (2 * h)
 """,
-    ("unit04", "sgd_steps", "test_sgd_steps"): """
+    ("unit04", "predict_momentum", "test_predict_momentum"): """
 import torch
-def sgd_steps(grad, w0, lrs, momentum, dampening, weight_decay, nesterov):
-    w = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.SGD([w], lr=lrs[0], momentum=momentum, dampening=dampening,
-                                weight_decay=weight_decay, nesterov=nesterov)
-    history = [w.tolist()]
-    for lr in lrs:
-        optimizer.param_groups[0]["lr"] = lr
-        w.grad = torch.tensor(grad(w.tolist()), dtype=torch.float64)
+def predict_momentum(theta0, g, lr, steps, momentum, dampening, nesterov):
+    theta = torch.tensor([theta0], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([theta], lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov)
+    done = min(steps, 2000)
+    for _ in range(done):
+        optimizer.zero_grad()
+        (g * theta).sum().backward()
         optimizer.step()
-        history.append(w.tolist())
-    return history
+    buffer = optimizer.state[theta]["momentum_buffer"].item()  # settled by now: every later step is the same
+    return theta.item() - (steps - done) * lr * (g + momentum * buffer if nesterov else buffer)
 """,
     ("unit04", "largest_stable_lr", "test_largest_stable_lr"): """
 import numpy as np

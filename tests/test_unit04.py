@@ -1,8 +1,12 @@
 """Unit 4's exercises rest on facts about PyTorch that no returned number shows by itself. Exercise 4's
-four parts each catch a mistake that the other parts' settings hide; PyTorch refuses Nesterov momentum with
-dampening, and ignores dampening without momentum, as the exercise texts say; exercise 5's test cell checks
-every reference against real training just below and just above it, and that check fails for a wrong
-boundary. The numeric mistakes are proven by tests/test_test_points.py and tests/test_mutations.py."""
+misreadings of the first momentum buffer and of dampening show only where there is dampening, and Nesterov's
+only with Nesterov, which is why its visible cases are what they are; its "buffer from zero" run (one step()
+on a zero gradient first) does start the buffer at 0 without moving θ; its ten-billion-step reference,
+torch's step map raised to a power, is what the loop gives, and a wrong map is caught. PyTorch refuses
+Nesterov momentum with dampening, and ignores dampening without momentum, as the exercise texts say;
+exercise 5's test cell checks every reference against real training just below and just above it, and that
+check fails for a wrong boundary. The numeric mistakes are proven by tests/test_test_points.py and
+tests/test_mutations.py."""
 
 import pytest
 import torch
@@ -30,35 +34,63 @@ def helpers(exercise, grade_id):
     return namespace
 
 
-DATA = ([0.5, -1.5, 2.0, 1.2, -0.7], [1.0, 0.0, 3.0, 0.5, -0.4])
-W0 = [0.2, -0.3, 0.1]
-PLAIN = dict(momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False)
-PARTS = {  # the setting of each part of exercise 4, and the mistake only it shows
-    "momentum_buffer_from_zero": ([0.05] * 6, dict(PLAIN, dampening=0.5)),
-    "weight_decay_outside_momentum": ([0.05] * 6, dict(PLAIN, weight_decay=0.3)),
-    "nesterov_ignored": ([0.05] * 6, dict(PLAIN, nesterov=True)),
-    "momentum_lr_in_buffer": ([0.08, 0.08, 0.04, 0.04, 0.02, 0.01], PLAIN),
+# exercise 4's visible cases: (theta0, g, lr, steps, μ, τ, nesterov)
+PLAIN = (0.5, 1.3, 0.1, 7, 0.9, 0.0, False)
+DAMPENED = (-0.4, -0.8, 0.05, 12, 0.8, 0.4, False)
+NESTEROV = (0.2, 0.7, 0.1, 9, 0.6, 0.0, True)
+# the misreadings of torch.optim.SGD's rule that some visible cases hide, and the case that shows each
+SHOWN_BY = {
+    "momentum_buffer_from_zero": DAMPENED,
+    "momentum_dampening_ignored": DAMPENED,
+    "nesterov_ignored": NESTEROV,
 }
 
 
-@pytest.mark.parametrize("mistake", sorted(PARTS))
-def test_each_sgd_mistake_shows_only_in_its_own_part(exercise, mistake):
-    """With plain momentum at a constant learning rate every mistake of exercise 4 gives PyTorch's trajectory;
-    only its own part's setting tells it apart. That is why the exercise has four parts."""
-    ns = helpers(exercise, "test_sgd_steps")
-    loss = ns["quadratic_mean_loss"](*DATA)
-    (build,) = MUTANTS["test_sgd_steps"][mistake]
-    mutant = build(exercise.namespace)
-    grad = ns["gradient_of"](loss)
+def test_the_visible_cases_of_exercise_4_are_the_ones_that_tell(exercise):
+    """The visible cases are the ones the exercise needs: each misreading gives torch's θ in the cases
+    without its setting and a different θ in the case with it, and the visible test lists exactly these
+    three cases."""
+    ns = helpers(exercise, "test_predict_momentum")
+    assert [case for _, case in ns["VISIBLE"]] == [PLAIN, DAMPENED, NESTEROV]
+    for mistake, shown in SHOWN_BY.items():
+        (build,) = MUTANTS["test_predict_momentum"][mistake]
+        mutant = build(exercise.namespace)
+        for case in (PLAIN, DAMPENED, NESTEROV):
+            gap = abs(mutant(*case) - ns["sgd_run"](*case))
+            assert (gap > 1e-3) if case == shown else (gap < 1e-12), (mistake, case, gap)
 
-    def gap(lrs, settings):
-        expected = torch.tensor(ns["torch_steps"](loss, W0, lrs, **settings), dtype=torch.float64)
-        given = torch.tensor(mutant(grad, W0, lrs, **settings), dtype=torch.float64)
-        return (given - expected).abs().max().item()
 
-    assert gap([0.05] * 6, PLAIN) < 1e-12
-    lrs, settings = PARTS[mistake]
-    assert gap(lrs, settings) > 1e-4
+def test_one_idle_step_starts_the_buffer_at_zero_and_leaves_theta_alone():
+    """The visible "buffer from zero" value is torch.optim.SGD run with one step() on a zero gradient first:
+    that step creates the momentum buffer as 0 and does not move θ, so the next step finds a buffer of 0."""
+    theta = torch.tensor([0.7], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([theta], lr=0.1, momentum=0.8, dampening=0.4)
+    (0.0 * theta).sum().backward()
+    optimizer.step()
+    assert theta.item() == 0.7 and torch.equal(
+        optimizer.state[theta]["momentum_buffer"], torch.zeros(1, dtype=torch.float64)
+    )
+    optimizer.zero_grad()
+    (1.5 * theta).sum().backward()
+    optimizer.step()
+    assert optimizer.state[theta]["momentum_buffer"].item() == pytest.approx((1 - 0.4) * 1.5, abs=1e-15)
+
+
+def test_the_long_run_reference_is_what_the_loop_gives_and_a_wrong_map_is_caught(exercise):
+    """Exercise 4's hidden reference for ten billion steps is torch's step map to a power. At 40 steps it is
+    the loop's θ in every setting, as the cell asserts; at 10¹⁰ steps it is the reference solution's closed
+    form; and a map that forgets Nesterov is far from the loop, so the cell's assertion would stop it."""
+    ns = helpers(exercise, "test_predict_momentum")
+    solution = exercise.namespace["predict_momentum"]
+    for case in (PLAIN, DAMPENED, NESTEROV):
+        long = (*case[:3], 40, *case[4:])
+        assert abs(ns["long_run"](*long) - ns["sgd_run"](*long)) < 1e-12 * (1 + abs(ns["sgd_run"](*long)))
+        huge = (case[0], case[1], 1e-9, 10**10, *case[4:])
+        assert ns["long_run"](*huge) == pytest.approx(solution(*huge), rel=1e-12)
+    step_map = ns["step_map"]
+    ns["step_map"] = lambda g, lr, momentum, dampening, nesterov: step_map(g, lr, momentum, dampening, False)
+    long = (*NESTEROV[:3], 40, *NESTEROV[4:])
+    assert abs(ns["long_run"](*long) - ns["sgd_run"](*long)) > 1e-2
 
 
 def test_pytorch_refuses_nesterov_with_dampening():
