@@ -10,9 +10,9 @@ c.CourseDirectory.course_id = "autograd-course"
 # What a student sees in place of a solution: one stub for every language, so that a Korean-only,
 # an English-only and a bilingual release have identical grade cells and checksums.
 c.ClearSolutions.code_stub = {
-    "python": "# YOUR CODE HERE (여기에 코드를 작성하세요)\nraise NotImplementedError()",
+    "python": "# YOUR CODE HERE (여기에 코드를 작성하십시오)\nraise NotImplementedError()",
 }
-c.ClearSolutions.text_stub = "YOUR ANSWER HERE (여기에 답을 작성하세요)"
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE (여기에 답을 작성하십시오)"
 
 # Execution limits for autograde and validate (seconds per cell).
 c.Execute.timeout = 120
