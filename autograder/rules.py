@@ -1072,11 +1072,15 @@ def _rules_and_helpers(
     """The answer function ``answer`` itself (a rule may ask the engine when the node is made, and keep
     the result as a constant), every function stored as a node's ``local_backward`` (``out.local_backward
     = f``, a lambda, or what a factory call returns), and every function of the student's that one of them
-    may run (see ``_reached_names``), transitively: looked up in ``every`` cell of the student's (a helper
-    bound to a lambda in a cell of its own included), the roots in the answer's cells ``trees``."""
-    defined, _ = _definitions(every if every is not None else trees)
-    _, aliases = _definitions(trees)
-    todo: list[ast.AST] = list(_definitions(trees)[0].get(answer, [])) if answer else []
+    may run (see ``_reached_names``), transitively. Names are looked up in the answer's cells ``trees``,
+    and a name they do not define in ``every`` cell of the student's (a helper bound to a lambda in a cell
+    of its own): another exercise's rules, which share the names of the answer's own, stay out."""
+    own, aliases = _definitions(trees)
+    defined = dict(own)
+    if every is not None:
+        for name, functions in _definitions(every)[0].items():
+            defined.setdefault(name, functions)
+    todo: list[ast.AST] = list(own.get(answer, [])) if answer else []
     for attr, value in aliases:
         if attr == "local_backward":
             if isinstance(value, ast.Lambda):
@@ -1085,7 +1089,7 @@ def _rules_and_helpers(
                 for node in ast.walk(value):
                     names = _reached_names(node) | ({node.id} if isinstance(node, ast.Name) else set())
                     for name in names:
-                        todo += defined.get(name, [])
+                        todo += own.get(name, [])
     return _reached(todo, defined)
 
 
@@ -1160,7 +1164,7 @@ def engine_in_rule(answer: Answer) -> list[Finding]:
                 found.append(Finding(f".{node.attr}", _line(node)))
             elif read and isinstance(node, ast.Name) and node.id in ENGINE_NAMES:
                 found.append(Finding(node.id, _line(node)))
-    found += _stray_rule_reads(answer, _definitions(answer.every)[0])
+    found += _stray_rule_reads(answer, _definitions(answer.trees)[0])
     return sorted(set(found), key=lambda finding: (finding.line, finding.what))
 
 
