@@ -1367,8 +1367,14 @@ def test_the_engine_s_backward_may_read_the_rules_and_a_property_may_store_them(
         "Value.local_backward = property(get_rule, set_rule)\n"
     )
     rule = "    def local_backward():\n        a.grad += 0.5 * out.grad"
-    cells = [ENGINE_WITH_PRODUCT, backward, stored, RULE_OF.format(rule=rule)]
+    tried = "\n\nc = halve(Value(3.0))\nc.grad = 1.0\nc.local_backward()  # one rule tried, at the top\n"
+    cells = [ENGINE_WITH_PRODUCT, backward, stored, RULE_OF.format(rule=rule) + tried]
     assert check_sources("halve", cells, rule="own_rules") == (True, [])
+    kept = tried.replace(
+        "c.local_backward()  #", "rule = c.local_backward  #"
+    )  # kept to be run later: a read
+    cells[-1] = RULE_OF.format(rule=rule) + kept
+    assert "engine_in_rule" in kinds("halve", cells, rule="own_rules")
 
 
 LSE_OF = "def logsumexp(xs):\n    xs = [x if isinstance(x, Value) else Value(x) for x in xs]\n{body}"
