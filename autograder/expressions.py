@@ -285,6 +285,7 @@ REPEAT_MISTAKES = {  # mistake id → what the engine does wrong when backward()
     "leaf_grad_reset": "reset_all",  # backward() sets every gradient to 0, the leaves' too
     "zero_grad_did_nothing": "zero_nothing",  # zero_grad() leaves the gradients as they are
     "backward_seed_missing": "no_seed",  # the output's gradient never set to 1, or set and then reset
+    "leaf_output_grad_overwritten": "seed_assigned",  # a leaf as the output: its .grad set to 1, not added to
 }
 LOCAL_MISTAKES = tuple(key for key in MISTAKES if key != "backward_wrong_order")
 
@@ -533,7 +534,8 @@ def _after_calls(graph, local, where, calls, mode: str) -> list[float]:
                 seeds.update({node: grads[node] for node in inner if node != root and grads[node]})
             upstream = _seeded(tensors, seeds)
             for node in below:
-                kept = 0.0 if graph[node].parents or mode == "reset_all" else grads[node]
+                reset = mode == "reset_all" or (mode == "seed_assigned" and node == root)
+                kept = 0.0 if graph[node].parents or reset else grads[node]
                 grads[node] = kept + upstream[node]
     return [grads[node] for node in where]
 

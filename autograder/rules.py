@@ -1041,12 +1041,12 @@ def _reached_names(node: ast.AST) -> set[str]:
     return names - ENGINE_READS - ENGINE_NAMES  # those are findings themselves
 
 
-def _rules_and_helpers(trees: list[ast.AST], answer: str = "") -> list[ast.AST]:
-    """The answer function ``answer`` itself (a rule may ask the engine when the node is made, and keep
-    the result as a constant), every function stored as a node's ``local_backward`` (``out.local_backward
-    = f``, a lambda, or what a factory call returns), and every function of the answer's that one of them
-    may run (see ``_reached_names``), transitively. A function is known by its name where it is defined
-    (``def``, ``f = lambda``) and by every attribute it is assigned to (``Value.__pow__ = power``)."""
+def _definitions(trees: list[ast.AST]) -> tuple[dict[str, list[ast.AST]], list[tuple[str, ast.AST]]]:
+    """The functions of ``trees`` by every name they can be run under, and the (attribute, value) pairs
+    that store something on an attribute. A function is known by its name where it is defined (``def``,
+    ``f = lambda``) and by every attribute it is assigned to (``Value.__pow__ = power``, ``Value.spread =
+    staticmethod(helper)``, and a lambda written in the value itself: ``Value.rule = property(lambda self:
+    …)``); a class's name runs its constructor."""
     defined: dict[str, list[ast.AST]] = {}
     assigned: list[tuple[ast.AST, ast.AST]] = []  # (target, value) pairs, tuples taken apart
     for tree in trees:
@@ -1077,19 +1077,16 @@ def _rules_and_helpers(trees: list[ast.AST], answer: str = "") -> list[ast.AST]:
         for node in ast.walk(value):
             if isinstance(node, ast.Name) and node.id in defined and node.id != attr:
                 defined.setdefault(attr, []).extend(defined[node.id])
+            elif isinstance(node, ast.Lambda) and attr != "local_backward":  # property(lambda self: …)
+                defined.setdefault(attr, []).append(node)
     classes = {node.name for tree in trees for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
     for name in classes:  # Value(…) runs the constructor
         defined.setdefault(name, []).extend(defined.get("__init__", []))
-    todo: list[ast.AST] = list(defined.get(answer, [])) if answer else []
-    for attr, value in aliases:
-        if attr == "local_backward":
-            if isinstance(value, ast.Lambda):
-                todo.append(value)
-            else:  # a name (``local_backward`` too), or a factory's call: every function it may run
-                for node in ast.walk(value):
-                    names = _reached_names(node) | ({node.id} if isinstance(node, ast.Name) else set())
-                    for name in names:
-                        todo += defined.get(name, [])
+    return defined, aliases
+
+
+def _reached(todo: list[ast.AST], defined: dict[str, list[ast.AST]]) -> list[ast.AST]:
+    """``todo`` and every function one of them may run (see ``_reached_names``), transitively."""
     seen: list[ast.AST] = []
     while todo:
         function = todo.pop()
@@ -1102,21 +1099,130 @@ def _rules_and_helpers(trees: list[ast.AST], answer: str = "") -> list[ast.AST]:
     return seen
 
 
+def _rules_and_helpers(
+    trees: list[ast.AST], answer: str = "", every: list[ast.AST] | None = None
+) -> list[ast.AST]:
+    """The answer function ``answer`` itself (a rule may ask the engine when the node is made, and keep
+    the result as a constant), every function stored as a node's ``local_backward`` (``out.local_backward
+    = f``, a lambda, or what a factory call returns), and every function of the student's that one of them
+    may run (see ``_reached_names``), transitively. Names are looked up in the answer's cells ``trees``,
+    and a name they do not define in ``every`` cell of the student's (a helper bound to a lambda in a cell
+    of its own): another exercise's rules, which share the names of the answer's own, stay out."""
+    own, aliases = _definitions(trees)
+    defined = dict(own)
+    if every is not None:
+        for name, functions in _definitions(every)[0].items():
+            defined.setdefault(name, functions)
+    todo: list[ast.AST] = list(own.get(answer, [])) if answer else []
+    for attr, value in aliases:
+        if attr == "local_backward":
+            if isinstance(value, ast.Lambda):
+                todo.append(value)
+            else:  # a name (``local_backward`` too), or a factory's call: every function it may run
+                for node in ast.walk(value):
+                    names = _reached_names(node) | ({node.id} if isinstance(node, ast.Name) else set())
+                    for name in names:
+                        todo += own.get(name, [])
+    return _reached(todo, defined)
+
+
+def _own_nodes(scope: ast.AST):
+    """The nodes of a cell or a function that run in it: a nested function's or lambda's body is its own."""
+    todo = list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, FUNCTION_SCOPES):
+            todo += list(ast.iter_child_nodes(node))
+
+
+def _rule_attributes(trees: list[ast.AST]) -> set[str]:
+    """``local_backward`` and every attribute a node's rule is stored under besides: a chained assignment
+    (``out.local_backward = out.step = rule``), or, in the same function, the name stored as a
+    ``local_backward`` stored on another attribute too (``out.step = rule``)."""
+    found = {"local_backward"}
+    for tree in trees:
+        for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, FUNCTION_SCOPES))]:
+            stores = [n for n in _own_nodes(scope) if isinstance(n, ast.Assign)]
+            rules = {
+                n.id
+                for store in stores
+                if any(isinstance(t, ast.Attribute) and t.attr == "local_backward" for t in store.targets)
+                for n in ast.walk(store.value)
+                if isinstance(n, ast.Name)
+            }
+            for store in stores:
+                attributes = {t.attr for t in store.targets if isinstance(t, ast.Attribute)}
+                shared = isinstance(store.value, ast.Name) and store.value.id in rules
+                if "local_backward" in attributes or shared:
+                    found |= attributes
+    return found
+
+
+def _stray_rule_reads(answer: Answer, defined: dict[str, list[ast.AST]]) -> list[Finding]:
+    """Reads of a node's rule (``.local_backward``, or an attribute it is also stored under) outside the
+    engine's ``backward()`` and what it runs: in a ``property(lambda self: self.local_backward)``, a lambda,
+    a helper. Storing a rule is no read, and neither is calling one at the top of a cell (a check run once,
+    as the lecture's cells do); anywhere else a rule read can run another node's rule inside a rule."""
+    attributes = _rule_attributes(answer.trees)
+    engine = _reached(list(defined.get("backward", [])), defined)  # backward() runs every node's rule
+    inside = {id(node) for function in engine for node in ast.walk(function)}
+    found = []
+    for tree in answer.trees:
+        called_at_top = {
+            id(node.func)
+            for node in _own_nodes(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        }
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)):
+                continue
+            if node.attr in attributes and id(node) not in inside and id(node) not in called_at_top:
+                found.append(Finding(f".{node.attr}", _line(node)))
+    return found
+
+
 def engine_in_rule(answer: Answer) -> list[Finding]:
     """A local rule that asks the engine for the gradient: the answer function, a ``local_backward``, or a
     function either may run (``_rules_and_helpers``) that reads ``.backward``, ``.local_backward`` or
     ``.zero_grad``, or names ``backward``, ``topological_order`` or ``zero_grad``, so that backpropagation
     through a graph of other operations, when the rule runs or when the node is made, not a derivation,
-    gives the local gradient."""
+    gives the local gradient; and a node's rule read anywhere in the answer's cells outside the engine's
+    ``backward()`` (``_stray_rule_reads``): under another name, it runs another node's rule unseen."""
     found = []
-    for function in _rules_and_helpers(answer.trees, answer.name):
+    for function in _rules_and_helpers(answer.trees, answer.name, answer.every):
         for node in ast.walk(function):
             read = isinstance(getattr(node, "ctx", None), ast.Load)
             if read and isinstance(node, ast.Attribute) and node.attr in ENGINE_READS:
                 found.append(Finding(f".{node.attr}", _line(node)))
             elif read and isinstance(node, ast.Name) and node.id in ENGINE_NAMES:
                 found.append(Finding(node.id, _line(node)))
+    found += _stray_rule_reads(answer, _definitions(answer.trees)[0])
     return sorted(set(found), key=lambda finding: (finding.line, finding.what))
+
+
+# Python's own modules that do no arithmetic for the answer: the engine is written with float and math only
+ENGINE_MODULES = {"math", "random", "itertools", "functools", "collections", "contextlib", "typing", "copy"}
+ENGINE_MODULES |= {"dataclasses", "heapq", "abc", "enum", "types", "weakref", "warnings", "time", "sys"}
+ENGINE_MODULES |= {"__future__"}
+
+
+def libraries(answer: Answer) -> list[Finding]:
+    """A module other than ``math`` and Python's general helpers (``ENGINE_MODULES``), where the engine is
+    written with Python's float and math only: numpy, scipy, torch, decimal, fractions, cmath, mpmath, …,
+    imported in the answer's cells or reached through a name another cell binds to one (the setup's
+    ``torch`` included). The course's package and the modules that run code unseen are other kinds'."""
+    others = ENGINE_MODULES | {PACKAGE, *DYNAMIC_MODULES}
+    imported = {name.split(".")[0] for tree in answer.every for name, _ in _imports(tree)}
+    foreign = tuple(sorted((imported | set(TORCH_TOPS)) - others))
+    found = []
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            if name.split(".")[0] not in others:
+                found.append(Finding(f"import {name}", _line(node)))
+    for node in foreign_uses(answer, set(TORCH_TOPS) | set(answer.torch_globals), foreign):
+        found.append(Finding(node.id, _line(node)))
+    return found
 
 
 KINDS = {
@@ -1136,6 +1242,7 @@ KINDS = {
     "create_graph": Kind(without_create_graph, "rule_double_backward"),
     "function_autograd": Kind(function_autograd, "rule_function_autograd"),
     "engine_in_rule": Kind(engine_in_rule, "rule_engine_in_rule"),
+    "libraries": Kind(libraries, "rule_engine_libraries"),
 }
 
 RULES = {  # rule → the kinds of findings it refuses, reported in this order
@@ -1154,6 +1261,7 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "own_check": ("autograd", "package", "dynamic"),
     "own_function": ("function_autograd", "numeric", "package", "dynamic"),
     "own_rules": ("engine_in_rule", "dynamic"),
+    "own_engine": ("libraries", "package", "dynamic"),
 }
 
 

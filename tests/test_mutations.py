@@ -30,6 +30,7 @@ import pytest
 
 from autograder.grading.cells import is_test, nbgrader_meta
 from tests.classes import COURSE, cell_scores, gradebook, nbgrader, new_class, scores, submit
+from tests.test_rules import rule_calls
 from tests.test_test_points import EDITS, MUTANTS, NOT_NUMERIC, named
 
 pytestmark = pytest.mark.nbgrader
@@ -70,6 +71,39 @@ def {name}(*args, **kwargs):
         return tuple(_functools.reduce(lambda done, v: [*done, _mutated(v)], result, []))
     return _mutated(result)
 """
+# unit 5's engine is written with float and math only (its own_engine rule): numbers and lists of numbers,
+# mutated without numpy, and still without a loop, a comprehension or recursion
+ENGINE_WRAPPER = WRAPPER.replace(
+    """import numpy as _numpy
+
+
+def _mutated(value):
+    if value is None or isinstance(value, (bool, str, dict)):
+        return value
+    if hasattr(value, "detach"):  # a tensor keeps its kind
+        v = value.detach().clone()
+        return {expression}
+    try:
+        v = _numpy.asarray(value, dtype=_numpy.float64)
+    except (TypeError, ValueError):
+        return value
+    v = {expression}
+    return v.item() if v.ndim == 0 else v.tolist()
+""",
+    """def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _mutated(value):
+    if _number(value):
+        v = float(value)
+        return {expression}
+    if isinstance(value, list) and _functools.reduce(lambda numbers, v: numbers and _number(v), value, True):
+        return _functools.reduce(lambda done, v: [*done, {expression}], value, [])
+    return value
+""",
+)
+assert ENGINE_WRAPPER != WRAPPER
 
 
 def builder_call(build) -> tuple[str, str]:
@@ -113,11 +147,13 @@ def submissions(assignment: str) -> tuple[dict[str, dict], dict[str, dict[str, s
                 cell.source = change.get(gid, solutions[gid])
         return nb
 
+    engine = {answer for c in tests for answer, rules in rule_calls(c.source) if "own_engine" in rules}
     students, expected = {"reference": notebook({})}, {"reference": {}}
     for student, (expression, ids) in GENERIC.items():
         change, lose = {}, {}
         for gid, functions in defines.items():
-            wrappers = "".join(WRAPPER.format(name=f, expression=expression) for f in functions)
+            wrapper = ENGINE_WRAPPER if engine else WRAPPER  # one engine: every cell of it under its rule
+            wrappers = "".join(wrapper.format(name=f, expression=expression) for f in functions)
             change[gid] = solutions[gid] + wrappers
             for test in tested_by.get(gid, []):
                 if test in NOT_NUMERIC:

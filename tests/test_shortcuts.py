@@ -30,7 +30,7 @@ import re
 import nbformat
 import pytest
 
-from autograder.checker import CheckFailed
+from autograder.checker import CheckFailed, Parts
 from autograder.grading.cells import is_instructor, is_test, nbgrader_meta, split_hidden
 from autograder.rules import RULES, SHORT_FORMS
 from tests.classes import COURSE, answered, cell_scores, course, new_class, submit
@@ -60,6 +60,7 @@ PLANTED = {
     "function_autograd": "import torch\n    t = torch.tensor(1.0, requires_grad=True)\n"
     "    return torch.autograd.grad(t * t, t)",
     "engine_in_rule": "out = Value(1.0)\n    out.local_backward = lambda: out.backward()\n    return out",
+    "libraries": "import numpy\n    return numpy.exp(1.0)",
 }
 MESSAGES = {  # kind → words of its English message, to see that the visible test names it
     "autograd": "automatic differentiation",
@@ -78,6 +79,7 @@ MESSAGES = {  # kind → words of its English message, to see that the visible t
     "create_graph": "differentiated again",
     "function_autograd": "inside its torch.autograd.Function",
     "engine_in_rule": "asks the engine",
+    "libraries": "float and math only",
 }
 
 REAL = {  # (assignment, answer cell's grade id, the test cells it must score 0 on): a lazy student's answer
@@ -429,12 +431,48 @@ def layer_jacobian(X, W):
     return torch.stack(columns, dim=1)
 """,
     ),
+    (
+        ("unit05", "norm_logsumexp", "test_norm_logsumexp"),
+        """
+import numpy as np
+from scipy.special import logsumexp as library_logsumexp, softmax
+
+
+def norm(xs):
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    data = np.array([x.data for x in xs])
+    out = Value(np.linalg.norm(data), xs, "norm")
+
+    def local_backward():
+        for x, share in zip(xs, data / np.linalg.norm(data)):
+            x.grad += float(share) * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+def logsumexp(xs):
+    \"\"\"The value and the shares from scipy: no shift, no derivation of one's own.\"\"\"
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    data = [x.data for x in xs]
+    out = Value(float(library_logsumexp(data)), xs, "logsumexp")
+
+    def local_backward():
+        for x, share in zip(xs, softmax(data)):
+            x.grad += float(share) * out.grad
+
+    out.local_backward = local_backward
+    return out
+""",
+    ),
 ]
 
 
-ENGINE_RULES = {  # unit 5: local rules that let the student's own engine backpropagate through copies
-    # exercise 8's norm and logsumexp are built on that engine: its rules are read with theirs
-    ("unit05", "new_operations", "test_new_operations test_norm_logsumexp"): """
+ENGINE_RULES = [  # unit 5: local rules that let the student's own engine backpropagate through copies
+    # exercises 5 and 8's dot, norm and logsumexp are built on that engine: its rules are read with theirs
+    (
+        ("unit05", "new_operations", "test_new_operations test_dot test_norm_logsumexp"),
+        """
 def exp(self):
     out = Value(math.exp(self.data), (self,), "exp")
 
@@ -495,7 +533,98 @@ Value.exp, Value.log = exp, log
 Value.__pow__, Value.__rpow__ = power, rpower
 Value.__truediv__, Value.__rtruediv__ = divide, rdivide
 """,
-    ("unit05", "norm_logsumexp", "test_norm_logsumexp"): """
+    ),
+    (  # the rules of nodes made when the node is made, run by hand under another name: a property
+        ("unit05", "new_operations", "test_new_operations test_dot test_norm_logsumexp"),
+        """
+def exp(self):
+    out = Value(math.exp(self.data), (self,), "exp")
+
+    def local_backward():
+        self.grad += out.data * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+def log(self):
+    out = Value(math.log(self.data), (self,), "log")
+
+    def local_backward():
+        self.grad += out.grad / self.data
+
+    out.local_backward = local_backward
+    return out
+
+
+Value.exp, Value.log = exp, log
+Value.rule = property(lambda self: self.local_backward)  # a node's rule, under another name
+lecture_power = Value.__pow__
+
+
+def _by_rules(parents, made, op):
+    \"\"\"One node whose rule runs the rules of the nodes made for its value, the last one first.\"\"\"
+    out = Value(made[-1].data, parents, op)
+
+    def local_backward():
+        for node in made:
+            node.grad = 0.0
+        made[-1].grad = out.grad
+        for node in reversed(made):
+            node.rule()
+
+    out.local_backward = local_backward
+    return out
+
+
+def power(self, other):
+    if not isinstance(other, Value):
+        return lecture_power(self, other)
+    logarithm = self.log()
+    product = other * logarithm
+    return _by_rules((self, other), [logarithm, product, product.exp()], "**")
+
+
+def rpower(self, c):
+    return Value(c) ** self
+
+
+def divide(self, other):
+    other = other if isinstance(other, Value) else Value(other)
+    inverse = lecture_power(other, -1)
+    return _by_rules((self, other), [inverse, self * inverse], "/")
+
+
+def rdivide(self, c):
+    return Value(c) / self
+
+
+Value.__pow__, Value.__rpow__ = power, rpower
+Value.__truediv__, Value.__rtruediv__ = divide, rdivide
+""",
+    ),
+    (  # exercise 5's dot: a sum of products backpropagated by the engine on copies
+        ("unit05", "dot", "test_dot"),
+        """
+def dot(ws, xs):
+    ws = [w if isinstance(w, Value) else Value(w) for w in ws]
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    out = Value(sum(w.data * x.data for w, x in zip(ws, xs)), (*ws, *xs), "dot")
+
+    def local_backward():
+        copies = [Value(node.data) for node in (*ws, *xs)]
+        n = len(ws)
+        sum((w * x for w, x in zip(copies[:n], copies[n:])), Value(0.0)).backward()
+        for node, copy in zip((*ws, *xs), copies):
+            node.grad += copy.grad * out.grad
+
+    out.local_backward = local_backward
+    return out
+""",
+    ),
+    (
+        ("unit05", "norm_logsumexp", "test_norm_logsumexp"),
+        """
 def _through(xs, build, op):
     \"\"\"One node whose rule backpropagates, with the engine's backward(), through build() on copies.\"\"\"
     xs = [x if isinstance(x, Value) else Value(x) for x in xs]
@@ -522,7 +651,8 @@ def logsumexp(xs):
 
     return _through(xs, shifted, "logsumexp")
 """,
-}
+    ),
+]
 
 
 # answers calling torch's own backward kernels (aten, or torch's own namespace under any name), right by the
@@ -620,14 +750,58 @@ def grad_after(steps, w0, x, y, lr, weight_decay):
 }
 
 
-OBSERVED = {  # shortcuts of a rule that shows in what the answer returns: they fail by the numbers
-    ("unit03", "microbatch_gradient", "test_microbatch_gradient"): """
+OBSERVED = [  # shortcuts of a rule that shows in what the answer returns: they fail by the numbers
+    (
+        ("unit03", "microbatch_gradient", "test_microbatch_gradient"),
+        """
 def microbatch_gradient(w, X, y, sizes):
     w = w.detach().clone().requires_grad_(True)
     ((X @ w - y) ** 2).mean().backward()  # the whole batch at once
     return w.grad.detach().expand(len(sizes), -1).clone()
 """,
-}
+    ),
+    (  # unit 5's no_grad with no state: what the function returns is made a leaf afterwards
+        ("unit05", "no_grad", "test_no_grad"),
+        """
+def no_grad(function):
+    def without_recording(*args):
+        result = function(*args)
+        for node in result if isinstance(result, tuple) else (result,):
+            if isinstance(node, Value):
+                node.parents = ()
+                node.local_backward = lambda: None
+        return result
+
+    return without_recording
+""",
+    ),
+    (  # the same, every node made for what the function returns stripped, its inner nodes too
+        ("unit05", "no_grad", "test_no_grad"),
+        """
+def reached(nodes):
+    found, stack = {}, [node for node in nodes if isinstance(node, Value)]
+    while stack:
+        node = stack.pop()
+        if id(node) not in found:
+            found[id(node)] = node
+            stack.extend(node.parents)
+    return found
+
+
+def no_grad(function):
+    def without_recording(*args):
+        before = reached(args)
+        result = function(*args)
+        for key, node in reached(result if isinstance(result, tuple) else (result,)).items():
+            if key not in before:
+                node.parents = ()
+                node.local_backward = lambda: None
+        return result
+
+    return without_recording
+""",
+    ),
+]
 
 
 def applicable(assignment: str) -> dict[str, set[str]]:
@@ -677,13 +851,14 @@ def students(assignment: str) -> dict[str, tuple[nbformat.NotebookNode, set[str]
     found = {"reference": (answered(assignment), set())}
     for kind, tests in sorted(applicable(assignment).items()):
         found[f"planted-{kind}"] = (answered(assignment, change=planted(assignment, kind)), tests)
-    for number, ((unit, answer, test), code) in enumerate([*REAL.items(), *OBSERVED.items(), *ALSO_REAL]):
+    for number, ((unit, answer, test), code) in enumerate([*REAL.items(), *OBSERVED, *ALSO_REAL]):
         if unit == assignment:
             name = f"real-{answer}" if f"real-{answer}" not in found else f"real-{answer}-{number}"
             found[name] = (answered(assignment, change={answer: code}), set(test.split()))
-    for (unit, answer, test), code in ENGINE_RULES.items():
+    for number, ((unit, answer, test), code) in enumerate(ENGINE_RULES):
         if unit == assignment:
-            found[f"engine-{answer}"] = (answered(assignment, change={answer: code}), set(test.split()))
+            name = f"engine-{answer}" if f"engine-{answer}" not in found else f"engine-{answer}-{number}"
+            found[name] = (answered(assignment, change={answer: code}), set(test.split()))
     for number, ((unit, answer, test), code) in enumerate(KERNELS):
         if unit == assignment:
             name = f"kernel-{answer}" if f"kernel-{answer}" not in found else f"kernel-{answer}-{number}"
@@ -782,7 +957,7 @@ def test_the_real_shortcuts_are_right_by_the_numbers():
     """The real shortcuts are not wrong answers: with the rules switched off they pass their visible test,
     so only the rule stands between them and the points."""
     problems = []
-    lazy = [*REAL.items(), *ALSO_REAL, *KERNELS, *ENGINE_RULES.items()]
+    lazy = [*REAL.items(), *ALSO_REAL, *KERNELS, *ENGINE_RULES]
     for (assignment, answer, test), code in lazy:
         namespace = kernel_namespace(assignment, {answer: code})
         namespace.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
@@ -823,13 +998,25 @@ def test_torch_bound_in_another_cell_is_found_in_the_kernel_and_is_right_by_the_
 
 
 def test_a_rule_made_observable_fails_by_the_numbers():
-    """One backward() for the whole batch cannot give the running .grad of unit 3's micro-batches."""
-    for (assignment, answer, test), code in OBSERVED.items():
+    """One backward() for the whole batch cannot give the running .grad of unit 3's micro-batches; a
+    no_grad with no state, which makes leaves of what the function returns only, misses unit 5's nodes
+    kept elsewhere."""
+    for (assignment, answer, test), code in OBSERVED:
         namespace = kernel_namespace(assignment, {answer: code})
         nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
         (cell,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == test]
-        with pytest.raises(CheckFailed), contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(split_hidden(cell.source)[0], f"<test {test}>", "exec"), namespace)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(split_hidden(cell.source)[0], f"<test {test}>", "exec"), namespace)
+        except CheckFailed:
+            continue
+        # a cell with partial credit fails its parts, not the cell: every part of it must fail
+        parts = [value for value in namespace.values() if isinstance(value, Parts)]
+        assert parts, f"{assignment} {answer}: the visible test passes"
+        for part in parts:
+            assert set(part.failed) == set(part.names), (
+                f"{assignment} {answer}: {part.names} pass but {part.failed}"
+            )
 
 
 def test_setup_cells_hand_answers_nothing_from_the_package():

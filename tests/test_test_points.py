@@ -1050,23 +1050,34 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
         "out_grad_missing": [VALUE_WITHOUT_CHAIN],
         "product_wrong_operand": [VALUE_WRONG_OPERAND],
         "backward_wrong_order": [Edit("backward", (("in reversed(order):", "in order:"),))],
-        "inner_grad_stale": [Edit("backward", (("node.grad = 0.0  # this call's", "pass  # this call's"),))],
+        "inner_grad_stale": [  # the inner nodes never reset, the output set to 1 as in the lecture
+            Edit(
+                "backward",
+                (
+                    ("node.grad = 0.0  # this call's", "pass  # this call's"),
+                    ("    self.grad += 1.0  #", "    self.grad = 1.0  #"),
+                ),
+            )
+        ],
         "leaf_grad_reset": [
             Edit("backward", (("if node.parents:  # an inner node", "if True:  # an inner node"),))
         ],
         "zero_grad_did_nothing": [Edit("backward", (("node.grad = 0.0  # zero_grad", "pass  # zero_grad"),))],
         "backward_seed_missing": [
-            Edit("backward", (("    self.grad = 1.0\n", "    pass\n"),)),  # never seeded
+            Edit("backward", (("    self.grad += 1.0  #", "    pass  #"),)),  # never seeded
             Edit(  # seeded, then cleared with the inner nodes
                 "backward",
                 (
-                    ("    self.grad = 1.0\n    for node in reversed", "    for node in reversed"),
+                    ("    self.grad += 1.0  #", "    pass  #"),
                     (
                         "    order = topological_order(self)\n",
-                        "    order = topological_order(self)\n    self.grad = 1.0\n",
+                        "    order = topological_order(self)\n    self.grad += 1.0\n",
                     ),
                 ),
             ),
+        ],
+        "leaf_output_grad_overwritten": [
+            Edit("backward", (("    self.grad += 1.0  #", "    self.grad = 1.0  #"),))
         ],
     },
     "test_new_operations": {

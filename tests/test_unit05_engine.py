@@ -167,10 +167,15 @@ def test_a_planted_mistake_of_repeated_calls_computes_what_its_diagnosis_predict
         )
 
 
+def differ(ours: list[float], theirs: list[float]) -> bool:
+    """Whether two lists of gradients differ by more than rounding."""
+    return not torch.allclose(torch.tensor(ours), torch.tensor(theirs), rtol=1e-9, atol=1e-12)
+
+
 def test_every_planted_mistake_is_wrong_somewhere():
     specs = [random_expression(random.Random(seed), 3, 12, chain=5, ops=KEPT) for seed in range(5)]
     for key, _ in PLANTED:
-        wrong = [gradients(MUTATED[key], spec)[1] != torch_reference(spec)[1] for spec in specs]
+        wrong = [differ(gradients(MUTATED[key], spec)[1], torch_reference(spec)[1]) for spec in specs]
         assert any(wrong), f"{key}: the planted mistake changes nothing on these graphs"
     for key, _ in REPEATED:
         wrong = []
@@ -179,8 +184,38 @@ def test_every_planted_mistake_is_wrong_somewhere():
             calls = [("backward", root), ("backward", root)]
             if key == "zero_grad_did_nothing":  # zero_grad() is where this mistake shows
                 calls += [("zero_grad", root), ("backward", root)]
-            wrong.append(calls_in(MUTATED[key]["Value"], spec, calls) != torch_calls(spec, calls))
+            if key == "leaf_output_grad_overwritten":  # and this one in a leaf's own backward()
+                calls.insert(1, ("backward", 0))
+            wrong.append(differ(calls_in(MUTATED[key]["Value"], spec, calls), torch_calls(spec, calls)))
         assert any(wrong), f"{key}: the planted mistake changes nothing on these graphs"
+
+
+@settings(max_examples=30, deadline=None)
+@given(graphs(KEPT), st.randoms(use_true_random=False))
+def test_a_leaf_as_the_output_adds_up_as_in_torch(spec, draw):
+    """backward() called on a leaf adds 1 to its .grad, as torch's does (x.backward() twice gives 2), and the
+    planted overwrite computes what its diagnosis predicts. The root comes last, as in calls_of."""
+    root = spec.size - 1
+    calls = [("backward", draw.randrange(0, spec.size)) for _ in range(draw.randint(1, 3))]
+    calls = [*calls, ("backward", draw.randrange(len(spec.leaves))), ("backward", root)]
+    expected = torch.tensor(torch_calls(spec, calls))
+    torch.testing.assert_close(
+        torch.tensor(calls_in(REFERENCE["Value"], spec, calls)), expected, rtol=1e-10, atol=1e-12
+    )
+    key = "leaf_output_grad_overwritten"
+    predicted = mistaken_calls(spec, calls, (key,))[key]
+    ours = calls_in(MUTATED[key]["Value"], spec, calls)
+    torch.testing.assert_close(torch.tensor(ours), torch.tensor(predicted), rtol=1e-10, atol=1e-12)
+
+
+def test_a_leaf_s_own_backward_twice_gives_two_as_in_torch():
+    x = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    x.backward()
+    x.backward()
+    leaf = REFERENCE["Value"](1.0)
+    leaf.backward()
+    leaf.backward()
+    assert leaf.grad == x.grad.item() == 2.0
 
 
 def test_deep_graphs_need_no_recursion():
