@@ -5,7 +5,8 @@ Two rules of the course's style (see the common brief):
 
 - **합니다체 only.** A sentence ends in "…합니다." / "…입니다.", never in the plain 한다체 ("…한다.",
   "…이다.", "…된다.", "…있다.", "…하자."). A 합니다체 ending has 니 before its final 다; any other syllable
-  before a sentence-final 다 is 한다체.
+  before a sentence-final 다 is 한다체. Nor in 해요체: an instruction is "…하십시오", not "…하세요", and a
+  question "…합니까?", not "…할까요?" or "…했나요?".
 - **No space between code and a particle.** "`backward()`를", ".grad에", "{name}을(를)", not
   "`backward()` 를": a particle is part of the word it follows.
 
@@ -35,6 +36,9 @@ HANGUL = "\uac00-\ud7a3"
 # sentence or a line; and the plain proposals 하자 / 보자. Words like 바다 are rare enough to be
 # rewritten if they ever end a sentence.
 PLAIN_ENDING = re.compile(rf"[{HANGUL}](?<![니시])다(?=[.!?]|\s*$)|(?:하|보)자(?=[.!?]|\s*$)", re.M)
+# 해요체: an instruction in -(으)세요 (합니다체 says -(으)십시오) and a question in -까요/-나요
+# (합니다체: -ㅂ니까), wherever the word ends.
+POLITE_INFORMAL = re.compile(rf"[{HANGUL}]+(?:세요|[까나]요)(?![{HANGUL}])")
 # A particle written apart from the code before it. The code is a `span`, a {placeholder}, a call's
 # closing parenthesis or bracket, or an ASCII identifier/number (with ², ′ or a dot path); the particle
 # stands alone, followed by a space, punctuation or the end.
@@ -64,6 +68,8 @@ def problems(text: str) -> list[str]:
     for line in korean_lines(text):
         for match in PLAIN_ENDING.finditer(line):
             found.append(f"한다체 '{match.group()}': {line.strip()[:160]}")
+        for match in POLITE_INFORMAL.finditer(line):
+            found.append(f"해요체 '{match.group()}': {line.strip()[:160]}")
         for match in SPACED_PARTICLE.finditer(line):
             found.append(f"space before a particle '{match.group()}': {line.strip()[:160]}")
     return found
@@ -127,6 +133,9 @@ def test_difference_reasons_are_polite_and_attach_particles():
         "상수 2 를 빠뜨렸습니다.",
         "x² 의 도함수는 2x 입니다.",
         "True 또는 False 로 답하세요.",
+        "`backward()`를 완성하세요.",
+        "언제 직접 쓸까요?",
+        "return을 빠뜨리지 않았나요?",
     ],
 )
 def test_the_rules_catch_a_planted_mistake(bad):
@@ -142,7 +151,7 @@ def test_the_rules_catch_a_planted_mistake(bad):
         "`backward()`를 호출하면 `x.grad`에 더해집니다.",
         "✘ {name}을(를) 정의하는 셀을 찾지 못했습니다.",
         "x²의 미분값은 2x입니다.",
-        "True 또는 False로 답하세요.",
+        "True 또는 False로 답하십시오.",
         "`torch.tensor([2, 3])`처럼 정수만 넣으면 정수 텐서가 만들어집니다.",
         "값이 1 이상인 원소는 3 개입니다.",  # 이상 and 개 are not particles
         "$x = 3$, $y = -2$이면 순전파 값은 $q = -6$입니다.",
