@@ -440,7 +440,7 @@ def tied_autoencoder_grad(X, W, b1, b2):
         W = W.detach().clone().requires_grad_()
         H = torch.tanh(X @ W + b1)
         L = ((H @ W.T + b2 - X) ** 2).sum(dim=1).mean()
-        return _autograd_grad([L], [W])[0]
+        return _autograd_grad([L], [W])[0].detach()
 """,
     ),
     "Ex4 grad_and_value with argnums": (
@@ -1912,8 +1912,9 @@ def test_a_parameter_named_like_another_cells_method_pulls_nothing_in():
     assert "autograd" in kinds("check", [helper, check], rule="own_check")
 
 
-# unit 6's check of a layer's backward, answered by the name of the function the test hands it: each reads the
-# names of the functions a call ran, from its frames
+# unit 6's check of a layer's backward, answered by the name of the function the test hands it: each reads
+# the names of the functions a call ran, from its frames. In the student's kernel those are the test's own
+# functions (in the grader they run on the other side of the sandbox's wall): the visible test is fooled
 BY_NAME = {
     "a traceback's frames": """
 def check(forward, backward, X):
