@@ -304,9 +304,9 @@ def local_step(engine, op, inputs, number, before, upstream, twice=False) -> tup
 
 
 def counted_local_step(engine, op, inputs, number, before, upstream, twice=False):
-    """:func:`local_step`, and the nodes ``engine`` counted (its class attribute ``made``, which the constructor
-    raises by one): for one ``engine(0.5)``, while ``op`` builds its node, and while that node's
-    ``local_backward()`` runs. A rule derived by hand makes no node; one that runs other operations makes some."""
+    """:func:`local_step`, and the nodes ``engine`` counted (its class attribute ``made``, which the
+    constructor raises by one): for one ``engine(0.5)``, while ``op`` builds its node, and while that node's
+    ``local_backward()`` runs. A rule derived by hand makes no node; one that runs other operations does."""
     nodes = [engine(x) for x in inputs]
     first, second = (nodes[0], nodes[0]) if twice else (nodes[0], nodes[-1])
     start = int(engine.made)
