@@ -1215,14 +1215,18 @@ def engine_in_rule(answer: Answer) -> list[Finding]:
     return sorted(set(found), key=lambda finding: (finding.line, finding.what))
 
 
+ALIAS_HOOKS = {"__setattr__", "__getattr__", "__set__", "__get__", "__set_name__"}  # a descriptor's too
+
+
 def _rule_aliases(answer: Answer) -> list[Finding]:
     """What can hand a node's rule on under another name unseen, anywhere in the student's cells: a
-    ``__setattr__`` (defined, assigned or called, ``object.__setattr__`` included) and a ``property``."""
+    ``__setattr__`` (defined, assigned or called, ``object.__setattr__`` included), a ``property``, and a
+    descriptor's or ``__getattr__``'s hooks."""
     found = []
     for tree in answer.every or answer.trees:
         for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "__setattr__":
-                found.append(Finding("def __setattr__", _line(node)))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in ALIAS_HOOKS:
+                found.append(Finding(f"def {node.name}", _line(node)))
             elif isinstance(node, ast.Attribute) and node.attr == "__setattr__":
                 found.append(Finding(_dotted(node) or ".__setattr__", _line(node)))
             elif isinstance(node, ast.Name) and node.id == "property":
