@@ -681,7 +681,7 @@ def logsumexp(xs):
         """
 def exp(self):
     \"\"\"e^self를 노드 하나로 / e^self as one node.\"\"\"
-        out = Value(math.exp(self.data), (self,), "exp")
+    out = Value(math.exp(self.data), (self,), "exp")
 
     def local_backward():
         self.grad += out.data * out.grad  # d(e^a)/da = e^a, the output itself
@@ -692,7 +692,7 @@ def exp(self):
 
 def log(self):
     \"\"\"ln(self)를 노드 하나로 / ln(self) as one node.\"\"\"
-        out = Value(math.log(self.data), (self,), "log")
+    out = Value(math.log(self.data), (self,), "log")
 
     def local_backward():
         self.grad += (1 / self.data) * out.grad
