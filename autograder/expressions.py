@@ -303,6 +303,25 @@ def local_step(engine, op, inputs, number, before, upstream, twice=False) -> tup
     return float(out.data), [float(node.grad) for node in nodes]
 
 
+def counted_local_step(engine, op, inputs, number, before, upstream, twice=False):
+    """:func:`local_step`, and the nodes ``engine`` counted (its class attribute ``made``, which the
+    constructor raises by one): for one ``engine(0.5)``, while ``op`` builds its node, and while that node's
+    ``local_backward()`` runs. A rule derived by hand makes no node; one that runs other operations does."""
+    nodes = [engine(x) for x in inputs]
+    first, second = (nodes[0], nodes[0]) if twice else (nodes[0], nodes[-1])
+    start = int(engine.made)
+    engine(0.5)
+    probe = int(engine.made)
+    out = apply(op, first, second if _two_nodes(op) else number)
+    built = int(engine.made)
+    for node, grad in zip(nodes, before, strict=True):
+        node.grad = grad
+    out.grad = upstream
+    out.local_backward()
+    made = [probe - start, built - probe, int(engine.made) - built]
+    return float(out.data), [float(node.grad) for node in nodes], made
+
+
 def torch_local(op, inputs, number, before, upstream, twice=False) -> tuple[float, list[float]]:
     """The same step by torch: the output's value, and ``before`` + upstream × ∂out/∂input for each input."""
     leaves = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]

@@ -316,6 +316,10 @@ DYNAMIC_NAMES |= {"pkgutil", "runpy", "pydoc", "pickle", "marshal", "copyreg", "
 DYNAMIC_ATTRS = {"__dict__", "__builtins__", "modules", "__getattribute__", "__globals__", "import_module"}
 DYNAMIC_ATTRS |= {"resolve_name", "locate", "run_module", "run_path", "attrgetter", "methodcaller"}
 DYNAMIC_ATTRS |= {"__closure__", "cell_contents", "__code__", "__wrapped__"}  # another function's insides
+# from any object to every class loaded (torch's among them): object.__subclasses__(), a class's bases and
+# order, a module's loader and spec, the import system's finders
+DYNAMIC_ATTRS |= {"__subclasses__", "__base__", "__bases__", "__mro__", "mro", "__class__"}
+DYNAMIC_ATTRS |= {"__loader__", "__spec__", "meta_path"}
 # the notebook's own namespace, where the tests' helpers live: __main__, IPython's user_ns, a frame's globals
 DYNAMIC_NAMES |= {"get_ipython", "__main__"}
 DYNAMIC_ATTRS |= {"user_ns", "user_global_ns", "f_globals", "f_locals", "f_back", "_getframe"}
@@ -579,6 +583,14 @@ def recursion(answer: Answer) -> list[Finding]:
     for node in _walk(answer):
         if isinstance(node, ast.Attribute) and node.attr == "setrecursionlimit":
             found.append(Finding("sys.setrecursionlimit", _line(node)))
+        elif (
+            isinstance(node, ast.Name) and node.id == "setrecursionlimit"
+        ):  # from sys import setrecursionlimit
+            found.append(Finding("setrecursionlimit", _line(node)))
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            if name.rsplit(".", 1)[-1] == "setrecursionlimit":
+                found.append(Finding(f"import {name}", _line(node)))
     return found
 
 
@@ -736,6 +748,7 @@ FOLDABLE_CALLS = {
     "exp": math.exp,
     "sqrt": math.sqrt,
     "ldexp": math.ldexp,
+    "fromhex": float.fromhex,
     "power": pow,
     "float64": float,
     "float32": float,
@@ -1366,7 +1379,27 @@ def engine_in_rule(answer: Answer) -> list[Finding]:
             elif read and isinstance(node, ast.Name) and node.id in ENGINE_NAMES:
                 found.append(Finding(node.id, _line(node)))
     found += _stray_rule_reads(answer, _definitions(answer.trees)[0])
+    found += _rule_aliases(answer)
     return sorted(set(found), key=lambda finding: (finding.line, finding.what))
+
+
+ALIAS_HOOKS = {"__setattr__", "__getattr__", "__set__", "__get__", "__set_name__"}  # a descriptor's too
+
+
+def _rule_aliases(answer: Answer) -> list[Finding]:
+    """What can hand a node's rule on under another name unseen, anywhere in the student's cells: a
+    ``__setattr__`` (defined, assigned or called, ``object.__setattr__`` included), a ``property``, and a
+    descriptor's or ``__getattr__``'s hooks."""
+    found = []
+    for tree in answer.every or answer.trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in ALIAS_HOOKS:
+                found.append(Finding(f"def {node.name}", _line(node)))
+            elif isinstance(node, ast.Attribute) and node.attr == "__setattr__":
+                found.append(Finding(_dotted(node) or ".__setattr__", _line(node)))
+            elif isinstance(node, ast.Name) and node.id == "property":
+                found.append(Finding("property", _line(node)))
+    return found
 
 
 # Python's own modules that do no arithmetic for the answer: the engine is written with float and math only
@@ -1390,6 +1423,7 @@ def libraries(answer: Answer) -> list[Finding]:
                 found.append(Finding(f"import {name}", _line(node)))
     for node in foreign_uses(answer, set(TORCH_TOPS) | set(answer.torch_globals), foreign):
         found.append(Finding(node.id, _line(node)))
+    found += _library_functions(answer, READY_SOFTMAX)  # a library's log-sum-exp, on whatever object it came
     return found
 
 

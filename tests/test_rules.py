@@ -1739,8 +1739,9 @@ def test_a_rule_that_runs_another_node_s_rule_under_another_name_is_found(how):
     assert {"engine_in_rule", "dynamic"} & kinds("halve", [c for c in cells if c], rule="own_rules"), how
 
 
-def test_the_engine_s_backward_may_read_the_rules_and_a_property_may_store_them():
-    """backward() runs every node's rule; a property (unit 5's no_grad) stores and hands back the rule."""
+def test_the_engine_s_backward_may_read_the_rules_and_no_property_or_setattr_may_store_them():
+    """backward() runs every node's rule; a property, a ``__setattr__`` or a descriptor that stores the rule
+    can hand it back under another name, and is refused in the engine's cells."""
     backward = (
         "def run(order):\n    for node in reversed(order):\n        node.local_backward()\n\n\n"
         "def backward(self):\n    self.grad += 1.0\n    run([*self.parents, self])\n\n\n"
@@ -1753,8 +1754,19 @@ def test_the_engine_s_backward_may_read_the_rules_and_a_property_may_store_them(
     )
     rule = "    def local_backward():\n        a.grad += 0.5 * out.grad"
     tried = "\n\nc = halve(Value(3.0))\nc.grad = 1.0\nc.local_backward()  # one rule tried, at the top\n"
-    cells = [ENGINE_WITH_PRODUCT, backward, stored, RULE_OF.format(rule=rule) + tried]
+    cells = [ENGINE_WITH_PRODUCT, backward, RULE_OF.format(rule=rule) + tried]
     assert check_sources("halve", cells, rule="own_rules") == (True, [])
+    aliases = (
+        stored,
+        "def keep(self, name, value):\n    object.__setattr__(self, name, value)\n\n\n"
+        "Value.__setattr__ = keep\n",
+        "class Rule:\n    def __set__(self, node, rule):\n        node.kept = rule\n\n\n"
+        "Value.local_backward = Rule()\n",
+    )
+    for alias in aliases:
+        assert "engine_in_rule" in kinds(
+            "halve", [ENGINE_WITH_PRODUCT, backward, alias, cells[-1]], rule="own_rules"
+        )
     kept = tried.replace(
         "c.local_backward()  #", "rule = c.local_backward  #"
     )  # kept to be run later: a read

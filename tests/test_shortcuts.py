@@ -363,21 +363,6 @@ def norm(xs):
 def logsumexp(xs):
     return _many(lambda t: torch.logsumexp(t, 0), xs, "logsumexp")
 """,
-    ("unit05", "topological_order", "test_topological_order"): """
-import sys
-sys.setrecursionlimit(100000)
-def topological_order(root):
-    order, seen = [], set()
-    def visit(node):
-        if id(node) in seen:
-            return
-        seen.add(id(node))
-        for parent in node.parents:
-            visit(parent)
-        order.append(node)
-    visit(root)
-    return order
-""",
     ("unit06", "normalize_backward", "test_normalize_backward"): """
 import torch
 def normalize_backward(X, gamma, dY, dim, eps):
@@ -492,6 +477,45 @@ def logsumexp(xs):
     def local_backward():
         for x, share in zip(xs, softmax(data)):
             x.grad += float(share) * out.grad
+
+    out.local_backward = local_backward
+    return out
+""",
+    ),
+    (  # torch reached without an import: object.__subclasses__() down to Tensor, its logsumexp and softmax
+        ("unit05", "norm_logsumexp", "test_norm_logsumexp"),
+        """
+def norm(xs):
+    \"\"\"√(Σ xᵢ²)를 부모가 xᵢ 모두인 노드 하나로 / √(Σ xᵢ²) as one node whose parents are every xᵢ.\"\"\"
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    out = Value(math.sqrt(sum(x.data**2 for x in xs)), xs, "norm")
+
+    def local_backward():
+        for x in xs:  # the chain rule through √u: (1 / (2√u)) · 2xᵢ
+            x.grad += x.data / out.data * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+
+def _array_type():
+    for base in object.__subclasses__():
+        if base.__name__.endswith("TensorBase"):
+            for kind in base.__subclasses__():
+                if kind.__name__ == "Tensor":
+                    return kind
+
+
+def logsumexp(xs):
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    row = _array_type()([0.0]).double().new_tensor([x.data for x in xs])  # float64 throughout
+    out = Value(row.logsumexp(0).item(), xs, "logsumexp")
+    shares = row.softmax(0).tolist()
+
+    def local_backward():
+        for x, share in zip(xs, shares):
+            x.grad += share * out.grad
 
     out.local_backward = local_backward
     return out
@@ -684,6 +708,152 @@ def logsumexp(xs):
     return _through(xs, shifted, "logsumexp")
 """,
     ),
+    (  # exercise 4's rules kept under another name by a __setattr__, run inside a rule on copies: the
+        # __setattr__ serves every later rule too, so exercises 5 and 8 lose theirs
+        ("unit05", "new_operations", "test_new_operations test_dot test_norm_logsumexp"),
+        """
+def exp(self):
+    \"\"\"e^self를 노드 하나로 / e^self as one node.\"\"\"
+    out = Value(math.exp(self.data), (self,), "exp")
+
+    def local_backward():
+        self.grad += out.data * out.grad  # d(e^a)/da = e^a, the output itself
+
+    out.local_backward = local_backward
+    return out
+
+
+def log(self):
+    \"\"\"ln(self)를 노드 하나로 / ln(self) as one node.\"\"\"
+    out = Value(math.log(self.data), (self,), "log")
+
+    def local_backward():
+        self.grad += (1 / self.data) * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+
+def _keep_rule(self, name, value):
+    object.__setattr__(self, name, value)
+    if name == "local_backward":
+        object.__setattr__(self, "step_", value)
+
+
+Value.__setattr__ = _keep_rule
+
+
+def _order(root):
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((p, False) for p in node.parents)
+    return order
+
+
+def _engine_shares(parents, out, build):
+    copies = [Value(p.data) for p in parents]
+    inner = build(*copies)
+    inner.grad = 1.0
+    for node in reversed(_order(inner)):
+        node.step_()
+    for p, c in zip(parents, copies):
+        p.grad += c.grad * out.grad
+
+
+def power(self, other):
+    if not isinstance(other, Value):
+        k = other
+        out = Value(self.data**k, (self,), f"**{k}")
+
+        def local_backward():
+            self.grad += k * self.data ** (k - 1) * out.grad
+
+        out.local_backward = local_backward
+        return out
+    out = Value(self.data**other.data, (self, other), "**")
+    out.local_backward = lambda: _engine_shares((self, other), out, lambda a, b: (b * a.log()).exp())
+    return out
+
+
+def rpower(self, c):
+    return Value(c) ** self
+
+
+def divide(self, other):
+    other = other if isinstance(other, Value) else Value(other)
+    out = Value(self.data / other.data, (self, other), "/")
+    out.local_backward = lambda: _engine_shares((self, other), out, lambda a, b: a * b ** -1)
+    return out
+
+
+def rdivide(self, c):
+    return Value(c) / self
+
+
+Value.exp, Value.log = exp, log
+Value.__pow__, Value.__rpow__ = power, rpower
+Value.__truediv__, Value.__rtruediv__ = divide, rdivide
+""",
+    ),
+    (  # exercise 8's: the same __setattr__, norm and logsumexp through the engine on copies
+        ("unit05", "norm_logsumexp", "test_norm_logsumexp"),
+        """
+def _keep_rule(self, name, value):
+    object.__setattr__(self, name, value)
+    if name == "local_backward":
+        object.__setattr__(self, "step_", value)
+
+
+Value.__setattr__ = _keep_rule
+
+
+def _order(root):
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((p, False) for p in node.parents)
+    return order
+
+
+def _through_engine(xs, out, build):
+    copies = [Value(x.data) for x in xs]
+    inner = build(copies)
+    inner.grad = 1.0
+    for node in reversed(_order(inner)):
+        node.step_()
+    for x, c in zip(xs, copies):
+        x.grad += c.grad * out.grad
+
+
+def norm(xs):
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    out = Value(sum(x.data ** 2 for x in xs) ** 0.5, xs, "norm")
+    squares = lambda cs: sum((c * c for c in cs), Value(0.0)) ** 0.5
+    out.local_backward = lambda: _through_engine(xs, out, squares)
+    return out
+
+
+def logsumexp(xs):
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    top = max(x.data for x in xs)
+    out = Value(top + math.log(sum(math.exp(x.data - top) for x in xs)), xs, "logsumexp")
+    shifted = lambda cs: sum(((c - top).exp() for c in cs), Value(0.0)).log() + top
+    out.local_backward = lambda: _through_engine(xs, out, shifted)
+    return out
+""",
+    ),
 ]
 
 
@@ -789,6 +959,65 @@ def grad_after(steps, w0, x, y, lr, weight_decay):
     return w.item(), None if w.grad is None else w.grad.item()
 """,
     ),
+    # exercise 6 stores every rule under another name too, through a property; exercise 8 runs those
+    ("unit05", "norm_logsumexp", "test_norm_logsumexp"): (
+        """
+def _leaf_rule():
+    \"\"\"A leaf passes nothing on.\"\"\"
+
+
+def _get_rule(self):
+    return self.backward_rule
+
+
+def _set_rule(self, rule):
+    self.backward_rule = rule if self.parents else _leaf_rule
+
+
+Value.local_backward = property(_get_rule, _set_rule)
+""",
+        """
+def _order(root):
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((p, False) for p in node.parents)
+    return order
+
+
+def _through_engine(xs, out, build):
+    \"\"\"the local gradients of build(copies) by the engine, each rule called under its other name\"\"\"
+    copies = [Value(x.data) for x in xs]
+    inner = build(copies)
+    inner.grad = 1.0
+    for node in reversed(_order(inner)):
+        node.backward_rule()
+    for x, c in zip(xs, copies):
+        x.grad += c.grad * out.grad
+
+
+def norm(xs):
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    out = Value(sum(x.data ** 2 for x in xs) ** 0.5, xs, "norm")
+    squares = lambda cs: sum((c * c for c in cs), Value(0.0)) ** 0.5
+    out.local_backward = lambda: _through_engine(xs, out, squares)
+    return out
+
+
+def logsumexp(xs):
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    top = max(x.data for x in xs)
+    out = Value(top + math.log(sum(math.exp(x.data - top) for x in xs)), xs, "logsumexp")
+    shifted = lambda cs: sum(((c - top).exp() for c in cs), Value(0.0)).log() + top
+    out.local_backward = lambda: _through_engine(xs, out, shifted)
+    return out
+""",
+    ),
 }
 
 
@@ -858,6 +1087,104 @@ def no_grad(function):
     return without_recording
 """,
     ),
+    (  # central differences with a step no reader folds (float.fromhex): off by far more than 1e-12
+        ("unit05", "norm_logsumexp", "test_norm_logsumexp"),
+        """
+H = float.fromhex("0x1p-16")  # how far each input is moved
+
+
+def _value_norm(vals):
+    return sum(v * v for v in vals) ** 0.5
+
+
+def _value_lse(vals):
+    top = max(vals)
+    return top + math.log(sum(math.exp(v - top) for v in vals))
+
+
+def _slopes(f, vals):
+    slopes = []
+    for i in range(len(vals)):
+        up = list(vals)
+        down = list(vals)
+        up[i] = up[i] + H
+        down[i] = down[i] - H
+        rise = f(up) - f(down)
+        slopes.append(rise * (0.5 / H))
+    return slopes
+
+
+def norm(xs):
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    out = Value(_value_norm([x.data for x in xs]), xs, "norm")
+
+    def local_backward():
+        for x, s in zip(xs, _slopes(_value_norm, [x.data for x in xs])):
+            x.grad += s * out.grad
+
+    out.local_backward = local_backward
+    return out
+
+
+def logsumexp(xs):
+    xs = [x if isinstance(x, Value) else Value(x) for x in xs]
+    out = Value(_value_lse([x.data for x in xs]), xs, "logsumexp")
+
+    def local_backward():
+        for x, s in zip(xs, _slopes(_value_lse, [x.data for x in xs])):
+            x.grad += s * out.grad
+
+    out.local_backward = local_backward
+    return out
+""",
+    ),
+]
+
+
+PARTLY_OBSERVED = [  # shortcuts that some part of the visible test sees by the numbers in the kernel
+    (  # a recursive sort with a raised limit: the test lowers the limit around the chain of 5000
+        ("unit05", "topological_order", "test_topological_order"),
+        """
+import sys
+sys.setrecursionlimit(100000)
+def topological_order(root):
+    order, seen = [], set()
+    def visit(node):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        for parent in node.parents:
+            visit(parent)
+        order.append(node)
+    visit(root)
+    return order
+""",
+    ),
+    (  # the limit raised through a bare name, the recursion through a dict
+        ("unit05", "topological_order", "test_topological_order"),
+        """
+from sys import setrecursionlimit
+
+setrecursionlimit(20000)
+_visitors = {}
+
+
+def topological_order(root):
+    \"\"\"root에서 닿는 모든 노드를, 부모가 자식보다 먼저 오도록 한 번씩 담은 리스트.\"\"\"
+    order, visited = [], set()
+
+    def visit(node):
+        if id(node) not in visited:
+            visited.add(id(node))
+            for parent in node.parents:
+                _visitors["visit"](parent)
+            order.append(node)
+
+    _visitors["visit"] = visit
+    visit(root)
+    return order
+""",
+    ),
 ]
 
 
@@ -908,7 +1235,9 @@ def students(assignment: str) -> dict[str, tuple[nbformat.NotebookNode, set[str]
     found = {"reference": (answered(assignment), set())}
     for kind, tests in sorted(applicable(assignment).items()):
         found[f"planted-{kind}"] = (answered(assignment, change=planted(assignment, kind)), tests)
-    for number, ((unit, answer, test), code) in enumerate([*REAL.items(), *OBSERVED, *ALSO_REAL]):
+    for number, ((unit, answer, test), code) in enumerate(
+        [*REAL.items(), *OBSERVED, *PARTLY_OBSERVED, *ALSO_REAL]
+    ):
         if unit == assignment:
             name = f"real-{answer}" if f"real-{answer}" not in found else f"real-{answer}-{number}"
             found[name] = (answered(assignment, change={answer: code}), set(test.split()))
@@ -1014,7 +1343,7 @@ def test_the_real_shortcuts_are_right_by_the_numbers():
     """The real shortcuts are not wrong answers: with the rules switched off they pass their visible test,
     so only the rule stands between them and the points."""
     problems = []
-    lazy = [*REAL.items(), *ALSO_REAL, *KERNELS, *ENGINE_RULES]
+    lazy = [*REAL.items(), *ALSO_REAL, *KERNELS]  # ENGINE_RULES: the nodes they make are counted
     for (assignment, answer, test), code in lazy:
         namespace = kernel_namespace(assignment, {answer: code})
         namespace.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
@@ -1075,6 +1404,24 @@ def test_a_rule_made_observable_fails_by_the_numbers():
             assert set(part.failed) == set(part.names), (
                 f"{assignment} {answer}: {part.names} pass but {part.failed}"
             )
+
+
+def test_an_engine_rule_or_a_raised_limit_fails_by_the_numbers():
+    """Unit 5's tests count the nodes a local rule makes (Value.made), and lower the recursion limit around
+    the chain of 5000: a rule run by the engine on copies, and a sort that recurses, fail a part of the
+    visible test in the kernel, with the rules switched off."""
+    for (assignment, answer, test), code in [*ENGINE_RULES, *PARTLY_OBSERVED]:
+        namespace = kernel_namespace(assignment, {answer: code})
+        namespace.update({name: lambda *a, **k: None for name in ("assert_rules", *SHORT_FORMS)})
+        nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)
+        (cell,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == test.split()[0]]
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(split_hidden(cell.source)[0], f"<test {test}>", "exec"), namespace)
+        except CheckFailed:
+            continue
+        parts = [value for value in namespace.values() if isinstance(value, Parts)]
+        assert any(part.failed for part in parts), f"{assignment} {answer}: the visible test passes"
 
 
 def test_setup_cells_hand_answers_nothing_from_the_package():

@@ -1118,7 +1118,7 @@ EDITS = {  # grade id: {mistake id: [edits of a solution cell that make that mis
         ],
     },
     "test_no_grad": {
-        "no_grad_leaks": [Edit("no_grad", (("rule if self.parents else leaf_rule", "rule"),))],
+        "no_grad_leaks": [Edit("no_grad", (("node.local_backward = leaf_rule", "pass"),))],
         "no_grad_not_restored": [
             Edit("no_grad", (("Value.recording = before  #", "Value.recording = True  #"),))
         ],
