@@ -23,9 +23,11 @@ value built only from small constants (at most ``SMALL`` in size, however writte
 parameters, arguments passed to one's own helpers, loop variables), through products, quotients, powers and
 ``abs``/``sqrt``/``float``/``tensor``; ``x / 1e6`` is a step too, and so is the difference of two inputs a
 step apart (``(x + h) - (x - h)``, ``xs[1] - xs[0]``, ``np.diff(xs)``). Found: a division by a step (``/``,
-``/=``, ``div``, ``divide``), a step to a negative power, a product with a huge constant (``* 5e5``, that
-is ``/ 2e-6``), a complex step (``.imag`` with an imaginary number), and the numerical differentiators of
-numpy, scipy, torch, numdifftools and findiff. A stability epsilon (``log(x + 1e-12)``,
+``/=``, ``div``, ``divide``), a step to a negative power or its reciprocal however written
+(``pow(2 * h, -1)``, ``torch.reciprocal``, ``.pow(-1)``), a difference quotient written as a product with a
+reciprocal (``(f(x + h) - f(x - h)) * pow(2 * h, -1)``, whatever ``h`` holds), a product with a huge constant
+(``* 5e5``, that is ``/ 2e-6``), a complex step (``.imag`` with an imaginary number), and the numerical
+differentiators of numpy, scipy, torch, numdifftools and findiff. A stability epsilon (``log(x + 1e-12)``,
 ``1 / (d + 1e-12)``, ``max(x, 1e-12)``) is added to something that is not small, and is never a divisor
 on its own, so it is not a step. What this cannot see: a step hidden in data it cannot evaluate (read from a
 file, parsed from a string built at run time), and extrapolation from steps larger than ``SMALL``.
@@ -110,7 +112,10 @@ def _walk(answer: Answer):
 # ------------------------------------------------------------------------------- kinds of findings
 
 AUTOGRAD_ATTRS = {"backward", "autograd", "func", "grad", "jacobian", "hessian", "vjp", "jvp", "jacrev"}
-AUTOGRAD_ATTRS |= {"jacfwd", "grad_fn"}
+AUTOGRAD_ATTRS |= {"jacfwd", "grad_fn", "linearize"}
+# torch.func's transforms and their helpers under the names of torch._functorch, where they are defined
+AUTOGRAD_ATTRS |= {"grad_and_value", "grad_impl", "grad_and_value_impl"}
+AUTOGRAD_ATTRS |= {"_autograd_grad", "_vjp_with_argnums"}  # torch.autograd.grad and vjp, wrapped
 AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch")
 DIFFERENTIATING_PACKAGES = {"functorch", "jax", "autograd", "tensorflow", "mxnet", "sympy", "theano"}
 ENGINE_ALLOWED = {"grad", "backward"}  # an engine of one's own defines these itself
@@ -153,6 +158,75 @@ def _own_names(trees: list[ast.AST]) -> set[str]:
     return names
 
 
+def _private(part: str) -> bool:
+    """``_functorch``, ``_decomp``, ``_log_softmax_backward_data``: a private name, not a dunder."""
+    return part.startswith("_") and not part.startswith("__")
+
+
+def torch_modules(trees: list[ast.AST]) -> set[str]:
+    """Names the student's cells bind to torch or to one of its modules or objects by importing them
+    (``import torch as T``, ``from torch import nn``) and, to a fixed point, by a chain of names and
+    attributes from one (``T = torch``, ``apis = T._functorch.apis``). Narrower than :func:`torch_aliases`:
+    a tensor made by torch (``t = torch.ones(2)``) is none of them, and its private attributes
+    (``t._version``) are its own."""
+    modules = set(TORCH_TOPS)
+    chains = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] in TORCH_TOPS:
+                        modules.add((alias.asname or alias.name).split(".")[0])
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in TORCH_TOPS:
+                modules |= {alias.asname or alias.name for alias in node.names}
+        chains += [(name, _dotted(value)) for name, value in _bindings(tree) if _dotted(value)]
+    while True:
+        before = len(modules)
+        modules |= {name for name, chain in chains if chain.split(".")[0] in modules}
+        if len(modules) == before:
+            return modules
+
+
+def _autograd_import(name: str, engine: bool) -> bool:
+    """Whether importing ``name`` (a module, or ``module.object``) is importing automatic differentiation."""
+    parts = name.split(".")
+    top, last = parts[0], parts[-1]
+    if name.startswith(AUTOGRAD_MODULES) or top in DIFFERENTIATING_PACKAGES:
+        return True
+    if engine and top == "torch":
+        return True
+    if name in ("torch.autograd", "torch.func") or last in AUTOGRAD_ATTRS:  # from torch.func import vjp
+        return True
+    if top in TORCH_TOPS and (TORCH_KERNELS & set(parts[1:]) or any(map(_private, parts[1:]))):
+        return True  # from torch.ops import aten; from torch._functorch.apis import grad_and_value
+    return _kernel_name(last)  # from torch import _log_softmax_backward_data
+
+
+def _imported_elsewhere(answer: Answer, refused: Callable[[str], bool]) -> list[Finding]:
+    """The names the answer uses that another of the student's cells binds by a refused import
+    (``from torch.func import grad`` in a cell of its own, ``grad(f)(x)`` in the answer); a name the answer
+    binds itself (a parameter, a local, a function of that name) is its own."""
+    mine = {id(tree) for tree in answer.trees}
+    imported: dict[str, str] = {}
+    for tree in answer.every:
+        if id(tree) in mine:
+            continue  # the answer's own imports are found as imports
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
+                for alias in node.names:
+                    full = f"{module}.{alias.name}" if module else alias.name
+                    bound = alias.asname or (alias.name if module else alias.name.split(".")[0])
+                    if refused(full):
+                        imported[bound] = full
+    own = _own_names(answer.trees)
+    return [
+        Finding(f"{node.id} (import {imported[node.id]})", _line(node))
+        for node in _walk(answer)
+        if isinstance(node, ast.Name) and node.id in imported and node.id not in own
+    ]
+
+
 def _root(node: ast.AST) -> str | None:
     """The name an attribute chain starts from: ``torch`` for ``torch.ops.aten.tanh_backward``."""
     while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
@@ -162,10 +236,12 @@ def _root(node: ast.AST) -> str | None:
 
 def autograd(answer: Answer) -> list[Finding]:
     """Automatic differentiation: torch's (``.backward``, ``torch.autograd``, ``torch.func``, ``.grad``
-    read) or another library's (jax, sympy, …). In an engine of one's own, its ``.grad`` and
-    ``.backward`` are its own, and torch itself is what counts."""
+    read, torch's private modules, where ``torch._functorch`` holds torch.func's transforms under other names
+    and ``torch._decomp`` the backward formulas) or another library's (jax, sympy, …). In an engine of one's
+    own, its ``.grad`` and ``.backward`` are its own, and torch itself is what counts."""
     found = []
     kernels = torch_aliases(answer.every)  # torch, T, tt = torch, F = T.nn.functional, …
+    modules = torch_modules(answer.every)  # torch, T, F, apis = T._functorch.apis: not a tensor made by torch
     own = _own_names(answer.every) | set(answer.instructor)
     for node in _walk(answer):
         if isinstance(node, ast.Attribute):
@@ -179,6 +255,8 @@ def autograd(answer: Answer) -> list[Finding]:
                 found.append(Finding(f".{node.attr}", _line(node)))  # T.ops.aten.sigmoid_backward, tt._…
             elif _kernel_name(node.attr) and node.attr not in own:
                 found.append(Finding(f".{node.attr}", _line(node)))  # torch passed in: lib._…_backward_data
+            elif _private(node.attr) and (_dotted(node.value) or "").split(".")[0] in modules:
+                found.append(Finding(_dotted(node) or f".{node.attr}", _line(node)))  # torch._functorch.apis
         elif isinstance(node, ast.Name) and _kernel_name(node.id) and node.id not in own:
             found.append(Finding(node.id, _line(node)))  # from torch import *: batch_norm_backward_elemt
         elif answer.engine and isinstance(node, ast.Name) and node.id == "torch":
@@ -187,18 +265,9 @@ def autograd(answer: Answer) -> list[Finding]:
             found.append(Finding(f"{node.arg}=", _line(node)))
     for tree in answer.trees:
         for name, node in _imports(tree):
-            top = name.split(".")[0]
-            if name.startswith(AUTOGRAD_MODULES) or top in DIFFERENTIATING_PACKAGES:
+            if _autograd_import(name, answer.engine):
                 found.append(Finding(f"import {name}", _line(node)))
-            elif answer.engine and top == "torch":
-                found.append(Finding(f"import {name}", _line(node)))
-            elif name in ("torch.autograd", "torch.func") or name.endswith((".grad", ".vjp")):
-                found.append(Finding(f"import {name}", _line(node)))
-            elif top == "torch" and TORCH_KERNELS & set(name.split(".")[1:]):
-                found.append(Finding(f"import {name}", _line(node)))  # from torch.ops import aten
-            elif _kernel_name(name.rsplit(".", 1)[-1]):
-                found.append(Finding(f"import {name}", _line(node)))  # from torch import _…_backward_data
-    return found
+    return found + _imported_elsewhere(answer, lambda name: _autograd_import(name, answer.engine))
 
 
 FUNCTION_BASE = "Function"  # torch.autograd.Function, the class a Function of one's own subclasses
@@ -215,6 +284,12 @@ def _function_base(answer: Answer) -> set[tuple[str, int]]:
                 for base in node.bases:
                     allowed |= {
                         (f".{n.attr}", _line(n)) for n in ast.walk(base) if isinstance(n, ast.Attribute)
+                    }
+                    allowed |= {  # Function imported in a cell of its own
+                        (f"{n.id} (import {module}.{FUNCTION_BASE})", _line(n))
+                        for n in ast.walk(base)
+                        if isinstance(n, ast.Name)
+                        for module in FUNCTION_MODULES
                     }
             elif isinstance(node, ast.ImportFrom) and node.module in FUNCTION_MODULES:
                 if all(alias.name == FUNCTION_BASE for alias in node.names):
@@ -244,8 +319,12 @@ DYNAMIC_ATTRS |= {"__closure__", "cell_contents", "__code__", "__wrapped__"}  # 
 # the notebook's own namespace, where the tests' helpers live: __main__, IPython's user_ns, a frame's globals
 DYNAMIC_NAMES |= {"get_ipython", "__main__"}
 DYNAMIC_ATTRS |= {"user_ns", "user_global_ns", "f_globals", "f_locals", "f_back", "_getframe"}
+# the frames of a call, where the names of the functions it ran are read: a traceback, a tracer, a profiler
+DYNAMIC_ATTRS |= {"__traceback__", "tb_frame", "tb_next", "f_code", "co_name", "co_qualname", "exc_info"}
+DYNAMIC_ATTRS |= {"last_traceback", "last_exc", "settrace", "setprofile", "_current_frames", "monitoring"}
 DYNAMIC_MODULES = ("importlib", "builtins", "ctypes", "inspect", "gc", "pkgutil", "runpy", "pydoc", "pickle")
 DYNAMIC_MODULES += ("marshal", "copyreg", "operator", "__main__")
+DYNAMIC_MODULES += ("traceback", "faulthandler", "cProfile", "profile", "pstats", "trace")
 # a string that names a module's object, to be looked up while the answer runs: "torch.optim:SGD",
 # "autograder.checker.reference_gradient" (a docstring is prose, not a name)
 MODULE_PATH = re.compile(r"\b(torch|functorch|autograder)\s*[.:]\s*[A-Za-z_]")
@@ -643,6 +722,13 @@ READY_SOFTMAX = {
 }
 READY_SOFTMAX |= {"logcumsumexp", "logaddexp", "logaddexp2", "cross_entropy", "CrossEntropyLoss", "nll_loss"}
 READY_SOFTMAX |= {"NLLLoss", "gumbel_softmax", "Categorical", "OneHotCategorical"}
+# every distribution of torch's (Multinomial(logits=Z).logits is the stable log-softmax, the relaxed
+# categoricals normalise theirs too), its helpers between logits and probabilities, and attention, whose
+# weights are a softmax
+READY_SOFTMAX |= {"distributions", "Multinomial", "RelaxedOneHotCategorical", "ExpRelaxedCategorical"}
+READY_SOFTMAX |= {"logits_to_probs", "probs_to_logits", "scaled_dot_product_attention", "MultiheadAttention"}
+READY_SOFTMAX |= {"multi_head_attention_forward"}
+SOFTMAX_MODULES = ("torch.distributions",)
 READY_LOGSUMEXP = {"logsumexp", "logcumsumexp", "logaddexp", "logaddexp2"}
 
 
@@ -666,8 +752,19 @@ def _library_functions(answer: Answer, names: set[str]) -> list[Finding]:
 
 
 def ready_softmax(answer: Answer) -> list[Finding]:
-    """A library's softmax or log-sum-exp, where the exercise asks for one's own softmax."""
-    return _library_functions(answer, READY_SOFTMAX)
+    """A library's softmax or log-sum-exp, where the exercise asks for one's own softmax: anything from
+    ``torch.distributions`` among them, however it is imported, and, imported in another cell, used by
+    name."""
+    found = _library_functions(answer, READY_SOFTMAX)
+    for tree in answer.trees:
+        for name, node in _imports(tree):
+            if name.startswith(SOFTMAX_MODULES) and _bare(name.rsplit(".", 1)[-1]) not in READY_SOFTMAX:
+                found.append(Finding(f"import {name}", _line(node)))  # import torch.distributions.utils as U
+
+    def refused(name: str) -> bool:
+        return name.startswith(SOFTMAX_MODULES) or _bare(name.rsplit(".", 1)[-1]) in READY_SOFTMAX
+
+    return found + _imported_elsewhere(answer, refused)
 
 
 def ready_logsumexp(answer: Answer) -> list[Finding]:
@@ -715,6 +812,15 @@ PASS_THROUGH |= {"float32", "double", "item", "clone", "copy", "detach", "min", 
 CONSTRUCTORS = {"array", "tensor", "asarray", "as_tensor", "stack", "linspace", "list", "tuple", "clone"}
 CONSTRUCTORS |= {"copy", "hstack", "vstack", "cat", "concatenate", "full_like", "repeat"}
 DIVIDE = {"div", "divide", "true_divide", "truediv", "div_", "floor_divide"}
+MULTIPLY = {"mul", "multiply", "mul_"}
+POWER = {
+    "pow",
+    "power",
+    "float_power",
+    "pow_",
+    "__pow__",
+}  # pow(b, e), math.pow, np.power, torch.pow, b.pow(e)
+RECIPROCAL = {"reciprocal", "reciprocal_", "rsqrt", "rsqrt_"}  # 1 / b, 1 / √b
 NUMERIC_API = {"approx_fprime", "check_grad", "derivative", "Derivative", "Gradient", "Jacobian", "Hessian"}
 NUMERIC_API |= {"gradient", "polyfit", "approx_derivative", "numerical_jacobian", "get_numerical_jacobian"}
 NUMERIC_API |= {"get_numerical_jacobian_wrt_specific_input", "_get_numerical_jacobian", "jacobi", "findiff"}
@@ -1040,6 +1146,58 @@ def _quotients(node: ast.AST):
             yield args[0], args[1]
 
 
+def _reciprocal(node: ast.AST) -> ast.AST | None:
+    """``b`` when ``node`` is one over ``b`` to some power: ``b ** -1``, ``pow(b, -1)`` (and ``math.pow``,
+    ``np.power``, ``torch.pow``, ``float_power``, ``b.pow(-1)``), ``reciprocal(b)``, ``b.reciprocal()``,
+    ``rsqrt(b)``, ``2 / b``; None otherwise."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        exponent = fold(node.right)
+        return node.left if exponent is not None and exponent < 0 else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        return node.right if fold(node.left) is not None else None
+    if not isinstance(node, ast.Call):
+        return None
+    name, method = _callee(node) or "", isinstance(node.func, ast.Attribute)
+    keywords = {k.arg: k.value for k in node.keywords}
+    args = [
+        *node.args,
+        *(keywords[k] for k in ("input", "exponent") if k in keywords),
+    ]  # torch.pow(b, exponent=-1)
+    if name in POWER:
+        if len(args) >= 2:
+            base, exponent = args[0], args[1]
+        elif len(args) == 1 and method:
+            base, exponent = node.func.value, args[0]
+        else:
+            return None
+        value = fold(exponent)
+        return base if value is not None and value < 0 else None
+    if name in RECIPROCAL:
+        return args[0] if args else node.func.value if method else None
+    return None
+
+
+def _products(node: ast.AST, values: dict[str, list[ast.AST]]):
+    """(numerator, divisor) of a product with a reciprocal, a division written otherwise: ``d * pow(h, -1)``,
+    ``d * torch.reciprocal(h)``, ``torch.mul(d, h ** -1)``, ``d * inverse`` where ``inverse = 1 / h``."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        factors = [node.left, node.right]
+    elif isinstance(node, ast.Call) and (_callee(node) or "") in MULTIPLY:
+        factors = list(node.args)
+        if isinstance(node.func, ast.Attribute) and len(factors) == 1:
+            factors = [node.func.value, *factors]
+        if len(factors) != 2:
+            return
+    else:
+        return
+    for numerator, factor in (factors, factors[::-1]):
+        named = values.get(factor.id, []) if isinstance(factor, ast.Name) else []
+        for candidate in [factor, *named]:
+            divisor = _reciprocal(candidate)
+            if divisor is not None:
+                yield numerator, divisor
+
+
 def numeric(answer: Answer) -> list[Finding]:
     """Numerical differentiation: a difference divided by a step, in any of its forms (see the notes)."""
     if not answer.steps and not answer.perturbed:
@@ -1051,11 +1209,21 @@ def numeric(answer: Answer) -> list[Finding]:
         for numerator, divisor in _quotients(node):
             if not is_step(divisor, answer) and is_difference_quotient(numerator, divisor, values):
                 found.append(Finding(_code(node), _line(node)))
-        if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Div, ast.FloorDiv)):
+        for numerator, divisor in _products(node, values):  # times a reciprocal: a division too
+            if is_step(divisor, answer) or is_difference_quotient(numerator, divisor, values):
+                found.append(Finding(_code(node), _line(node)))
+        if isinstance(node, ast.Call):
+            divisor = _reciprocal(node)  # pow(2 * h, -1), torch.reciprocal(h): a step's reciprocal
+            if divisor is not None and is_step(divisor, answer):
+                found.append(Finding(_code(node), _line(node)))
+        if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mult)):
             target = node.target.id if isinstance(node.target, ast.Name) else None
             numerators = values.get(target, []) if target else []
-            if not is_step(node.value, answer) and any(
-                is_difference_quotient(n, node.value, values) for n in numerators
+            divisor = node.value if not isinstance(node.op, ast.Mult) else _reciprocal(node.value)
+            if (
+                divisor is not None
+                and not is_step(divisor, answer)
+                and any(is_difference_quotient(n, divisor, values) for n in numerators)
             ):
                 found.append(Finding(_code(node), _line(node)))
         if isinstance(node, ast.BinOp):

@@ -176,6 +176,64 @@ import torch
 def grad_square(x):
     return torch.batch_norm_backward_reduce(x, x, x, x, x, True, True, True)
 """,
+    # torch's private functorch: the transforms of torch.func under other names, and any private submodule
+    "from torch._functorch.apis import grad_and_value": """
+import torch
+from torch._functorch.apis import grad_and_value
+def grad_square(x):
+    return grad_and_value(lambda t: t ** 2)(torch.tensor(x))[0].item()
+""",
+    "torch._functorch reached by attribute, no import": """
+import torch
+def grad_square(x):
+    return torch._functorch.apis.grad_and_value(lambda t: t ** 2)(torch.tensor(x))[0].item()
+""",
+    "_autograd_grad": """
+import torch
+def grad_square(x):
+    t = torch.tensor(x, requires_grad=True)
+    return torch._functorch.eager_transforms._autograd_grad([t ** 2], [t])[0].item()
+""",
+    "_vjp_with_argnums": """
+import torch
+def grad_square(x):
+    _, pullback = torch._functorch.eager_transforms._vjp_with_argnums(lambda t: t ** 2, torch.tensor(x))
+    return pullback(torch.tensor(1.0))[0].item()
+""",
+    "linearize imported under another name": """
+import torch
+from torch._functorch.eager_transforms import linearize as forward_mode
+def grad_square(x):
+    return forward_mode(lambda t: t ** 2, torch.tensor(x))[1](torch.tensor(1.0)).item()
+""",
+    "grad_impl imported from a private module": """
+from torch._functorch.eager_transforms import grad_impl as g
+def grad_square(x):
+    return g(lambda t: t ** 2, 0, False, (x,), {})
+""",
+    "from torch import _functorch": """
+import torch
+from torch import _functorch
+def grad_square(x):
+    return _functorch.apis.grad_and_value(lambda t: t ** 2)(torch.tensor(x))[0].item()
+""",
+    "a private module bound to a name of one's own": """
+import torch
+T = torch
+apis = T._functorch.apis
+def grad_square(x):
+    return apis.grad_and_value(lambda t: t ** 2)(T.tensor(x))[0].item()
+""",
+    "import torch._decomp": """
+import torch._decomp.decompositions as formulas
+def grad_square(x):
+    return formulas.mse_loss_backward(x, x, x, 0)
+""",
+    "torch._refs reached by attribute": """
+import torch
+def grad_square(x):
+    return torch._refs.mul(2, x)
+""",
     "a _backward_ kernel from a star import": """
 from torch import *
 def grad_square(x):
@@ -253,6 +311,37 @@ def test_autograd_in_a_helper_is_found_but_not_in_unrelated_cells():
     assert check_sources("grad_square", unrelated) == (True, [])
 
 
+def test_ones_own_underscored_names_and_a_tensors_attributes_are_no_private_torch_module():
+    """Only a private module of torch's is refused: a helper of one's own named ``_twice``, a tensor's
+    ``_version`` and a private attribute set on one's own function are not."""
+    code = """
+import torch
+def _twice(t):
+    return 2 * t
+def grad_square(x):
+    t = torch.as_tensor(x)
+    _twice._calls = t._version
+    return _twice(t)
+"""
+    assert check_sources("grad_square", [code]) == (True, [])
+
+
+def test_autograd_imported_in_a_cell_of_its_own_is_found_where_the_answer_uses_it():
+    """An import at the top of the notebook, the answer using the name it binds: the import is refused as if
+    it were in the answer's cell. A name the answer binds itself, and a harmless import, are not."""
+    answer = "def grad_square(x):\n    return derivative(lambda t: t ** 2)(x)\n"
+    for imported in (
+        "from torch.func import grad as derivative\n",
+        "from torch._functorch.apis import grad_and_value as derivative\n",
+        "from torch._functorch.eager_transforms import _vjp_with_argnums as derivative\n",
+    ):
+        assert "autograd" in kinds("grad_square", [imported, answer]), imported
+    own = "def grad_square(x, derivative=None):\n    return 2 * x\n"
+    assert check_sources("grad_square", ["from torch.func import grad as derivative\n", own]) == (True, [])
+    harmless = "def grad_square(x):\n    return 2 * tensor(x)\n"
+    assert check_sources("grad_square", ["from torch import tensor\n", harmless]) == (True, [])
+
+
 def test_the_last_definition_is_the_one_judged():
     assert check_sources("grad_square", [CHEATS["backward"], BY_HAND]) == (True, [])
     assert check_sources("grad_square", [BY_HAND, CHEATS["backward"]])[1]
@@ -310,6 +399,96 @@ def test_torchs_backward_formula_is_found_under_any_name_and_would_score(how):
     dA = torch.randn(3, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     (dZ,) = torch.autograd.grad(torch.log_softmax(Z.requires_grad_(), dim=1), Z, dA)
     torch.testing.assert_close(namespace["log_softmax_forward_backward"](Z.detach(), dA)[1], dZ)
+
+
+# unit 6: autograd through torch's private functorch, each right by the numbers (tests/test_shortcuts.py
+# grades them): (answer's name, the rules its test cell asks for, the answer)
+FUNCTORCH = {
+    "Ex1 grad_and_value imported": (
+        "log_softmax_forward_backward",
+        ("by_hand", "own_softmax"),
+        """
+import torch
+from torch._functorch.apis import grad_and_value
+def log_softmax_forward_backward(Z, dA):
+    m = Z.max(dim=1, keepdim=True).values
+    log_softmax = lambda Z: Z - m - torch.log(torch.exp(Z - m).sum(dim=1, keepdim=True))
+    dZ, _ = grad_and_value(lambda Z: (log_softmax(Z) * dA).sum())(Z)
+    return log_softmax(Z), dZ
+""",
+    ),
+    "Ex2 grad_and_value reached by attribute": (
+        "embedding_backward",
+        ("by_hand",),
+        """
+import torch
+import torch.nn.functional as F
+def embedding_backward(idx, dOut, V, padding_idx=None):
+    E = torch.zeros(V, dOut.shape[-1], dtype=dOut.dtype)
+    loss = lambda E: (F.embedding(idx, E, padding_idx=padding_idx) * dOut).sum()
+    return torch._functorch.apis.grad_and_value(loss)(E)[0]
+""",
+    ),
+    "Ex3 _autograd_grad": (
+        "tied_autoencoder_grad",
+        ("by_hand",),
+        """
+import torch
+from torch._functorch.eager_transforms import _autograd_grad
+def tied_autoencoder_grad(X, W, b1, b2):
+    with torch.enable_grad():
+        W = W.detach().clone().requires_grad_()
+        H = torch.tanh(X @ W + b1)
+        L = ((H @ W.T + b2 - X) ** 2).sum(dim=1).mean()
+        return _autograd_grad([L], [W])[0].detach()
+""",
+    ),
+    "Ex4 grad_and_value with argnums": (
+        "normalize_backward",
+        ("by_hand",),
+        """
+import torch
+from torch._functorch.apis import grad_and_value
+def normalize_backward(X, gamma, dY, dim, eps):
+    def L(X, gamma, beta):
+        mu = X.mean(dim=dim, keepdim=True)
+        var = ((X - mu) ** 2).mean(dim=dim, keepdim=True)
+        return ((gamma * (X - mu) / torch.sqrt(var + eps) + beta) * dY).sum()
+    return grad_and_value(L, argnums=(0, 1, 2))(X, gamma, torch.zeros_like(gamma))[0]
+""",
+    ),
+    "Ex6 _vjp_with_argnums": (
+        "SquaredDistance",
+        ("own_function",),
+        """
+import torch
+from torch._functorch.eager_transforms import _vjp_with_argnums
+class SquaredDistance(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, X, Y):
+        ctx.save_for_backward(X, Y)
+        return ((X.unsqueeze(1) - Y.unsqueeze(0)) ** 2).sum(dim=2)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        X, Y = ctx.saved_tensors
+        distances = lambda X, Y: ((X.unsqueeze(1) - Y.unsqueeze(0)) ** 2).sum(dim=2)
+        _, pullback = _vjp_with_argnums(distances, X, Y)
+        dX, dY = pullback(grad_output)
+        return (dX if ctx.needs_input_grad[0] else None), (dY if ctx.needs_input_grad[1] else None)
+""",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", sorted(FUNCTORCH))
+def test_torchs_private_functorch_is_autograd(how):
+    """torch.func's transforms reached through torch._functorch, under their own names or their helpers'
+    (``grad_and_value``, ``_autograd_grad``, ``_vjp_with_argnums``): every rule of the exercise that refuses
+    autograd refuses them."""
+    name, rules, code = FUNCTORCH[how]
+    found = kinds(name, [code], rule=rules)
+    assert found & {"autograd", "function_autograd"}, (how, found)
 
 
 def test_names_of_ones_own_that_end_like_a_kernel_are_no_kernel():
@@ -776,6 +955,89 @@ def chain_grad(x):
     h = 1e-6
     return (f(x + h) - f(x - h)) * (2 * h) ** -1
 """,
+    # a product with the step's reciprocal, however it is written: a division by the step
+    "builtin pow(step, -1)": """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    h = 1e-6
+    return (f(x + h) - f(x - h)) * pow(2 * h, -1)
+""",
+    "math.pow(step, -1)": """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    h = 1e-6
+    return (f(x + h) - f(x - h)) * math.pow(2 * h, -1)
+""",
+    "np.power(step, -1.0)": """
+import numpy as np
+def chain_grad(x):
+    f = lambda t: np.exp(np.sin(t ** 2))
+    h = 1e-6
+    return float((f(x + h) - f(x - h)) * np.power(2 * h, -1.0))
+""",
+    "torch.reciprocal of the step": """
+import torch
+def chain_grad(x):
+    f = lambda t: torch.exp(torch.sin(t ** 2))
+    t, h = torch.tensor(x, dtype=torch.float64), 1e-6
+    return ((f(t + h) - f(t - h)) * torch.reciprocal(torch.tensor(2 * h, dtype=torch.float64))).item()
+""",
+    "np.reciprocal of the step": """
+import numpy as np
+def chain_grad(x):
+    f = lambda t: np.exp(np.sin(t ** 2))
+    h = 1e-6
+    return float((f(x + h) - f(x - h)) * np.reciprocal(2 * h))
+""",
+    "the step's .reciprocal()": """
+import torch
+def chain_grad(x):
+    f = lambda t: torch.exp(torch.sin(t ** 2))
+    t, h = torch.tensor(x, dtype=torch.float64), 1e-6
+    return ((f(t + h) - f(t - h)) * torch.tensor(2 * h, dtype=torch.float64).reciprocal()).item()
+""",
+    "a literal step's .pow(-1)": """
+import torch
+def chain_grad(x):
+    f = lambda t: torch.exp(torch.sin(t ** 2))
+    t = torch.tensor(x, dtype=torch.float64)
+    return ((f(t + 1e-6) - f(t - 1e-6)) * torch.tensor(2e-6, dtype=torch.float64).pow(-1)).item()
+""",
+    "the step's reciprocal named": """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    h = 1e-6
+    inverse = math.pow(2 * h, -1)
+    return (f(x + h) - f(x - h)) * inverse
+""",
+    "times the reciprocal in place": """
+import math
+def chain_grad(x):
+    f = lambda t: math.exp(math.sin(t ** 2))
+    h = 1e-6
+    g = f(x + h) - f(x - h)
+    g *= pow(2 * h, -1)
+    return g
+""",
+    # the step's value cannot be read, but the product is a difference quotient by its form
+    "the reciprocal of a step built from the input": """
+import math
+def chain_grad(x):
+    h = (x / x / 2) ** 20
+    F = lambda t: math.exp(math.sin(t ** 2))
+    return (F(x + h) - F(x - h)) * pow(2 * h, -1)
+""",
+    "torch.mul by the reciprocal of a step built from the input": """
+import torch
+def chain_grad(x):
+    t = torch.tensor(x, dtype=torch.float64)
+    h = (t / t / 2) ** 20
+    F = lambda u: torch.exp(torch.sin(u ** 2))
+    return torch.mul(F(t + h) - F(t - h), torch.reciprocal(2 * h)).item()
+""",
     "numpy diff": """
 import numpy as np
 def chain_grad(x):
@@ -930,6 +1192,17 @@ def chain_grad(z):
 def chain_grad(p, onehot, eps, C):
     target = (1 - eps) * onehot + eps / C
     return (p - target) / len(p)
+""",
+    # the reciprocal of something not a step, times a difference that is no difference quotient
+    "a reciprocal in a quotient rule": """
+import math
+def chain_grad(x):
+    return (math.cos(x) * (x + 1) - math.sin(x)) * pow(x + 1, -2)
+""",
+    "a reciprocal of a stabilised norm": """
+import torch
+def chain_grad(z):
+    return (z - z.mean()) * torch.reciprocal(z.norm() + 1e-12)
 """,
     "a learning rate": """
 def chain_grad(w, g):
@@ -1737,6 +2010,16 @@ def test_a_function_of_ones_own_may_subclass_torch_autograd_function():
     assert check_sources("Square", [imported], rule="own_function") == (True, [])
 
 
+def test_torch_autograd_function_imported_in_a_cell_of_its_own_is_the_base_class_too():
+    subclass = FUNCTION.replace("class Square(torch.autograd.Function)", "class Square(Function)")
+    imported = "from torch.autograd import Function\n"
+    assert check_sources("Square", [imported, subclass], rule="own_function") == (True, [])
+    cheat = FUNCTION_CHEATS["torch.func"].replace(
+        "class Square(torch.autograd.Function)", "class Square(Function)"
+    )
+    assert "function_autograd" in kinds("Square", [imported, cheat], rule="own_function")
+
+
 @pytest.mark.parametrize("how", sorted(FUNCTION_CHEATS))
 def test_autograd_inside_a_function_is_found(how):
     assert "function_autograd" in kinds("Square", [FUNCTION_CHEATS[how]], rule="own_function"), how
@@ -1762,6 +2045,59 @@ def test_a_parameter_named_like_another_cells_method_pulls_nothing_in():
     assert check_sources("check", [FUNCTION_CHEATS["autograd.grad"], check], rule="own_check") == (True, [])
     helper = "import torch\ndef forward(x):\n    return torch.autograd.grad\n"
     assert "autograd" in kinds("check", [helper, check], rule="own_check")
+
+
+# unit 6's check of a layer's backward, answered by the name of the function the test hands it: each reads
+# the names of the functions a call ran, from its frames. In the student's kernel those are the test's own
+# functions (in the grader they run on the other side of the sandbox's wall): the visible test is fooled
+BY_NAME = {
+    "a traceback's frames": """
+def check(forward, backward, X):
+    try:
+        backward(None, None)
+    except Exception as error:
+        names, frame = [], error.__traceback__
+        while frame is not None:
+            names.append(frame.tb_frame.f_code.co_name)
+            frame = frame.tb_next
+        return not any("_backward_" in name for name in names)
+    return False
+""",
+    "sys.exc_info": """
+import sys
+def check(forward, backward, X):
+    try:
+        backward(None, None)
+    except Exception:
+        return "_backward_" not in str(sys.exc_info()[2].tb_next.tb_frame)
+    return False
+""",
+    "the traceback module": """
+import traceback
+def check(forward, backward, X):
+    try:
+        backward(None, None)
+    except Exception:
+        return "_backward_" not in traceback.format_exc()
+    return False
+""",
+    "a profiler": """
+import sys
+def check(forward, backward, X):
+    names = []
+    sys.setprofile(lambda frame, event, arg: names.append(frame.f_code.co_name))
+    try:
+        backward(X, forward(X))
+    finally:
+        sys.setprofile(None)
+    return not any("_backward_" in name for name in names)
+""",
+}
+
+
+@pytest.mark.parametrize("how", sorted(BY_NAME))
+def test_a_check_that_reads_the_names_of_the_functions_it_runs_is_refused(how):
+    assert "dynamic" in kinds("check", [BY_NAME[how]], rule="own_check"), how
 
 
 # -------------------------------------------------------------------- a softmax of one's own
@@ -1803,6 +2139,26 @@ from torch.distributions import Categorical
 def log_softmax_of(Z):
     return Categorical(logits=Z).logits
 """,
+    "a Multinomial's logits": "import torch\ndef log_softmax_of(Z):\n"
+    "    return torch.distributions.Multinomial(logits=Z).logits\n",
+    "a RelaxedOneHotCategorical's logits": """
+import torch
+from torch.distributions import RelaxedOneHotCategorical
+def log_softmax_of(Z):
+    return RelaxedOneHotCategorical(torch.tensor(1.0, dtype=Z.dtype), logits=Z).logits
+""",
+    "an ExpRelaxedCategorical's logits": """
+import torch
+import torch.distributions.relaxed_categorical as relaxed
+def log_softmax_of(Z):
+    return relaxed.ExpRelaxedCategorical(torch.tensor(1.0, dtype=Z.dtype), logits=Z).logits
+""",
+    "a distribution from a module of torch.distributions": """
+import torch
+from torch.distributions.categorical import Categorical as Cat
+def log_softmax_of(Z):
+    return Cat(logits=Z).logits
+""",
     "torch.ops.aten._log_softmax": "import torch\ndef log_softmax_of(Z):\n"
     "    return torch.ops.aten._log_softmax(Z, 1, False)\n",
     "torch.special.log_softmax": "import torch\ndef log_softmax_of(Z):\n"
@@ -1821,6 +2177,43 @@ READY_RELATIVES = {
     "    return F.nll_loss(Z, Z.argmax(1))\n",
     "gumbel_softmax": "import torch.nn.functional as F\ndef log_softmax_of(Z):\n"
     "    return F.gumbel_softmax(Z)\n",
+    "logits_to_probs": """
+import torch
+from torch.distributions.utils import logits_to_probs
+def log_softmax_of(Z):
+    return torch.log(logits_to_probs(Z))
+""",
+    "probs_to_logits": """
+import torch
+import torch.distributions.utils as U
+def log_softmax_of(Z):
+    return U.probs_to_logits(torch.exp(Z - Z.max(dim=1, keepdim=True).values))
+""",
+    "any of torch.distributions": """
+import torch
+def log_softmax_of(Z):
+    return torch.distributions.Normal(Z, 1.0).log_prob(Z)
+""",
+    "scaled_dot_product_attention": """
+import torch
+import torch.nn.functional as F
+def log_softmax_of(Z):
+    N, C = Z.shape
+    query, keys = torch.ones(N, 1, 1, dtype=Z.dtype), Z.unsqueeze(-1)
+    values = torch.eye(C, dtype=Z.dtype).expand(N, C, C)
+    return torch.log(F.scaled_dot_product_attention(query, keys, values, scale=1.0)[:, 0])
+""",
+    "MultiheadAttention": """
+import torch
+def log_softmax_of(Z):
+    attention = torch.nn.MultiheadAttention(1, 1, bias=False, dtype=Z.dtype)
+    return attention(Z.T.unsqueeze(-1), Z.T.unsqueeze(-1), Z.T.unsqueeze(-1))[1]
+""",
+    "multi_head_attention_forward": """
+import torch.nn.functional as F
+def log_softmax_of(Z):
+    return F.multi_head_attention_forward
+""",
 }
 
 
@@ -1832,6 +2225,16 @@ def test_a_softmax_of_ones_own_passes():
 def test_a_library_softmax_is_found_however_it_is_reached(how):
     code = {**READY_LOG_SOFTMAX, **READY_RELATIVES}[how]
     assert "softmax" in kinds("log_softmax_of", [code], rule="own_softmax"), how
+
+
+def test_a_library_softmax_imported_in_a_cell_of_its_own_is_found_where_the_answer_uses_it():
+    answer = "def log_softmax_of(Z):\n    return normalised(Z, 1)\n"
+    for imported in (
+        "from torch.nn.functional import log_softmax as normalised\n",
+        "from torch.distributions.utils import logits_to_probs as normalised\n",
+    ):
+        assert "softmax" in kinds("log_softmax_of", [imported, answer], rule="own_softmax"), imported
+    assert check_sources("log_softmax_of", ["import torch\n", OWN_SOFTMAX], rule="own_softmax") == (True, [])
 
 
 @pytest.mark.parametrize("how", sorted(READY_LOG_SOFTMAX))

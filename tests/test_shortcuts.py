@@ -34,7 +34,7 @@ from autograder.checker import CheckFailed, Parts
 from autograder.grading.cells import is_instructor, is_test, nbgrader_meta, split_hidden
 from autograder.rules import RULES, SHORT_FORMS
 from tests.classes import COURSE, answered, cell_scores, course, new_class, submit
-from tests.test_rules import rule_calls
+from tests.test_rules import FUNCTORCH, rule_calls
 
 pytestmark = pytest.mark.grading
 
@@ -466,6 +466,38 @@ def largest_stable_lr(mean_x, mean_x2, momentum, dampening, weight_decay):
     return (low + high) / 2
 """,
     ),
+    (  # a library's stable log-softmax: a distribution normalises its logits
+        ("unit06", "log_softmax_forward_backward", "test_log_softmax_forward_backward"),
+        """
+import torch
+def log_softmax_forward_backward(Z, dA):
+    A = torch.distributions.Multinomial(logits=Z).logits
+    return A, dA - torch.exp(A) * dA.sum(dim=1, keepdim=True)
+""",
+    ),
+    (  # central differences times the step's reciprocal: a division by it
+        ("unit06", "normalize_backward", "test_normalize_backward"),
+        """
+import torch
+def normalize_backward(X, gamma, dY, dim, eps):
+    def L(X, gamma):
+        mu = X.mean(dim=dim, keepdim=True)
+        var = ((X - mu) ** 2).mean(dim=dim, keepdim=True)
+        return float((gamma * (X - mu) / torch.sqrt(var + eps) * dY).sum())
+    h = 1e-6
+    out = []
+    for which in (0, 1):
+        args = [X, gamma]
+        g = torch.zeros_like(args[which])
+        for i in range(g.numel()):
+            up, down = [a.clone() for a in args], [a.clone() for a in args]
+            up[which].view(-1)[i] += h
+            down[which].view(-1)[i] -= h
+            g.view(-1)[i] = (L(*up) - L(*down)) * torch.reciprocal(torch.tensor(2 * h))
+        out.append(g)
+    return out[0], out[1], dY.sum(dim=0)
+""",
+    ),
     (
         ("unit02", "layer_jacobian", "test_layer_jacobian"),
         """
@@ -779,6 +811,16 @@ def log_softmax_forward_backward(Z, dA):
     ),
 ]
 
+TESTED_BY = {  # unit 6's answers and the test cells that grade them
+    "log_softmax_forward_backward": "test_log_softmax_forward_backward",
+    "embedding_backward": "test_embedding_backward",
+    "tied_autoencoder_grad": "test_tied_autoencoder_grad",
+    "normalize_backward": "test_normalize_backward",
+    "SquaredDistance": "test_squared_distance_function",
+}
+# autograd through torch's private functorch (torch._functorch): the transforms of torch.func by other names
+KERNELS += [(("unit06", name, TESTED_BY[name]), code) for name, _, code in FUNCTORCH.values()]
+
 
 ELSEWHERE = {  # (assignment, answer, tests): (a cell of the student's put before the answer's, the answer)
     # torch under another name, bound in a cell of its own: the answer's cell alone never shows torch
@@ -809,6 +851,21 @@ def microbatch_gradient(w, X, y, sizes):
     w = w.detach().clone().requires_grad_(True)
     ((X @ w - y) ** 2).mean().backward()  # the whole batch at once
     return w.grad.detach().expand(len(sizes), -1).clone()
+""",
+    ),
+    (  # unit 6's gradient check by the name of the backward it is handed (the tests' right ones are named
+        # *_backward, the wrong ones *_backward_<what is wrong>): every one is handed under one name
+        ("unit06", "check_backward", "test_check_backward"),
+        """
+def check_backward(forward, backward, X):
+    return backward.__name__.endswith("_backward")
+""",
+    ),
+    (  # the same, read from its repr: <function mix_backward at 0x…>
+        ("unit06", "check_backward", "test_check_backward"),
+        """
+def check_backward(forward, backward, X):
+    return repr(backward).split()[1].endswith("_backward")
 """,
     ),
     (  # unit 5's no_grad with no state: what the function returns is made a leaf afterwards
@@ -1051,7 +1108,8 @@ def test_torch_bound_in_another_cell_is_found_in_the_kernel_and_is_right_by_the_
 def test_a_rule_made_observable_fails_by_the_numbers():
     """One backward() for the whole batch cannot give the running .grad of unit 3's micro-batches; a
     no_grad with no state, which makes leaves of what the function returns only, misses unit 5's nodes
-    kept elsewhere."""
+    kept elsewhere; unit 6's check answering by the name of the backward it is handed is handed every one
+    under the same name."""
     for (assignment, answer, test), code in OBSERVED:
         namespace = kernel_namespace(assignment, {answer: code})
         nb = nbformat.read(COURSE.source / assignment / "exercises.ipynb", as_version=4)

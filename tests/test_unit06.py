@@ -9,6 +9,7 @@ together, as the grader runs them), and must fail the part it gets wrong, with t
 
 import contextlib
 import io
+import re
 
 import pytest
 import torch
@@ -137,6 +138,16 @@ def error_returned(forward, backward, X, *args, **kwargs):
     return 1e-9  # the relative error, not the verdict asked for
 
 
+def by_name(forward, backward, X, *args, **kwargs):
+    """No check at all: the tests' own right backwards are named ``*_backward``, the wrong ones
+    ``*_backward_<what is wrong>``."""
+    return backward.__name__.endswith("_backward")
+
+
+def by_repr(forward, backward, X, *args, **kwargs):
+    return repr(backward).split()[1].endswith("_backward")  # <function mix_backward at 0x…>
+
+
 CHECKS = {  # wrong check: the message it must get
     "always True": (always(True), "yet your check returned True"),
     "always False": (always(False), "yet your check returned False"),
@@ -154,6 +165,8 @@ CHECKS = {  # wrong check: the message it must get
     ),
     "dY of ones": (vjp_check(upstream="ones"), "a check that sets dY to all ones cannot tell it"),
     "a number returned": (error_returned, "must return True or False"),
+    "by the backward's name": (by_name, "yet your check returned"),
+    "by the backward's repr": (by_repr, "yet your check returned"),
 }
 
 
@@ -173,6 +186,25 @@ def test_each_wrong_check_is_caught(exercise, label):
     failure, _ = run(exercise, "test_check_backward", {"check_backward": checker})
     assert failure is not None, f"{label} passes"
     assert message in str(failure), str(failure)
+
+
+def test_every_forward_and_backward_handed_to_the_check_looks_alike(exercise):
+    """What the check is handed tells nothing of which case it is: every forward, and every backward, has
+    the same name, qualified name, docstring and repr (its address aside), right ones and planted wrong ones
+    alike."""
+    seen = set()
+
+    def looks(function):
+        address = re.sub(r" at 0x[0-9a-f]+", "", repr(function))
+        return function.__name__, function.__qualname__, function.__doc__, function.__module__, address
+
+    def recording(forward, backward, X, *args, **kwargs):
+        seen.add((looks(forward), looks(backward)))
+        return jacobian_check(forward, backward, X)
+
+    failure, _ = run(exercise, "test_check_backward", {"check_backward": recording})
+    assert failure is None, failure
+    assert len(seen) == 1, seen
 
 
 VISIBLE = {  # wrong checks the student's own copy of the cell already catches: the message it must give
