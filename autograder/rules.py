@@ -549,14 +549,37 @@ def torch_itself(answer: Answer) -> list[Finding]:
     return found
 
 
+def _lambda_names(answer: Answer) -> dict[int, str]:
+    """The names lambdas are bound to (``go = lambda x, n: … go(…) …``), by the lambda's id."""
+    named = {}
+    for name, value in (pair for tree in answer.trees for pair in _bindings(tree)):
+        if isinstance(value, ast.Lambda):
+            named[id(value)] = name
+    return named
+
+
+def _self_applications(answer: Answer) -> list[Finding]:
+    """A function handed itself as an argument (``f(f)``, ``go(go, x, n)``): recursion without a name that
+    calls itself, as in a fixed-point combinator."""
+    found = []
+    for node in _walk(answer):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if any(isinstance(arg, ast.Name) and arg.id == node.func.id for arg in node.args):
+                more = ", …" if len(node.args) > 1 or node.keywords else ""
+                found.append(Finding(f"{node.func.id}({node.func.id}{more})", _line(node)))
+    return found
+
+
 def recursion(answer: Answer) -> list[Finding]:
     """A function that calls itself, directly or through others of the answer's (``self.visit`` in
-    ``visit`` included), and raising Python's recursion limit."""
+    ``visit`` included, and a lambda bound to a name that calls that name), a function applied to itself
+    (``f(f)``, a fixed-point combinator), and raising Python's recursion limit."""
     calls: dict[str, set[str]] = {}
     lines: dict[str, int] = {}
+    lambdas = _lambda_names(answer)
     for node in _walk(answer):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            name = getattr(node, "name", None)
+            name = getattr(node, "name", None) or lambdas.get(id(node))
             if name is None:
                 continue
             called = set()
@@ -580,6 +603,7 @@ def recursion(answer: Answer) -> list[Finding]:
                 continue
             seen.add(current)
             todo += calls[current]
+    found += _self_applications(answer)
     for node in _walk(answer):
         if isinstance(node, ast.Attribute) and node.attr == "setrecursionlimit":
             found.append(Finding("sys.setrecursionlimit", _line(node)))
@@ -595,17 +619,89 @@ def recursion(answer: Answer) -> list[Finding]:
 
 
 LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# what runs a function of one's own once per element, a loop without a `for`: the builtins, a pool's or an
+# executor's map, numpy's Python-level element loops; functools.reduce and every helper of itertools
+# (accumulate, starmap, repeat, islice, …) are found through the module, whatever they are called
+LOOP_BUILTINS = {"map", "filter"}
+LOOP_ATTRS = {"map", "starmap", "imap", "imap_unordered", "vectorize", "frompyfunc", "apply_along_axis"}
+LOOP_ATTRS |= {"apply_over_axes"}
+LOOP_MODULES = {"itertools": None, "functools": {"reduce"}}  # module → its loops (None: every helper of it)
+ITERATOR_METHODS = {"__iter__", "__next__", "__getitem__"}  # a class that list() or sum() steps through
+KEYED = {"min", "max", "sorted", "sort", "nlargest", "nsmallest", "groupby", "merge"}  # key= runs per element
+
+
+def _loop_helpers(trees: list[ast.AST]) -> tuple[dict[str, str], set[str]]:
+    """(module aliases, helper names): the names the student's cells bind to itertools or functools
+    (``import itertools as it``: alias → module), and to their loops (``from functools import reduce as
+    fold``, ``fold = functools.reduce``, ``go = it.accumulate``), to a fixed point, in whichever cell."""
+    modules: dict[str, str] = {}
+    helpers: set[str] = set()
+    bindings = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name in LOOP_MODULES:
+                        modules[alias.asname or alias.name] = alias.name
+            elif isinstance(node, ast.ImportFrom) and node.module in LOOP_MODULES:
+                loops_of = LOOP_MODULES[node.module]
+                for alias in node.names:
+                    if alias.name == "*":
+                        helpers |= loops_of or set()  # every name of itertools: found as a module's below
+                    elif loops_of is None or alias.name in loops_of:
+                        helpers.add(alias.asname or alias.name)
+        bindings += list(_bindings(tree))
+    while True:
+        before = len(modules) + len(helpers)
+        for name, value in bindings:
+            if isinstance(value, ast.Name) and value.id in modules:
+                modules.setdefault(name, modules[value.id])
+            elif any(_loop_reference(n, modules, helpers) for n in ast.walk(value)):
+                helpers.add(name)
+        if len(modules) + len(helpers) == before:
+            return modules, helpers
+
+
+def _loop_reference(node: ast.AST, modules: dict[str, str], helpers: set[str]) -> bool:
+    """Whether ``node`` names one of the loops of itertools or functools: a helper's name, or the module's
+    attribute (any of itertools', functools' ``reduce``)."""
+    if isinstance(node, ast.Name):
+        return isinstance(node.ctx, ast.Load) and node.id in helpers
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+        loops_of = LOOP_MODULES[modules[node.value.id]]
+        return loops_of is None or node.attr in loops_of
+    return False
 
 
 def loops(answer: Answer) -> list[Finding]:
-    """A Python loop (``for``, ``while``, a comprehension, ``map``) where the exercise asks for tensor
-    operations on the whole batch at once."""
+    """A Python loop: ``for``, ``while``, a comprehension, and what runs a function once per element
+    without one (``map``, ``filter``, ``functools.reduce``, ``itertools``' helpers, ``iter(f, stop)``, a
+    ``key=`` of one's own, numpy's ``vectorize``, a class one steps through), where the exercise asks for
+    operations on the whole batch at once, or for a closed form."""
+    modules, helpers = _loop_helpers(answer.every)
+    own = {n.name for t in answer.every for n in ast.walk(t) if isinstance(n, ast.FunctionDef)}
     found = []
     for node in _walk(answer):
         if isinstance(node, LOOPS):
             found.append(Finding(type(node).__name__.lower().replace("comp", " comprehension"), _line(node)))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "map":
-            found.append(Finding("map", _line(node)))
+        elif _loop_reference(node, modules, helpers):
+            found.append(Finding(_dotted(node) or "", _line(node)))
+        elif isinstance(node, ast.Attribute) and node.attr in LOOP_ATTRS:
+            found.append(Finding(_dotted(node) or f".{node.attr}", _line(node)))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in LOOP_BUILTINS:
+            found.append(Finding(node.func.id, _line(node)))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "iter":
+            if len(node.args) == 2:  # iter(f, stop) calls f until it returns stop
+                found.append(Finding("iter(…, …)", _line(node)))
+        elif isinstance(node, ast.Call) and _callee(node) in KEYED:
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "key" and (
+                    isinstance(value, ast.Lambda) or (isinstance(value, ast.Name) and value.id in own)
+                ):
+                    found.append(Finding(f"{_callee(node)}(key=…)", _line(node)))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in ITERATOR_METHODS:
+            found.append(Finding(node.name, _line(node)))
     return found
 
 
@@ -1453,6 +1549,7 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "predict": ("torch", "package", "dynamic"),
     "iterative": ("recursion", "package", "dynamic"),
     "without_loops": ("loops",),
+    "closed_form": ("loops", "recursion", "package", "dynamic"),
     "with_vmap": ("vmap", "loops", "numeric", "package", "dynamic"),
     "without_data": ("data", "numeric", "package", "dynamic"),
     "own_softmax": ("softmax", "package", "dynamic"),
@@ -1465,6 +1562,19 @@ RULES = {  # rule → the kinds of findings it refuses, reported in this order
     "own_rules": ("engine_in_rule", "dynamic"),
     "own_engine": ("libraries", "package", "dynamic"),
 }
+# a rule that refuses a kind for a reason of its own names it in its own words: a closed form needs no loop
+# and no recursion (without_loops asks for operations on the whole batch, iterative for a stack)
+RULE_MESSAGES = {
+    "closed_form": {"loops": "rule_loops_closed_form", "recursion": "rule_recursion_closed_form"},
+}
+
+
+def message_of(kind: str, rules: tuple[str, ...]) -> str:
+    """The message key for a finding of ``kind``: that of the first of ``rules`` refusing it."""
+    for rule in (rules,) if isinstance(rules, str) else rules:
+        if kind in RULES[rule]:
+            return RULE_MESSAGES.get(rule, {}).get(kind, KINDS[kind].message)
+    return KINDS[kind].message
 
 
 # ---------------------------------------------------------------------------------- names in scope
@@ -1850,7 +1960,7 @@ def enforce(
         lines = []
         for kind, findings in broken:
             found = ", ".join(map(str, findings[:5]))
-            key = KINDS[kind].message
+            key = message_of(kind, rules)
             lines.append(render(key, name=name, found=found))
             # `course grade` keeps the kind; its text in one language is render(key, lang, ...)
             recording.shortcut(kind, found, functools.partial(render, key, name=name, found=found))

@@ -40,7 +40,9 @@ GENERIC = {  # student: (expression on a float64 tensor v, the mistake ids that 
 }
 
 # The wrapper keeps the rules its answer is judged by (tests/test_rules.py): no torch (unit 3's predictions),
-# no loop or comprehension (unit 2's layer), no recursion (unit 5's sort).
+# no loop or comprehension (unit 2's layer; unit 4's closed forms, where functools.reduce is a loop too), no
+# recursion (unit 5's sort). A returned tuple's values are mutated one by one, written out up to LONGEST.
+LONGEST = 32
 WRAPPER = """
 
 import functools as _functools
@@ -68,11 +70,16 @@ _reference_{name} = {name}
 def {name}(*args, **kwargs):
     result = _reference_{name}(*args, **kwargs)
     if isinstance(result, tuple):
-        return tuple(_functools.reduce(lambda done, v: [*done, _mutated(v)], result, []))
+        assert len(result) <= LONGEST, "a longer tuple than the wrapper mutates"
+        padded = (*result, *[None] * LONGEST)
+        return (EACH)[: len(result)]
     return _mutated(result)
-"""
+""".replace("EACH", ", ".join(f"_mutated(padded[{index}])" for index in range(LONGEST))).replace(
+    "LONGEST", str(LONGEST)
+)
 # unit 5's engine is written with float and math only (its own_engine rule): numbers and lists of numbers,
-# mutated without numpy, and still without a loop, a comprehension or recursion
+# mutated without numpy, and still without a comprehension or recursion (functools.reduce, a loop to the loops
+# rule, is fine there: unit 5 refuses none)
 ENGINE_WRAPPER = WRAPPER.replace(
     """import numpy as _numpy
 

@@ -1565,6 +1565,141 @@ def order(root):
     assert check_sources("order", [stack], rule="iterative") == (True, [])
 
 
+# unit 4, exercises 4 and 5 ask for a closed form: a loop that follows the steps, or a search by bisection,
+# is refused however it is written (a judge's shortcuts drove the steps without a `for`)
+STEP = "def step(state):\n    return 0.9 * state + 0.1\n"
+TICK = (
+    "    state = [x]\n    tick = lambda *_: state.append(step(state[-1])) or 0\n"  # one step, as a callable
+)
+LOOPED = {
+    "for": "def settle(x, n):\n    for _ in range(n):\n        x = step(x)\n    return x\n",
+    "while": "def settle(x, n):\n    while n:\n        x, n = step(x), n - 1\n    return x\n",
+    "a comprehension": "def settle(x, n):\n    return [x := step(x) for _ in range(n)][-1]\n",
+    "map": f"def settle(x, n):\n{TICK}    sum(map(tick, range(n)))\n    return state[-1]\n",
+    "filter": f"def settle(x, n):\n{TICK}    list(filter(tick, range(n)))\n    return state[-1]\n",
+    "functools.reduce": """
+import functools
+def settle(x, n):
+    return functools.reduce(lambda s, _: step(s), range(n), x)
+""",
+    "functools aliased": """
+import functools as ft
+def settle(x, n):
+    return ft.reduce(lambda s, _: step(s), range(n), x)
+""",
+    "reduce imported": """
+from functools import reduce
+def settle(x, n):
+    return reduce(lambda s, _: step(s), range(n), x)
+""",
+    "reduce renamed": """
+from functools import reduce as fold
+def settle(x, n):
+    return fold(lambda s, _: step(s), range(n), x)
+""",
+    "reduce bound in another cell": (
+        "import functools\nfold = functools.reduce\n",
+        "def settle(x, n):\n    return fold(lambda s, _: step(s), range(n), x)\n",
+    ),
+    "itertools.accumulate": """
+import itertools
+def settle(x, n):
+    return list(itertools.accumulate(range(n), lambda s, _: step(s), initial=x))[-1]
+""",
+    "accumulate imported": """
+from itertools import accumulate
+def settle(x, n):
+    return list(accumulate(range(n), lambda s, _: step(s), initial=x))[-1]
+""",
+    "itertools.starmap over repeat": f"import itertools\ndef settle(x, n):\n{TICK}"
+    "    list(itertools.starmap(tick, itertools.repeat((), n)))\n    return state[-1]\n",
+    "islice of iter with a sentinel": f"import collections, itertools\ndef settle(x, n):\n{TICK}"
+    "    collections.deque(itertools.islice(iter(tick, 1), n), 0)\n    return state[-1]\n",
+    "iter with a sentinel": """
+def settle(x, n):
+    state = [x, n]
+    def more():
+        state[0], state[1] = step(state[0]), state[1] - 1
+        return state[1] > 0
+    list(iter(more, False))
+    return state[0]
+""",
+    "max with a key": f"def settle(x, n):\n{TICK}    max(range(n), key=lambda i: tick(i))\n"
+    "    return state[-1]\n",
+    "sort with a key": f"def settle(x, n):\n{TICK}    order = [0] * n\n"
+    "    order.sort(key=lambda i: tick(i))\n    return state[-1]\n",
+    "numpy vectorize": f"import numpy as np\ndef settle(x, n):\n{TICK}"
+    "    np.vectorize(tick, otypes=[int])(np.arange(n))\n    return state[-1]\n",
+    "numpy frompyfunc": """
+import numpy as np
+def settle(x, n):
+    steps = np.frompyfunc(lambda s, _: step(s), 2, 1)
+    return steps.accumulate(np.array([x] + [0.0] * n, dtype=object))[-1]
+""",
+    "an executor's map": f"import concurrent.futures\ndef settle(x, n):\n{TICK}"
+    "    with concurrent.futures.ThreadPoolExecutor(1) as pool:\n"
+    "        list(pool.map(tick, range(n)))\n    return state[-1]\n",
+    "an iterator of one's own": """
+class Steps:
+    def __init__(self, x, n):
+        self.x, self.n = x, n
+    def __iter__(self):
+        return self
+    def __next__(self):
+        if self.n == 0:
+            raise StopIteration
+        self.x, self.n = step(self.x), self.n - 1
+        return self.x
+def settle(x, n):
+    return list(Steps(x, n))[-1]
+""",
+}
+
+
+@pytest.mark.parametrize("how", sorted(LOOPED))
+def test_a_loop_is_found_however_it_is_written(how):
+    cells = LOOPED[how] if isinstance(LOOPED[how], tuple) else (LOOPED[how],)
+    cells = [STEP, *cells]
+    for rule in ("without_loops", "closed_form"):
+        assert "loops" in kinds("settle", cells, rule=rule), (how, rule)
+
+
+RECURSIVE_CLOSED = {  # recursion without a `def` that calls itself by name
+    "a lambda bound to a name": "def settle(x, n):\n"
+    "    go = lambda x, n: x if n == 0 else go(step(x), n - 1)\n    return go(x, n)\n",
+    "a function applied to itself": "def settle(x, n):\n"
+    "    go = lambda me, x, n: x if n == 0 else me(me, step(x), n - 1)\n    return go(go, x, n)\n",
+    "a fixed-point combinator": "def settle(x, n):\n"
+    "    return (lambda f: f(f))(lambda f: lambda x, n: x if n == 0 else f(f)(step(x), n - 1))(x, n)\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(RECURSIVE_CLOSED))
+def test_recursion_without_a_named_self_call_is_found(how):
+    for rule in ("iterative", "closed_form"):
+        assert "recursion" in kinds("settle", [STEP, RECURSIVE_CLOSED[how]], rule=rule), (how, rule)
+
+
+def test_a_closed_form_passes_and_is_told_what_a_closed_form_is():
+    """The geometric sum in closed form keeps the rule; a loop is refused with the closed form's message
+    (not the batch's of a matrix-form exercise, nor the stack's of an iterative one)."""
+    from autograder.rules import enforce
+
+    closed = "import math\ndef settle(x, n):\n    return 1.0 + (x - 1.0) * math.pow(0.9, n)\n"
+    assert check_sources("settle", [closed], rule="closed_form") == (True, [])
+    for code, words in (
+        (LOOPED["functools.reduce"], "closed form"),
+        (RECURSIVE_CLOSED["a lambda bound to a name"], "recurses"),
+    ):
+        with pytest.raises(AssertionError) as failure:
+            enforce(("predict", "closed_form"), "settle", [STEP, code])
+        assert words in str(failure.value) and "closed form" in str(failure.value), str(failure.value)
+        assert "batch" not in str(failure.value) and "stack" not in str(failure.value), str(failure.value)
+    with pytest.raises(AssertionError) as failure:  # where the rule is without_loops, the batch's message
+        enforce(("without_loops",), "settle", [STEP, LOOPED["for"]])
+    assert "whole batch" in str(failure.value)
+
+
 EIGENSOLVED = {  # unit 4, exercise 5: a step's matrix handed to a library, and a bisection on its eigenvalues
     "numpy eigvals": "import numpy as np\ndef limit(h):\n    return 2 / max(abs(np.linalg.eigvals(h)))\n",
     "imported eigvalsh": "from numpy.linalg import eigvalsh\ndef limit(h):\n    return 2 / eigvalsh(h)[-1]\n",
@@ -2142,6 +2277,15 @@ def test_every_kind_has_its_message_and_every_rule_its_kinds():
                 part for part in ("{name}", "{found}") if part in catalogue()[kind.message][lang]
             ), kind.message
     assert all(set(kinds_of) <= set(KINDS) for kinds_of in RULES.values())
+    from autograder.rules import RULE_MESSAGES
+
+    for rule, messages in RULE_MESSAGES.items():  # a rule's own words for a kind it refuses
+        assert set(messages) <= set(RULES[rule]), rule
+        for key in messages.values():
+            assert all(
+                {"{name}", "{found}"} <= {p for p in ("{name}", "{found}") if p in catalogue()[key][lang]}
+                for lang in ("ko", "en")
+            ), key
 
 
 def test_the_instructors_cells_count_against_no_one_even_without_their_metadata(tmp_path):

@@ -317,9 +317,8 @@ def predict_momentum(theta0, g, lr, steps, momentum, dampening, nesterov):
 """,
     ("unit04", "largest_stable_lr", "test_largest_stable_lr"): """
 import numpy as np
-def largest_stable_lr(x_data, momentum, dampening, weight_decay):
-    n, s1 = len(x_data), sum(x_data)
-    hessian = np.array([[2 * sum(x * x for x in x_data) / n, 2 * s1 / n], [2 * s1 / n, 2.0]])
+def largest_stable_lr(mean_x, mean_x2, momentum, dampening, weight_decay):
+    hessian = np.array([[2 * mean_x2, 2 * mean_x], [2 * mean_x, 2.0]])
     hessian += weight_decay * np.eye(2)
     kept, carried = (1 - dampening) * hessian, momentum * np.eye(2)
 
@@ -400,6 +399,58 @@ class SquaredDistance(torch.autograd.Function):
 
 
 ALSO_REAL = [  # more lazy answers to an exercise REAL already tries: (assignment, answer, tests), the answer
+    (  # a judge's: the documentation's rule followed until the buffer settles, then the rest as a product
+        ("unit04", "predict_momentum", "test_predict_momentum"),
+        """
+def predict_momentum(theta0, g, lr, steps, momentum, dampening, nesterov):
+    theta, buffer, done = theta0, None, 0
+    while done < steps:  # the documentation's rule, step by step, until the buffer settles
+        new = g if buffer is None else momentum * buffer + (1 - dampening) * g
+        settled, buffer = new == buffer, new
+        theta -= lr * (g + momentum * buffer if nesterov else buffer)
+        done += 1
+        if settled:
+            break
+    moved = g + momentum * buffer if nesterov else buffer  # every later step moves θ alike
+    return theta - (steps - done) * lr * moved
+""",
+    ),
+    (  # a judge's: SGD's step in pure Python, power iteration, and a bisection on the sign of the growth
+        ("unit04", "largest_stable_lr", "test_largest_stable_lr"),
+        """
+import math
+
+
+def largest_stable_lr(mean_x, mean_x2, momentum, dampening, weight_decay):
+    spread = max(mean_x2 - mean_x**2, 0.0) ** 0.5
+    xs = [mean_x - spread, mean_x + spread]  # two samples with these two means: the same bowl
+
+    def growth(lr):  # power iteration on SGD's step, targets 0: the mean log growth of the state's size
+        w, b, bw, bb = 0.6, -0.3, 0.2, 0.5
+        total = 0.0
+        for step in range(3000):
+            gw = sum(2 * (w * x + b) * x for x in xs) / 2 + weight_decay * w
+            gb = sum(2 * (w * x + b) for x in xs) / 2 + weight_decay * b
+            if momentum:
+                bw, bb = momentum * bw + (1 - dampening) * gw, momentum * bb + (1 - dampening) * gb
+            else:
+                bw, bb = gw, gb
+            w, b = w - lr * bw, b - lr * bb
+            size = math.sqrt(w * w + b * b + bw * bw + bb * bb)
+            w, b, bw, bb = w / size, b / size, bw / size, bb / size
+            if step >= 1000:
+                total += math.log(size)
+        return total / 2000
+
+    low, high = 0.0, 1.0
+    while growth(high) <= 0:
+        high *= 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (low, middle) if growth(middle) > 0 else (middle, high)
+    return (low + high) / 2
+""",
+    ),
     (  # a library's stable log-softmax: a distribution normalises its logits
         ("unit06", "log_softmax_forward_backward", "test_log_softmax_forward_backward"),
         """

@@ -300,14 +300,17 @@ def huber_mistake(mistake):
 
 def momentum_mistake(mistake):
     """Unit 4, exercise 4: θ after T steps of torch.optim.SGD on a constant gradient, with one misreading
-    of its rule (the buffer started from zero, dampening or Nesterov left out, no momentum at all, one step
-    too many or too few) or of the closed form (the buffer at its limit from the first step, the geometric
-    part's power off by one), in plain Python: the answer may not use torch."""
+    of its rule (the buffer started from zero, dampening or Nesterov left out, no momentum at all or Unit 4,
+    Section 7's μ = 1, one step too many or too few) or of the closed form (the buffer at its limit from the
+    first step, the geometric part's power off by one), in plain Python: the answer may not use torch."""
 
     def build(ns):
         def mutant(theta0, g, lr, steps, momentum, dampening, nesterov):
             if mistake == "sgd_momentum_ignored":
                 return theta0 - lr * steps * g
+            if mistake == "momentum_taken_as_one":  # Unit 4, §7: b_t = b_(t−1) + (1 − τ)·g, b_1 = g
+                buffers = steps * g + (1 - dampening) * g * steps * (steps - 1) / 2
+                return theta0 - lr * (steps * g + buffers if nesterov else buffers)
             if mistake == "momentum_dampening_ignored":
                 dampening = 0.0
             if mistake == "nesterov_ignored":
@@ -330,9 +333,8 @@ def stable_lr_mistake(mistake):
     momentum or dampening left out (plain Python: the answer may not use torch)."""
 
     def build(ns):
-        def mutant(x_data, momentum, dampening, weight_decay):
-            n = len(x_data)
-            a, off = 2 * sum(x * x for x in x_data) / n, 2 * sum(x_data) / n
+        def mutant(mean_x, mean_x2, momentum, dampening, weight_decay):
+            a, off = 2 * mean_x2, 2 * mean_x
             spread = ((a - 2) ** 2 / 4 + off**2) ** 0.5
             high, low = (a + 2) / 2 + spread, (a + 2) / 2 - spread
             if mistake == "stable_lr_bias_ignored":  # the lecture's ŷ = w·x: the Hessian is 2·mean(x²) alone
@@ -955,6 +957,7 @@ MUTANTS = {  # grade id: {mistake id: [builders of a mutant student function]}
     },
     "test_predict_momentum": {
         "sgd_momentum_ignored": [momentum_mistake("sgd_momentum_ignored")],
+        "momentum_taken_as_one": [momentum_mistake("momentum_taken_as_one")],
         "momentum_buffer_from_zero": [momentum_mistake("momentum_buffer_from_zero")],
         "momentum_dampening_ignored": [momentum_mistake("momentum_dampening_ignored")],
         "nesterov_ignored": [momentum_mistake("nesterov_ignored")],
@@ -1414,15 +1417,12 @@ HIDDEN_ONLY = {
 # pass), and the hidden part, on the visible inputs too, names them
 NAMED_WHEN_HIDDEN = {
     # the visible part names the mistakes of Unit 4, Sections 7 and 8 (the best step, the flat direction,
-    # momentum left out); the step maps without decay, without dampening, at half the loss or without the
-    # bias would show how each enters the boundary
-    "test_largest_stable_lr": set(STABLE_LR)
-    - {"stable_lr_best_step", "stable_lr_flat_direction", "stable_lr_momentum_ignored"},
-    # their autograd shows ∂ŷ/∂k: ln x, and a·x^k beside it
-    "test_huber_power_loss_and_grads": {
-        "exponent_coefficient_missing",
-        "exponent_log_missing",
-        "exponent_power_rule",
+    # momentum left out) and the weight decay or the dampening left out (torch's step map with that setting
+    # at 0); the step maps at half the loss or without the bias would show how each enters the boundary
+    "test_largest_stable_lr": {
+        "hessian_factor_2_missing",
+        "stable_lr_bias_ignored",
+        "stable_lr_momentum_ignored_damped",
     },
     # the altered graphs behind these two show the local gradient but for its last step (unit 5, exercise 8)
     "test_norm_logsumexp": {"norm_share_off", "logsumexp_share_off"},
