@@ -62,7 +62,8 @@ def test_glossary_terms_give_the_english_at_first_use(path):
         if at < 0:
             continue
         after = text[at + len(ko) : at + len(ko) + 60]
-        english = re.match(r"\s?\(([^)]*)\)", after)
+        # its own gloss, or that of the compound it begins: 기울기 검사(gradient check) has "gradient"
+        english = re.match(r"(?:\s?[\uac00-\ud7a3]+)?\s?\(([^)]*)\)", after)
         if not english or en.split(" (")[0].lower() not in english.group(1).lower():
             missing.append(f"{ko}({en})")
     assert not missing, f"first use without the English term: {missing}"
