@@ -10,6 +10,8 @@ registered mistakes replace the function by the hand-written wrong implementatio
 ``tests/test_test_points.py`` keeps for each id an exercise registers with ``mistakes=``, or plant it in
 the source of a solution cell (its ``EDITS``, for mistakes inside unit 5's ``Value`` class).
 
+Of the mistakes planted in unit 5's engine, one per test cell is run through nbgrader, for the same reason.
+
 The other generic mistakes (×2, ×½, ×3, transposed) are not run through nbgrader again: a student costs
 about 6 s of stock autograde, and ``tests/test_test_points.py`` already fails each of them on every
 visible and hidden part of every graded cell, in process, and checks that the message names it; the
@@ -190,7 +192,15 @@ def submissions(assignment: str) -> tuple[dict[str, dict], dict[str, dict[str, s
             for key, edits in by_id.items():
                 for edit in edits:
                     planted.setdefault(edit, {})[test] = {key}
-    for number, (edit, lose) in enumerate(planted.items()):
+    # through stock nbgrader, one planted edit per test cell it must fail (a student costs some ten seconds of
+    # autograde on unit 5); tests/test_test_points.py fails and names every edit on every part, in process
+    covered: set[str] = set()
+    chosen = {}
+    for edit, lose in planted.items():
+        if set(lose) - covered:
+            chosen[edit] = lose
+            covered |= set(lose)
+    for number, (edit, lose) in enumerate(chosen.items()):
         change = {edit.cell: edit.apply(solutions[edit.cell])}
         students[f"planted{number}"], expected[f"planted{number}"] = notebook(change), lose
     return students, expected

@@ -173,7 +173,8 @@ class Grader:
             problem = check_sandbox()
             if problem:
                 raise GradeError(render("grade_no_sandbox", problem=problem))
-        self._pool = self._start_pool()  # its processes load torch while this one prepares
+        # its processes load torch while this one prepares; no more of them than there are submissions
+        self._pool = self._start_pool(len(students))
         summary = RunSummary()
         pending: dict[str, tuple[StudentResult, dict]] = {}  # prepared, not yet recorded
 
@@ -222,12 +223,22 @@ class Grader:
         except Exception as error:  # noqa: BLE001
             summary.failed[student] = problem_of(error)
 
-    def _start_pool(self) -> futures.ProcessPoolExecutor | None:
+    def _jobs(self, students: int | None = None) -> int:
+        """Grading processes to start: one per core (or ``--jobs``), never more than the submissions."""
+        jobs = self.options.jobs or os.cpu_count() or 1
+        return max(1, min(jobs, students)) if students is not None else jobs
+
+    def _start_pool(self, students: int | None = None) -> futures.ProcessPoolExecutor | None:
         if self.options.scheduler:
             return None
-        jobs = self.options.jobs or os.cpu_count() or 1
+        jobs = self._jobs(students)
         context = multiprocessing.get_context("spawn")
-        pool = futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=warm_up)
+        pool = futures.ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=context,
+            initializer=warm_up,
+            initargs=(self.options.limits, self.options.sandbox),
+        )
         for _ in range(jobs):
             pool.submit(int)  # start every process now, not when the first submissions are ready
         return pool
@@ -254,7 +265,7 @@ class Grader:
                     except Exception as error:  # noqa: BLE001
                         yield student, None, f"{type(error).__name__}: {error}"
             return
-        jobs = self.options.jobs or os.cpu_count() or 1
+        jobs = self._jobs()
         pool = self._pool or self._start_pool()
         with pool:
             running: dict = {}

@@ -19,7 +19,7 @@ from ..messages import render
 from .folders import scratch_folders, write_files
 from .judge import _error, run_notebook
 from .records import CellResult
-from .sandbox import SandboxUnavailable, Session, WorkerDied, WorkerTimeout
+from .sandbox import Limits, SandboxUnavailable, Session, WorkerDied, WorkerTimeout, warm_template
 from .tasks import GradedNotebook, Outcome, Task
 
 
@@ -93,8 +93,9 @@ def grade_task(data: dict) -> dict:
             started = time.monotonic()
 
             def start(started: float = started) -> Session:
-                slot = os.getpid() % 4000
-                return Session(folder, limits=task.limits, sandbox=task.sandbox, slot=slot, started=started)
+                return Session(
+                    folder, limits=task.limits, sandbox=task.sandbox, slot=slot_number(), started=started
+                )
 
             try:
                 cells = run_notebook(
@@ -111,8 +112,16 @@ def grade_task(data: dict) -> dict:
     return outcome.as_dict()
 
 
-def warm_up() -> None:
-    """A grading process's start: torch in, one thread (there is one grading process per core)."""
+def slot_number() -> int:
+    """This grading process's slot: the user id its sandboxes run as is picked from it."""
+    return os.getpid() % 4000
+
+
+def warm_up(limits: Limits | None = None, sandbox: bool = False) -> None:
+    """A grading process's start: its slot's warm template started first (so that it imports torch in
+    its sandbox while this process imports its own), then torch here, one thread (one process per core)."""
+    if sandbox and limits is not None:
+        warm_template(slot_number(), limits, wait=False)
     import torch
 
     from .template import warm_autograd

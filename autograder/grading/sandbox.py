@@ -235,11 +235,18 @@ class Template:
             preexec_fn=_limit(limits, sandboxed=True),
         )
         theirs.close()
+        self.ready = False  # its torch import runs while the grader does other work; see wait_ready
+
+    def wait_ready(self) -> None:
+        """Block until the template has imported torch and waits for a fork (once)."""
+        if self.ready:
+            return
         try:
-            self._expect(b"ready", limits.cell_seconds * 2)
+            self._expect(b"ready", self.limits.cell_seconds * 2)
         except WorkerDied:
             self.close()
             raise
+        self.ready = True
 
     def _expect(self, reply: bytes, seconds: float) -> None:
         ready, _, _ = select.select([self._control], [], [], seconds)
@@ -313,22 +320,29 @@ atexit.register(close_templates)
 multiprocessing.util.Finalize(None, close_templates, exitpriority=10)
 
 
-def warm_template(slot: int, limits: Limits) -> Template | None:
-    """This process's template for ``slot``, started on first use; None where none can run here."""
+def warm_template(slot: int, limits: Limits, *, wait: bool = True) -> Template | None:
+    """This process's template for ``slot``, started on first use; None where none can run here.
+
+    ``wait=False`` only starts it (a grading process's warm-up: the template imports torch in its
+    sandbox while the grading process imports its own); the first fork waits for it to be ready.
+    """
     if os.environ.get(WARM_TEMPLATES, "1") == "0" or (slot, limits) in _no_templates:
         return None
     key = (slot, limits, threading.get_ident())
     current = _templates.get(key)
-    if current is not None and current.alive():
-        return current
-    if current is not None:
+    if current is not None and not current.alive():
         current.close()
+        current = None
     try:
-        _templates[key] = Template(slot, limits)
+        if current is None:
+            current = _templates[key] = Template(slot, limits)
+        if wait:
+            current.wait_ready()
     except (WorkerDied, OSError):
+        _templates.pop(key, None)
         _no_templates.add((slot, limits))
         return None
-    return _templates[key]
+    return current
 
 
 class Session:
