@@ -10,12 +10,12 @@ registered mistakes replace the function by the hand-written wrong implementatio
 ``tests/test_test_points.py`` keeps for each id an exercise registers with ``mistakes=``, or plant it in
 the source of a solution cell (its ``EDITS``, for mistakes inside unit 5's ``Value`` class).
 
-Of the mistakes planted in unit 5's engine, one per test cell is run through nbgrader, for the same reason.
-
 The other generic mistakes (×2, ×½, ×3, transposed) are not run through nbgrader again: a student costs
 about 6 s of stock autograde, and ``tests/test_test_points.py`` already fails each of them on every
 visible and hidden part of every graded cell, in process, and checks that the message names it; the
 sign flip shows the naming end to end, through nbgrader's graded notebook and feedback.
+Of the mistakes planted in unit 5's engine, one per test cell is run through nbgrader, for the same reason
+(a unit 5 student costs some ten seconds); the same in-process test fails and names every one of them.
 """
 
 from __future__ import annotations
