@@ -39,6 +39,7 @@ import ast
 import functools
 import math
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -80,6 +81,18 @@ def _code(node: ast.AST, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+_WALKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _nodes(node: ast.AST) -> tuple[ast.AST, ...]:
+    """``ast.walk(node)``, walked once per node and kept while the tree lives: the kinds of findings each
+    walk the same trees (a fifth of a unit's grading went to ``ast.walk`` before)."""
+    found = _WALKS.get(node)
+    if found is None:
+        found = _WALKS[node] = tuple(ast.walk(node))
+    return found
+
+
 def _dotted(node: ast.AST) -> str | None:
     """``a.b.c`` for a chain of names and attributes, None for anything else."""
     parts = []
@@ -93,7 +106,7 @@ def _dotted(node: ast.AST) -> str | None:
 
 def _imports(tree: ast.AST):
     """(module or name imported, node) for every import in ``tree``."""
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node
@@ -106,7 +119,7 @@ def _imports(tree: ast.AST):
 
 def _walk(answer: Answer):
     for tree in answer.trees:
-        yield from ast.walk(tree)
+        yield from _nodes(tree)
 
 
 # ------------------------------------------------------------------------------- kinds of findings
@@ -146,7 +159,7 @@ def _own_names(trees: list[ast.AST]) -> set[str]:
     ``_backward`` method is its own, not torch's."""
     names = set()
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
             elif isinstance(node, ast.arg):
@@ -172,7 +185,7 @@ def torch_modules(trees: list[ast.AST]) -> set[str]:
     modules = set(TORCH_TOPS)
     chains = []
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.split(".")[0] in TORCH_TOPS:
@@ -211,7 +224,7 @@ def _imported_elsewhere(answer: Answer, refused: Callable[[str], bool]) -> list[
     for tree in answer.every:
         if id(tree) in mine:
             continue  # the answer's own imports are found as imports
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
                 for alias in node.names:
@@ -279,15 +292,15 @@ def _function_base(answer: Answer) -> set[tuple[str, int]]:
     (``from torch.autograd import Function``): (what, line) of each such finding."""
     allowed = set()
     for tree in answer.trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, ast.ClassDef):
                 for base in node.bases:
                     allowed |= {
-                        (f".{n.attr}", _line(n)) for n in ast.walk(base) if isinstance(n, ast.Attribute)
+                        (f".{n.attr}", _line(n)) for n in _nodes(base) if isinstance(n, ast.Attribute)
                     }
                     allowed |= {  # Function imported in a cell of its own
                         (f"{n.id} (import {module}.{FUNCTION_BASE})", _line(n))
-                        for n in ast.walk(base)
+                        for n in _nodes(base)
                         if isinstance(n, ast.Name)
                         for module in FUNCTION_MODULES
                     }
@@ -337,7 +350,7 @@ MODULE_PATH = re.compile(r"\b(torch|functorch|autograder)\s*[.:]\s*[A-Za-z_]")
 def _docstrings(tree: ast.AST) -> set[int]:
     """The ids of the docstring constants of a module, its classes and its functions."""
     found = set()
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
@@ -355,7 +368,7 @@ def dynamic(answer: Answer) -> list[Finding]:
             found.append(Finding(f".{node.attr}", _line(node)))
     for tree in answer.trees:
         prose = _docstrings(tree)
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, (str, bytes))
@@ -445,7 +458,7 @@ def torch_aliases(trees: list[ast.AST]) -> set[str]:
     aliases = set(TORCH_TOPS)
     bindings = []
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
                 for alias in node.names:
@@ -455,7 +468,7 @@ def torch_aliases(trees: list[ast.AST]) -> set[str]:
     while True:
         before = len(aliases)
         for name, value in bindings:
-            if any(isinstance(n, ast.Name) and n.id in aliases for n in ast.walk(value)):
+            if any(isinstance(n, ast.Name) and n.id in aliases for n in _nodes(value)):
                 aliases.add(name)
         if len(aliases) == before:
             return aliases
@@ -490,7 +503,7 @@ def _recorded_fed_on(answer: Answer) -> bool:
     functions = [n for n in _walk(answer) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
     def carries(expression: ast.AST) -> bool:
-        for node in ast.walk(expression):
+        for node in _nodes(expression):
             if node in recorders or (isinstance(node, ast.Name) and node.id in names):
                 return True
             if reads_grad and isinstance(node, ast.Attribute) and node.attr == "grad":
@@ -501,9 +514,7 @@ def _recorded_fed_on(answer: Answer) -> bool:
         before = len(names)
         names |= {name for name, value in bindings if carries(value)}
         for function in functions:
-            returns = [
-                n.value for n in ast.walk(function) if isinstance(n, ast.Return) and n.value is not None
-            ]
+            returns = [n.value for n in _nodes(function) if isinstance(n, ast.Return) and n.value is not None]
             if any(carries(value) for value in returns):
                 names.add(function.name)
         if len(names) == before:
@@ -583,7 +594,7 @@ def recursion(answer: Answer) -> list[Finding]:
             if name is None:
                 continue
             called = set()
-            for inner in ast.walk(node):
+            for inner in _nodes(node):
                 if isinstance(inner, ast.Call):
                     if isinstance(inner.func, ast.Name):
                         called.add(inner.func.id)
@@ -638,7 +649,7 @@ def _loop_helpers(trees: list[ast.AST]) -> tuple[dict[str, str], set[str]]:
     helpers: set[str] = set()
     bindings = []
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name in LOOP_MODULES:
@@ -656,7 +667,7 @@ def _loop_helpers(trees: list[ast.AST]) -> tuple[dict[str, str], set[str]]:
         for name, value in bindings:
             if isinstance(value, ast.Name) and value.id in modules:
                 modules.setdefault(name, modules[value.id])
-            elif any(_loop_reference(n, modules, helpers) for n in ast.walk(value)):
+            elif any(_loop_reference(n, modules, helpers) for n in _nodes(value)):
                 helpers.add(name)
         if len(modules) + len(helpers) == before:
             return modules, helpers
@@ -679,7 +690,7 @@ def loops(answer: Answer) -> list[Finding]:
     ``key=`` of one's own, numpy's ``vectorize``, a class one steps through), where the exercise asks for
     operations on the whole batch at once, or for a closed form."""
     modules, helpers = _loop_helpers(answer.every)
-    own = {n.name for t in answer.every for n in ast.walk(t) if isinstance(n, ast.FunctionDef)}
+    own = {n.name for t in answer.every for n in _nodes(t) if isinstance(n, ast.FunctionDef)}
     found = []
     for node in _walk(answer):
         if isinstance(node, LOOPS):
@@ -997,7 +1008,7 @@ def is_perturbed(node: ast.AST, answer: Answer) -> bool:
 
 def _bindings(tree: ast.AST):
     """(name, value) for what ``tree`` binds: assignments, loop variables, parameters with defaults."""
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 yield from _pairs(target, node.value)
@@ -1030,7 +1041,7 @@ def _arguments(trees: list[ast.AST]):
     """(parameter name, argument) for every call of a function the student defined."""
     params: dict[str, list[str]] = {}
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 params[node.name] = [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):  # D = lambda h: ...
@@ -1038,7 +1049,7 @@ def _arguments(trees: list[ast.AST]):
                     if isinstance(target, ast.Name):
                         params[target.id] = [a.arg for a in node.value.args.args]
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in params:
                 yield from zip(params[node.func.id], node.args, strict=False)
             if isinstance(node, ast.Call):
@@ -1049,7 +1060,7 @@ def _arguments(trees: list[ast.AST]):
 
 def _perturbations(tree: ast.AST, answer: Answer):
     """Names moved by a step in place: ``xp[i] += h``, ``xp[i] = xp[i] + h``, ``xp.add_(h)``."""
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         target = None
         if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Add, ast.Sub)):
             if is_step(node.value, answer):
@@ -1100,16 +1111,16 @@ def _names_of(node: ast.AST, values: dict[str, list[ast.AST]]) -> set[str]:
                 found.add(n.id)
                 todo += values[n.id]
             else:
-                found |= {m.id for m in ast.walk(n) if isinstance(m, ast.Name)}
+                found |= {m.id for m in _nodes(n) if isinstance(m, ast.Name)}
         return found
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in _nodes(node) if isinstance(n, ast.Name)}
 
 
 def _calls_in(node: ast.AST, values: dict[str, list[ast.AST]]) -> list[ast.Call]:
     """The calls in ``node``, and in the values bound to the names it uses (``fp = f(x + h); fp - fm``)."""
     calls, seen, todo = [], set(), [node]
     while todo:
-        for n in ast.walk(todo.pop()):
+        for n in _nodes(todo.pop()):
             if isinstance(n, ast.Call):
                 calls.append(n)
             elif isinstance(n, ast.Name) and n.id not in seen:
@@ -1130,7 +1141,7 @@ def is_difference_quotient(numerator: ast.AST, divisor: ast.AST, values: dict[st
     apart = _names_of(divisor, values)
     if not apart:
         return False
-    for sub in ast.walk(numerator):
+    for sub in _nodes(numerator):
         if not (isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Sub)):
             continue
         for a in _calls_in(sub.left, values):
@@ -1327,7 +1338,7 @@ def _definitions(trees: list[ast.AST]) -> tuple[dict[str, list[ast.AST]], list[t
     defined: dict[str, list[ast.AST]] = {}
     assigned: list[tuple[ast.AST, ast.AST]] = []  # (target, value) pairs, tuples taken apart
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, ast.Assign):
                 for target in node.targets:
                     if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
@@ -1337,7 +1348,7 @@ def _definitions(trees: list[ast.AST]) -> tuple[dict[str, list[ast.AST]], list[t
                     else:
                         assigned.append((target, node.value))
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 defined.setdefault(node.name, []).append(node)
     for target, value in assigned:
@@ -1345,18 +1356,18 @@ def _definitions(trees: list[ast.AST]) -> tuple[dict[str, list[ast.AST]], list[t
             defined.setdefault(target.id, []).append(value)
     aliases = [(target.attr, value) for target, value in assigned if isinstance(target, ast.Attribute)]
     for tree in trees:  # setattr(Value, "spread", helper)
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, ast.Call) and _callee(node) == "setattr" and len(node.args) == 3:
                 name = node.args[1]
                 if isinstance(name, ast.Constant) and isinstance(name.value, str):
                     aliases.append((name.value, node.args[2]))
     for attr, value in aliases:  # Value.spread = helper (or staticmethod(helper)): a call of .spread runs it
-        for node in ast.walk(value):
+        for node in _nodes(value):
             if isinstance(node, ast.Name) and node.id in defined and node.id != attr:
                 defined.setdefault(attr, []).extend(defined[node.id])
             elif isinstance(node, ast.Lambda) and attr != "local_backward":  # property(lambda self: …)
                 defined.setdefault(attr, []).append(node)
-    classes = {node.name for tree in trees for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+    classes = {node.name for tree in trees for node in _nodes(tree) if isinstance(node, ast.ClassDef)}
     for name in classes:  # Value(…) runs the constructor
         defined.setdefault(name, []).extend(defined.get("__init__", []))
     return defined, aliases
@@ -1370,7 +1381,7 @@ def _reached(todo: list[ast.AST], defined: dict[str, list[ast.AST]]) -> list[ast
         if any(function is other for other in seen):
             continue
         seen.append(function)
-        for node in ast.walk(function):
+        for node in _nodes(function):
             for name in _reached_names(node):
                 todo += defined.get(name, [])
     return seen
@@ -1396,7 +1407,7 @@ def _rules_and_helpers(
             if isinstance(value, ast.Lambda):
                 todo.append(value)
             else:  # a name (``local_backward`` too), or a factory's call: every function it may run
-                for node in ast.walk(value):
+                for node in _nodes(value):
                     names = _reached_names(node) | ({node.id} if isinstance(node, ast.Name) else set())
                     for name in names:
                         todo += own.get(name, [])
@@ -1419,13 +1430,13 @@ def _rule_attributes(trees: list[ast.AST]) -> set[str]:
     ``local_backward`` stored on another attribute too (``out.step = rule``)."""
     found = {"local_backward"}
     for tree in trees:
-        for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, FUNCTION_SCOPES))]:
+        for scope in [tree, *(n for n in _nodes(tree) if isinstance(n, FUNCTION_SCOPES))]:
             stores = [n for n in _own_nodes(scope) if isinstance(n, ast.Assign)]
             rules = {
                 n.id
                 for store in stores
                 if any(isinstance(t, ast.Attribute) and t.attr == "local_backward" for t in store.targets)
-                for n in ast.walk(store.value)
+                for n in _nodes(store.value)
                 if isinstance(n, ast.Name)
             }
             for store in stores:
@@ -1443,7 +1454,7 @@ def _stray_rule_reads(answer: Answer, defined: dict[str, list[ast.AST]]) -> list
     as the lecture's cells do); anywhere else a rule read can run another node's rule inside a rule."""
     attributes = _rule_attributes(answer.trees)
     engine = _reached(list(defined.get("backward", [])), defined)  # backward() runs every node's rule
-    inside = {id(node) for function in engine for node in ast.walk(function)}
+    inside = {id(node) for function in engine for node in _nodes(function)}
     found = []
     for tree in answer.trees:
         called_at_top = {
@@ -1451,7 +1462,7 @@ def _stray_rule_reads(answer: Answer, defined: dict[str, list[ast.AST]]) -> list
             for node in _own_nodes(tree)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
         }
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if not (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)):
                 continue
             if node.attr in attributes and id(node) not in inside and id(node) not in called_at_top:
@@ -1468,7 +1479,7 @@ def engine_in_rule(answer: Answer) -> list[Finding]:
     ``backward()`` (``_stray_rule_reads``): under another name, it runs another node's rule unseen."""
     found = []
     for function in _rules_and_helpers(answer.trees, answer.name, answer.every):
-        for node in ast.walk(function):
+        for node in _nodes(function):
             read = isinstance(getattr(node, "ctx", None), ast.Load)
             if read and isinstance(node, ast.Attribute) and node.attr in ENGINE_READS:
                 found.append(Finding(f".{node.attr}", _line(node)))
@@ -1488,7 +1499,7 @@ def _rule_aliases(answer: Answer) -> list[Finding]:
     descriptor's or ``__getattr__``'s hooks."""
     found = []
     for tree in answer.every or answer.trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in ALIAS_HOOKS:
                 found.append(Finding(f"def {node.name}", _line(node)))
             elif isinstance(node, ast.Attribute) and node.attr == "__setattr__":
@@ -1598,7 +1609,7 @@ def _binds(node: ast.AST, names: set[str], declared: set[str]) -> None:
     if isinstance(node, ast.Lambda):
         return
     if isinstance(node, COMPREHENSIONS):
-        for inner in ast.walk(node):
+        for inner in _nodes(node):
             if isinstance(inner, ast.NamedExpr) and isinstance(inner.target, ast.Name):
                 names.add(inner.target.id)
         return
@@ -1726,9 +1737,9 @@ def foreign_uses(answer: Answer, foreign: set[str], tops: tuple[str, ...]) -> li
                 current |= bound
             else:
                 current -= bound
-            for function in ast.walk(statement):
+            for function in _nodes(statement):
                 if isinstance(function, FUNCTION_SCOPES) and not isinstance(function, ast.Lambda):
-                    declared = {n for g in ast.walk(function) if isinstance(g, ast.Global) for n in g.names}
+                    declared = {n for g in _nodes(function) if isinstance(g, ast.Global) for n in g.names}
                     if declared and (_imports_from(function, tops) or any(n in current for n in loads)):
                         lasting |= declared
     after = current | lasting | (set(foreign) if answer.live else set())
@@ -1745,11 +1756,11 @@ def foreign_uses(answer: Answer, foreign: set[str], tops: tuple[str, ...]) -> li
 
 
 def defined_functions(tree: ast.AST) -> set[str]:
-    return {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return {n.name for n in _nodes(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
 def called_names(tree: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in _nodes(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def module_functions(tree: ast.AST) -> set[str]:
@@ -1767,7 +1778,7 @@ def module_functions(tree: ast.AST) -> set[str]:
 
 
 def defined_classes(tree: ast.AST) -> set[str]:
-    return {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    return {n.name for n in _nodes(tree) if isinstance(n, ast.ClassDef)}
 
 
 def bound_at_top(tree: ast.AST) -> set[str]:
@@ -1788,7 +1799,7 @@ def _bound_anywhere(trees: list[ast.AST]) -> set[str]:
     """Every name the student's cells bind, at any depth (locals and parameters included)."""
     names: set[str] = set()
     for tree in trees:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
                 names.add(node.id)
             elif isinstance(node, ast.arg):
@@ -1809,7 +1820,7 @@ def instructor_names(cells: list[str], tests: list[str]) -> frozenset[str]:
     handed: set[str] = set()
     for code in [*cells, *tests]:
         tree = _parse(code)
-        for node in ast.walk(tree) if tree is not None else ():
+        for node in _nodes(tree) if tree is not None else ():
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 package = node.module or "" if isinstance(node, ast.ImportFrom) else node.names[0].name
                 bound = {(a.asname or a.name).split(".")[0] for a in node.names}
@@ -1827,7 +1838,7 @@ def instructor_names(cells: list[str], tests: list[str]) -> frozenset[str]:
 
 def _is_function(tree: ast.AST, name: str) -> bool:
     """Whether class ``name`` of ``tree`` subclasses ``torch.autograd.Function`` (however it is spelled)."""
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         if isinstance(node, ast.ClassDef) and node.name == name:
             return any((_dotted(base) or "").split(".")[-1] == FUNCTION_BASE for base in node.bases)
     return False
@@ -1835,7 +1846,7 @@ def _is_function(tree: ast.AST, name: str) -> bool:
 
 def extends(tree: ast.AST, name: str) -> bool:
     """Whether a cell adds to class ``name``: ``name.attribute = ...`` (or ``setattr(name, ...)``)."""
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             if isinstance(node.value, ast.Name) and node.value.id == name:
                 return True
@@ -1845,7 +1856,10 @@ def extends(tree: ast.AST, name: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse(code: str) -> ast.AST | None:
+    """The cell's tree, parsed once: a class's tests ask for rules many times on the same cells. Nothing
+    here changes a tree, so the same one is handed to every caller."""
     try:
         return ast.parse(code)
     except SyntaxError:

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import protocol, template, wire
+from . import cores, protocol, template, wire
 
 
 @dataclass(frozen=True)
@@ -257,14 +257,16 @@ class Template:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def fork(self, submission_dir: Path) -> tuple[int, int]:
-        """A new worker for ``submission_dir``: the grader's ends of its stdin and stdout."""
+    def fork(self, submission_dir: Path, core: cores.Core | None = None) -> tuple[int, int]:
+        """A new worker for ``submission_dir`` (pinned to ``core``'s CPU): the grader's ends of its stdin
+        and stdout."""
         self._empty()
         _copy_submission(submission_dir, self.files)
         child_in, grader_in = os.pipe()
         grader_out, child_out = os.pipe()
+        request = b"fork" if core is None else b"fork %d" % core.cpu
         try:
-            socket.send_fds(self._control, [b"fork"], [child_in, child_out])
+            socket.send_fds(self._control, [request], [child_in, child_out])
             self._expect(b"forked", self.limits.cell_seconds)
         except (OSError, WorkerDied):
             for fd in (grader_in, grader_out):
@@ -370,11 +372,18 @@ class Session:
         self.job_dir = None
         self.process = None
         self._pid = 0  # a worker forked from this process (no sandbox)
-        if self._template is not None:
-            self._in, self._out = self._template.fork(Path(submission_dir))
-        else:
-            self._start_process(Path(submission_dir), slot, in_place)
+        self._alive = False
+        self._core = cores.claim()  # one CPU for this thread and its worker
+        try:
+            if self._template is not None:
+                self._in, self._out = self._template.fork(Path(submission_dir), self._core)
+            else:
+                self._start_process(Path(submission_dir), slot, in_place)
+        except BaseException:
+            self._release()
+            raise
         self._alive = True
+        os.set_blocking(self._out, False)  # see _read
         try:
             hello = self._read(limits.cell_seconds * 2)
         except (WorkerDied, WorkerTimeout):
@@ -469,10 +478,14 @@ class Session:
             if left <= 0:
                 self.kill()
                 raise WorkerTimeout()
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
+            # Read first, select only when nothing is there: the reply is often in already (the worker ran
+            # on this CPU, :mod:`.cores`), and a select with a timeout arms a timer, which on a virtual
+            # machine costs more than the request (benchmarks/round_trips.py: 50 µs a round trip, not 100).
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:
+                select.select([fd], [], [], left)
                 continue
-            chunk = os.read(fd, 1 << 20)
             if not chunk:
                 self.kill()
                 raise WorkerDied()
@@ -551,9 +564,15 @@ class Session:
         except subprocess.TimeoutExpired:
             pass
 
+    def _release(self) -> None:
+        if self._core is not None:
+            self._core.release()
+            self._core = None
+
     def close(self) -> None:
         if self._alive:
             self.kill()
+        self._release()
         if self.process is not None:
             for stream in (self.process.stdin, self.process.stdout):
                 try:

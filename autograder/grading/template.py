@@ -39,6 +39,8 @@ import socket
 import sys
 import traceback
 
+from .cores import pin_self
+
 # from <sched.h> and <sys/mount.h>
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -119,13 +121,16 @@ def _become_worker(stdin_fd: int, stdout_fd: int) -> None:
     main()
 
 
-def _fork_worker(stdin_fd: int, stdout_fd: int, tmp_bytes: int) -> int:
-    """Fork the process that isolates itself and waits for the worker, PID 1 of its namespaces."""
+def _fork_worker(stdin_fd: int, stdout_fd: int, tmp_bytes: int, cpu: int | None) -> int:
+    """Fork the process that isolates itself and waits for the worker, PID 1 of its namespaces (on the
+    grader's CPU, when it names one: :mod:`.cores`)."""
     pid = os.fork()
     if pid:
         return pid
     code = 1
     try:
+        if cpu is not None:
+            pin_self(cpu)
         isolate(tmp_bytes)
         worker = os.fork()
         if worker == 0:
@@ -164,7 +169,8 @@ def warm() -> None:
 
 
 def serve(tmp_bytes: int, control_fd: int) -> None:
-    """The template's loop: ``fork`` (with two descriptors) starts a worker, ``kill`` ends it."""
+    """The template's loop: ``fork`` or ``fork CPU`` (with two descriptors) starts a worker, ``kill``
+    ends it."""
     control = socket.socket(fileno=control_fd)
     # not dumpable: a process of the same user cannot read or write this one's memory (/proc/PID/mem)
     _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "dumpable")
@@ -175,8 +181,9 @@ def serve(tmp_bytes: int, control_fd: int) -> None:
         message, fds, _, _ = socket.recv_fds(control, 64, 2)
         if not message:  # the grader is gone
             os._exit(0)
-        if message == b"fork" and len(fds) == 2 and not child:
-            child = _fork_worker(fds[0], fds[1], tmp_bytes)
+        word, _, cpu = message.partition(b" ")  # "fork", or "fork CPU"
+        if word == b"fork" and len(fds) == 2 and not child:
+            child = _fork_worker(fds[0], fds[1], tmp_bytes, int(cpu) if cpu.isdigit() else None)
             reply = b"forked"
         elif message == b"kill":
             if child:

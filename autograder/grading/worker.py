@@ -242,8 +242,9 @@ class Channel:
 
 
 def main() -> None:
-    # The protocol keeps the original stdin/stdout; the student's code gets /dev/null for both.
-    protocol_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    # The protocol keeps the original stdin/stdout; the student's code gets /dev/null for both. Its input
+    # is buffered: an unbuffered readline() asks the kernel for one byte at a time.
+    protocol_in = os.fdopen(os.dup(0), "rb")
     protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
