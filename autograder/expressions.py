@@ -33,6 +33,10 @@ import torch
 
 from .checker import vjp
 
+# For tests that touch every node of a large graph: each is its loop, in one request when the nodes are a
+# student's objects across the sandbox wall (autograder/grading/remote.py).
+from .grading.remote import attribute_of_each, call_on_each, call_with_each, set_on_each  # noqa: F401
+
 UNARY = ("exp", "log", "tanh", "relu", "neg", "sigmoid")
 BINARY = ("+", "-", "*", "/")
 WITH_NUMBER = ("+c", "c+", "*c", "c*", "-c", "c-", "/c", "c/", "**")
@@ -591,7 +595,7 @@ def calls_in(engine, spec: Spec, calls) -> list[float]:
     nodes = build(spec, engine)
     for what, index in calls:
         (nodes[index].backward if what == "backward" else nodes[index].zero_grad)()
-    return [float(node.grad) for node in nodes]
+    return [float(grad) for grad in attribute_of_each(nodes, "grad")]
 
 
 def torch_calls(spec: Spec, calls) -> list[float]:

@@ -668,3 +668,84 @@ def test_a_worker_that_lies_about_its_modules_gets_the_graders_own(submission):
     cells = [nbcells.test(c, 1, k) for k, c in tests.items()]
     results, _, _ = grade(notebook(answer(code), *cells), submission)
     assert not results["allclose"].passed and results["arange"].passed, results
+
+
+# ------------------------------------------------------------------ many objects in one request
+
+
+def counted(pair):
+    """The pair, with the number of requests the grader sends kept in ``sent``."""
+    grader, worker = pair
+    sent = []
+    ask = grader.ask
+    grader.ask = lambda op, **fields: (sent.append(op), ask(op, **fields))[1]
+    return sent
+
+
+def test_each_helper_does_what_its_loop_does_in_one_request(pair):
+    from autograder.grading.remote import attribute_of_each, call_on_each, call_with_each, set_on_each
+
+    V = student(pair, Value)
+    sent = counted(pair)
+    nodes = call_with_each(V, [(float(i),) for i in range(50)])
+    set_on_each(nodes, "label", range(50))
+    doubled = call_on_each(nodes, "double")
+    assert sent == ["each"] * 3  # 50 objects made, labelled and called: three requests, not 150
+    sent.clear()
+    assert attribute_of_each(nodes, "data") == [float(i) for i in range(50)]
+    assert attribute_of_each(nodes, "label") == list(range(50))
+    assert attribute_of_each(nodes, "grad") == [2.0 * i for i in range(50)]
+    assert attribute_of_each(nodes, "missing", None) == [None] * 50
+    assert sent == ["each"] * 4
+    assert all(d is n for d, n in zip(doubled, nodes, strict=True))  # the same objects: the same handles
+
+
+def test_each_helper_raises_what_the_loop_raises_first(pair):
+    from autograder.grading.remote import attribute_of_each, call_on_each
+
+    V = student(pair, Value)
+    nodes = [V(1.0), V(2.0)]
+    nodes[1].grad = "not a number"
+    with pytest.raises(AttributeError, match="missing"):
+        attribute_of_each(nodes, "missing")
+    with pytest.raises(AttributeError, match="no_such_method"):
+        call_on_each(nodes, "no_such_method")
+    with pytest.raises(AttributeError, match="double"):
+        call_on_each([nodes[0], nodes[0].data], "double")  # a float has no double(): the loop's error
+
+
+def test_each_helper_takes_the_loop_for_local_objects_and_for_arguments_changed_in_place(pair):
+    from autograder.grading.remote import attribute_of_each, call_with_each, set_on_each
+
+    sent = counted(pair)
+    local = [Value(1.0), Value(2.0)]
+    set_on_each(local, "grad", [0.5, 0.25])
+    assert attribute_of_each(local, "grad") == [0.5, 0.25]
+    assert sent == []  # nothing of the worker's: no request at all
+
+    def fill(t):
+        t.add_(1.0)
+        return float(t.sum())
+
+    F = student(pair, fill)
+    tensors = [torch.zeros(2), torch.ones(2)]
+    assert call_with_each(F, [(t,) for t in tensors]) == [2.0, 4.0]
+    assert [t.tolist() for t in tensors] == [[1.0, 1.0], [2.0, 2.0]]  # the call's change came back to each
+    assert "each" not in sent
+
+
+def test_a_worker_forked_from_a_large_process_starts_and_its_memory_limit_still_binds(tmp_path):
+    """Without a sandbox the worker is a fork of this process (a test run, a kernel), whose image may be
+    larger than the limit by itself: the student gets the limit on top of it, and no more."""
+    import mmap
+
+    limits = Limits(cell_seconds=30, memory_bytes=1 << 30)
+    reserved = mmap.mmap(-1, 2 << 30)  # this process's address space now exceeds the limit
+    try:
+        with Session(tmp_path, limits=limits, sandbox=False) as session:
+            fits = session.request(protocol.RUN, code="block = bytearray(64 << 20)\nprint(len(block))")
+            assert "error" not in fits and fits["outputs"][0]["text"] == f"{64 << 20}\n"
+            too_much = session.request(protocol.RUN, code="block = bytearray(3 << 30)")
+            assert too_much["error"]["ename"] == "MemoryError"
+    finally:
+        reserved.close()

@@ -119,14 +119,26 @@ def test_the_boundary_check_of_exercise_5_can_fail(exercise):
     x_data = [0.5, -1.5, 2.0, 1.2, -0.7]
     boundary = ns["boundary"]
     right = boundary(x_data, 0.9, 0.0, 0.0)
-    assert ns["trains_to_the_end"](x_data, 0.97 * right, 0.9, 0.0, 0.0)
-    assert not ns["trains_to_the_end"](x_data, 1.03 * right, 0.9, 0.0, 0.0)
+    runs = [(x_data, factor * right, 0.9, 0.0, 0.0) for factor in (0.97, 1.03)]
+    assert ns["trains_to_the_end"](runs) == [True, False]
     ns["boundary"] = lambda x, momentum, dampening, decay, **kw: boundary(
         x, 0.0, 0.0, decay, **kw
     )  # momentum forgotten
-    ns["Parts"] = exercise.namespace["Parts"]
-    ns["parts"] = ns["Parts"](4, "without momentum", "with momentum")
-    ns["check_limit"]("without momentum", x_data)  # right without momentum: it passes
+    ns["trained"] = set()
+    ns["confirm"]([(x_data, {})])  # right without momentum: it passes
     with pytest.raises(AssertionError) as failure:
-        ns["check_limit"]("with momentum", x_data, momentum=0.9)
+        ns["confirm"]([(x_data, {"momentum": 0.9})])
     assert type(failure.value) is AssertionError  # the reference's own check, not a student's verdict
+
+
+def test_exercise_5s_runs_train_side_by_side_as_each_would_alone(exercise):
+    """The test cell trains every case in one torch.optim.SGD, one parameter group per run: each run's
+    outcome is the one it has trained alone, a diverging run next to converging ones included."""
+    ns = helpers(exercise, "test_largest_stable_lr")
+    x_data, other = [0.5, -1.5, 2.0, 1.2, -0.7], [1.0, -0.3, 0.8, 2.2, -1.1, 0.4]
+    runs = []
+    for data, settings in ((x_data, (0.0, 0.0, 0.0)), (other, (0.9, 0.0, 0.0)), (x_data, (0.5, 0.4, 0.2))):
+        limit = ns["boundary"](data, *settings)
+        runs += [(data, factor * limit, *settings) for factor in (0.97, 1.03)]
+    together = ns["trains_to_the_end"](runs)
+    assert together == [ns["trains_to_the_end"]([run])[0] for run in runs] == [True, False] * 3

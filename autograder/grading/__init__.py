@@ -13,6 +13,7 @@ One concern per module, in the order a submission meets them:
 - :mod:`.runner` — a job slot: its warm-up, and the task runner that starts the student's processes;
 - :mod:`.sandbox` — the bubblewrap sandbox and the session with the student's worker process;
 - :mod:`.template` — the warm template per job slot, forking one isolated child per submission;
+- :mod:`.cores` — one CPU shared by the grader and its worker while they talk;
 - :mod:`.worker` — the process in the sandbox that runs the student's cells;
 - :mod:`.protocol` — the requests between grader and worker, and their limits;
 - :mod:`.text` — the lengths text is cut to wherever it is kept;

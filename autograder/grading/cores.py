@@ -32,6 +32,13 @@ class Core:
     def __init__(self, cpu: int, fd: int, previous: set[int]) -> None:
         self.cpu, self._fd, self._previous = cpu, fd, previous
 
+    def leave(self) -> None:
+        """In a child forked from the pinned thread (the worker): close its copy of the lock, which would
+        otherwise hold the CPU for as long as the child lives; the child stays on the CPU."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
     def release(self) -> None:
         if self._fd < 0:
             return

@@ -24,7 +24,13 @@ SETATTR = "setattr"
 OPERATOR = "operator"  # one of OPERATORS applied to objects, any of which may be handles
 CONVERT = "convert"  # one of CONVERSIONS of the object
 
-GRADER_OPS = (RUN, FETCH, ASSIGN, DELETE, CALL, GETATTR, SETATTR, OPERATOR, CONVERT)
+# the grader asks the worker about many of its objects in one request: ``steps`` of ["get", handle, name,
+# default?], ["set", handle, name, value] or ["call", handle, method name or null, args], done in order and
+# answered with their results; the first that raises ends it, and that error is the answer
+EACH = "each"
+EACH_LIMIT = 20_000  # steps in one request
+
+GRADER_OPS = (RUN, FETCH, ASSIGN, DELETE, CALL, GETATTR, SETATTR, OPERATOR, CONVERT, EACH)
 WORKER_OPS = (CALL, GETATTR, SETATTR, CONVERT)  # what student code may ask of the grader's objects
 
 # functions of Python's ``operator`` module a handle supports (the reflected forms come for free)

@@ -154,13 +154,29 @@ def _user_tasks() -> int:
     return count
 
 
-def _limit(limits: Limits, sandboxed: bool):
+def _address_space() -> int:
+    """This process's address space now, in bytes (0 where /proc does not say)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _limit(limits: Limits, sandboxed: bool, forked: bool = False):
+    """What a new worker process sets before the student's code runs. ``forked``: a fork of this very
+    process (no sandbox), whose address space is this process's image, however large a test run or a
+    kernel has made it; the student may add ``memory_bytes`` to it."""
     # Not root: the limit counts all of the instructor's processes, so it is set above what runs now.
     nproc = limits.processes if os.geteuid() == 0 else _user_tasks() + limits.processes
 
     def apply() -> None:
         os.setsid()
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        memory = limits.memory_bytes + (_address_space() if forked else 0)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
@@ -441,11 +457,13 @@ class Session:
             try:
                 os.close(grader_in)
                 os.close(grader_out)
+                if self._core is not None:
+                    self._core.leave()
                 os.dup2(child_in, 0)
                 os.dup2(child_out, 1)
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 2)
-                _limit(self.limits, sandboxed=False)()
+                _limit(self.limits, sandboxed=False, forked=True)()
                 os.environ.clear()
                 os.environ.update(env)
                 os.chdir(workdir)

@@ -181,7 +181,8 @@ class Channel:
             protocol.ASSIGN: self.worker.assign,
             protocol.DELETE: self.worker.delete,
         }
-        for op in (protocol.CALL, protocol.GETATTR, protocol.SETATTR, protocol.OPERATOR, protocol.CONVERT):
+        objects = (protocol.CALL, protocol.GETATTR, protocol.SETATTR, protocol.OPERATOR, protocol.CONVERT)
+        for op in (*objects, protocol.EACH):
             self.handlers[op] = self.worker.serve_object
 
     def send(self, message: dict) -> None:
