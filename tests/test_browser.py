@@ -48,6 +48,7 @@ from tests.test_clean_failures import PATH
 try:
     from selenium import webdriver
     from selenium.common.exceptions import (
+        ElementClickInterceptedException,
         StaleElementReferenceException,
         TimeoutException,
         WebDriverException,
@@ -394,15 +395,20 @@ class Page:
         return found[0]
 
     def click(self, xpath: str, what: str) -> None:
-        """Click the element at ``xpath`` once it is shown and enabled (lists redraw themselves meanwhile)."""
+        """Click the element at ``xpath`` once it is shown, enabled and not covered (lists redraw themselves
+        meanwhile; a notice shown as the kernel starts can lie over the menu bar for a moment)."""
 
         def clicked() -> bool:
             found = [
                 e for e in self.driver.find_elements(By.XPATH, xpath) if e.is_displayed() and e.is_enabled()
             ]
-            if found:
+            if not found:
+                return False
+            try:
                 found[0].click()
-            return bool(found)
+            except ElementClickInterceptedException:
+                return False  # covered: tried again until the wait's time is up
+            return True
 
         self.wait(clicked, f"{what} can be clicked")
 
