@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -117,7 +119,69 @@ def test_nothing_crosses_from_one_submission_to_the_next(tmp_path):
     assert "checker autograder.checker" in looked
     assert "builtins False" in looked
     assert "path False" in looked
-    assert "data second ['work']" in looked
+    # /tmp is the second submission's own: its work folder, and the sandbox's read-only binds of a Python
+    # or this package when they are installed under /tmp (a fresh clone there, a virtual environment)
+    bound = sorted(
+        {root.relative_to("/tmp").parts[0] for root in sandbox._readonly_roots() if under_tmp(root)}
+    )
+    assert f"data second {sorted(['work', *bound])}" in looked
+
+
+def under_tmp(path) -> bool:
+    return path.is_relative_to("/tmp") and path != Path("/tmp")
+
+
+PACKAGE_UNDER_TMP = r"""
+import sys
+from autograder.grading.sandbox import Limits, Session
+session = Session(sys.argv[1], limits=Limits(cell_seconds=30.0), sandbox=True, slot=int(sys.argv[2]))
+assert session._template is not None, "no warm template"
+reply = session.request("run", code=sys.argv[3])
+session.close()
+print(reply.get("error") or "".join(o.get("text", "") for o in reply["outputs"]))
+"""
+
+LOOK_AT_THE_PACKAGE = r"""
+import os
+import autograder.checker as c
+print("read-only mount:", bool(os.statvfs(c.__file__).f_flag & os.ST_RDONLY))
+print(c.__file__, os.listdir("/tmp"))
+"""
+
+
+def test_a_package_installed_under_tmp_stays_readable_in_each_forked_worker(tmp_path):
+    """Each forked worker gets a new, empty /tmp. A Python or this package installed under /tmp (a clone
+    in /tmp, a virtual environment there) is bound read-only on the sandbox's /tmp, and must still be
+    there, read-only, in the worker's."""
+    import shutil
+
+    from autograder import __file__ as package_init
+
+    copy = tmp_path / "site"
+    shutil.copytree(
+        Path(package_init).parent, copy / "autograder", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (tmp_path / "submission").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != sandbox.WARM_TEMPLATES} | {"PYTHONPATH": str(copy)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PACKAGE_UNDER_TMP,
+            str(tmp_path / "submission"),
+            str(SLOT + 1),
+            LOOK_AT_THE_PACKAGE,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{copy}/autograder/checker.py" in done.stdout, done.stdout
+    assert "'work'" in done.stdout, done.stdout
+    assert "read-only mount: True" in done.stdout, done.stdout
 
 
 def test_a_student_who_kills_everything_they_can_see_does_not_reach_the_template(tmp_path):

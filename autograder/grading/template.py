@@ -11,9 +11,11 @@ of its own:
 
 - a user namespace that maps only the slot's own user (so the mounts below need no privilege outside it,
   and every mount inherited from the sandbox stays locked read-only);
-- a mount namespace with a new size-limited tmpfs on ``/tmp`` and ``/dev/shm``, and an empty ``/proc``
-  (the kernel refuses a new proc inside bubblewrap's, whose parts it covers; the sandbox's own would show
-  the template): nothing an earlier submission wrote can be seen, and the template cannot be reached;
+- a mount namespace with a new size-limited tmpfs on ``/tmp`` and ``/dev/shm`` (the sandbox's read-only
+  binds below them, a Python or this package installed under ``/tmp``, are bound on it again), and an
+  empty ``/proc`` (the kernel refuses a new proc inside bubblewrap's, whose parts it covers; the sandbox's
+  own would show the template): nothing an earlier submission wrote can be seen, and the template cannot
+  be reached;
 - a PID namespace, in which the worker is process 1: when it ends, the kernel kills whatever the student
   left running, and the student cannot see or signal the template or anyone else;
 - a network namespace (no interface but a loopback that is down) and an IPC namespace.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -48,7 +51,7 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 12, 1 << 14, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -100,7 +103,29 @@ def isolate(tmp_bytes: int) -> None:
     _mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here propagates anywhere
     for target in ("/tmp", "/dev/shm"):
         if os.path.isdir(target):
+            kept = _mounts_below(target)
+            # held open across the new tmpfs, which hides their paths (Python or this package under /tmp)
+            held = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in kept]
             _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+            for path, fd in held:
+                os.makedirs(path, mode=0o755, exist_ok=True)
+                # a recursive bind keeps the sandbox's read-only lock (a user namespace cannot lift it)
+                _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+                os.close(fd)
+
+
+def _mounts_below(folder: str) -> list[str]:
+    """The topmost mount points strictly inside ``folder`` (from /proc/self/mountinfo): the read-only
+    binds bubblewrap laid on the sandbox's /tmp for a Python or a package installed under it."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        points = [_unescape(line.split()[4]) for line in f]
+    inside = sorted({p for p in points if p.startswith(folder.rstrip("/") + "/")})
+    return [p for p in inside if not any(p.startswith(other + "/") for other in inside)]
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes a space, tab, newline and backslash in a path as octal escapes (\\040 and so on)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def _become_worker(stdin_fd: int, stdout_fd: int) -> None:
