@@ -407,10 +407,23 @@ class Page:
             try:
                 found[0].click()
             except ElementClickInterceptedException:
+                self.answer_kernel_choice()
                 return False  # covered: tried again until the wait's time is up
             return True
 
         self.wait(clicked, f"{what} can be clicked")
+
+    def answer_kernel_choice(self) -> bool:
+        """Take JupyterLab's own choice in a "Select Kernel" dialog, if one is open. Now and then, with both
+        cores busy, JupyterLab raises it for a notebook that names its kernel, after its kernel started; it
+        covers the menu bar until answered, and what it has chosen is the notebook's own kernel."""
+        buttons = self.driver.find_elements(
+            By.XPATH,
+            "//div[contains(@class, 'jp-Dialog') and .//select]//button[contains(@class, 'jp-mod-accept')]",
+        )
+        for button in buttons:
+            button.click()
+        return bool(buttons)
 
     def texts(self, css: str) -> list[str]:
         """The text of every element matching ``css``, read at one moment."""
@@ -1012,11 +1025,7 @@ def test_watch_backprop_slider_shows_a_gradient_appear(page):
     page.open_notebook(WATCH_NOTEBOOK)
 
     def kernel_ready() -> bool:
-        # JupyterLab at times asks which kernel to start even for a notebook that names one: take its choice
-        for button in page.driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog button.jp-mod-accept"):
-            button.click()
-            return False
-        return page.kernel_status() == "idle"
+        return not page.answer_kernel_choice() and page.kernel_status() == "idle"
 
     page.wait(kernel_ready, "the kernel has started", KERNEL_WAIT)
 
